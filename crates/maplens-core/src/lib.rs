@@ -1,0 +1,15 @@
+//! # maplens-core
+//!
+//! Lossless parsing and analysis of the Linux kernel's memory-map files:
+//! `/proc/PID/maps`, `smaps` and `smaps_rollup`.
+//!
+//! The crate is layered, each layer using only those before it:
+//!
+//! * [`parse`]: bytes in, records out; zero-copy, no I/O.
+//!
+//! Pathnames are bytes, never assumed UTF-8: a file name may hold any byte
+//! but `/` and NUL, and the kernel escapes only the newline (as `\012`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod parse;

@@ -1,0 +1,322 @@
+//! The region header line shared by `maps`, `smaps` and `smaps_rollup`.
+//!
+//! The kernel prints it in `show_vma_header_prefix()` as
+//! `"%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu "` and then, when the region
+//! has a name, pads with spaces to a fixed column and prints the name. So:
+//!
+//! * addresses and the offset have *at least* 8 hex digits (16 on 64-bit,
+//!   9 on 36-bit physical layouts, anything up to 16 is accepted);
+//! * the device is `major:minor`, each at least 2 hex digits (Android shows
+//!   `103:1d`);
+//! * the pathname is everything after the padding up to the end of the line,
+//!   byte for byte (spaces inside and at the end, any non-UTF-8 byte).
+
+use super::error::ErrorKind;
+use super::path::Pathname;
+
+/// Access permissions of a region, as in the `rwxp` column.
+///
+/// ```
+/// use maplens_core::parse::Perms;
+/// let p = Perms::parse(b"r-xp").unwrap();
+/// assert!(p.read() && !p.write() && p.exec() && !p.shared());
+/// assert_eq!(p.to_string(), "r-xp");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Perms(u8);
+
+impl Perms {
+    const R: u8 = 1;
+    const W: u8 = 2;
+    const X: u8 = 4;
+    const S: u8 = 8;
+
+    /// Builds permissions from the four flags.
+    pub const fn new(read: bool, write: bool, exec: bool, shared: bool) -> Perms {
+        Perms(
+            (read as u8) * Self::R
+                | (write as u8) * Self::W
+                | (exec as u8) * Self::X
+                | (shared as u8) * Self::S,
+        )
+    }
+
+    /// Parses exactly four bytes `[r-][w-][x-][sp]`.
+    pub fn parse(b: &[u8]) -> Option<Perms> {
+        if b.len() != 4 {
+            return None;
+        }
+        let r = match b[0] {
+            b'r' => true,
+            b'-' => false,
+            _ => return None,
+        };
+        let w = match b[1] {
+            b'w' => true,
+            b'-' => false,
+            _ => return None,
+        };
+        let x = match b[2] {
+            b'x' => true,
+            b'-' => false,
+            _ => return None,
+        };
+        let s = match b[3] {
+            b's' => true,
+            b'p' => false,
+            _ => return None,
+        };
+        Some(Perms::new(r, w, x, s))
+    }
+
+    /// Readable (`r`).
+    pub const fn read(self) -> bool {
+        self.0 & Self::R != 0
+    }
+    /// Writable (`w`).
+    pub const fn write(self) -> bool {
+        self.0 & Self::W != 0
+    }
+    /// Executable (`x`).
+    pub const fn exec(self) -> bool {
+        self.0 & Self::X != 0
+    }
+    /// Shared (`s`, `MAP_SHARED`); otherwise private copy-on-write (`p`).
+    pub const fn shared(self) -> bool {
+        self.0 & Self::S != 0
+    }
+    /// No access at all (`---p` or `---s`): a reservation or guard.
+    pub const fn none(self) -> bool {
+        self.0 & (Self::R | Self::W | Self::X) == 0
+    }
+    /// The four characters the kernel prints.
+    pub fn as_bytes(self) -> [u8; 4] {
+        [
+            if self.read() { b'r' } else { b'-' },
+            if self.write() { b'w' } else { b'-' },
+            if self.exec() { b'x' } else { b'-' },
+            if self.shared() { b's' } else { b'p' },
+        ]
+    }
+}
+
+impl std::fmt::Display for Perms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.as_bytes();
+        // The four bytes are ASCII by construction.
+        f.write_str(std::str::from_utf8(&b).unwrap_or("????"))
+    }
+}
+
+impl std::fmt::Debug for Perms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Perms({self})")
+    }
+}
+
+/// A device number `major:minor` as printed in hex by the kernel.
+///
+/// ```
+/// use maplens_core::parse::Dev;
+/// let d = Dev { major: 0x103, minor: 0x1d };
+/// assert_eq!(d.to_string(), "103:1d");
+/// assert!(Dev::default().is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug, PartialOrd, Ord)]
+pub struct Dev {
+    /// Major number (the driver or filesystem type; 0 for anonymous and
+    /// pseudo filesystems such as tmpfs, hugetlbfs, NFS).
+    pub major: u32,
+    /// Minor number (which device or superblock).
+    pub minor: u32,
+}
+
+impl Dev {
+    /// `00:00`: no backing device.
+    pub const fn is_none(self) -> bool {
+        self.major == 0 && self.minor == 0
+    }
+}
+
+impl std::fmt::Display for Dev {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x}:{:02x}", self.major, self.minor)
+    }
+}
+
+/// One parsed header line: the whole of a `maps` line, or the first line of
+/// an `smaps` block. Borrows the pathname from the input.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Header<'a> {
+    /// First address of the region.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Permissions.
+    pub perms: Perms,
+    /// Offset into the file (or, on old kernels, `vm_pgoff` of anonymous
+    /// memory, which is the address divided by the page size, printed as an
+    /// address).
+    pub offset: u64,
+    /// Device of the backing file.
+    pub dev: Dev,
+    /// Inode of the backing file; 0 when there is none.
+    pub inode: u64,
+    /// The pathname, byte-exact.
+    pub path: Pathname<'a>,
+}
+
+impl Header<'_> {
+    /// Size in bytes (`end - start`).
+    pub const fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+}
+
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Parses hex digits at `line[*pos..]`; at least one, at most 16 significant.
+#[inline(always)]
+fn hex(line: &[u8], pos: &mut usize, max_digits: usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    let start = *pos;
+    while let Some(&c) = line.get(*pos) {
+        let d = HEX[c as usize];
+        if d == 0xff {
+            break;
+        }
+        if v >> 60 != 0 {
+            return None; // would overflow u64
+        }
+        v = (v << 4) | d as u64;
+        *pos += 1;
+        if *pos - start > max_digits {
+            return None;
+        }
+    }
+    if *pos == start { None } else { Some(v) }
+}
+
+#[inline(always)]
+fn dec(line: &[u8], pos: &mut usize) -> Option<u64> {
+    let start = *pos;
+    let mut v: u64 = 0;
+    while let Some(&c) = line.get(*pos) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+        *pos += 1;
+    }
+    if *pos == start { None } else { Some(v) }
+}
+
+#[inline(always)]
+fn expect(line: &[u8], pos: &mut usize, c: u8) -> bool {
+    if line.get(*pos) == Some(&c) {
+        *pos += 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// True when `line` starts like a header (`hex-`), as opposed to an smaps
+/// field line (`Key:`). Cheap: field keys stop at their second byte.
+#[inline(always)]
+pub(crate) fn looks_like_header(line: &[u8]) -> bool {
+    let mut i = 0;
+    while i < line.len() && HEX[line[i] as usize] != 0xff {
+        i += 1;
+    }
+    i > 0 && line.get(i) == Some(&b'-')
+}
+
+/// Parses one header line (without its line terminator).
+///
+/// On error returns the 0-based byte column and what was wrong.
+///
+/// ```
+/// use maplens_core::parse::parse_header;
+/// let h = parse_header(b"7f3a1c000000-7f3a1c021000 rw-p 00000000 00:00 0 ").unwrap();
+/// assert_eq!(h.size(), 0x21000);
+/// assert!(h.path.is_empty());
+/// let h = parse_header(b"00400000-0040b000 r-xp 00000000 08:05 1234    /usr/bin/a b ").unwrap();
+/// assert_eq!(h.path.raw(), b"/usr/bin/a b ");
+/// assert_eq!((h.dev.major, h.dev.minor, h.inode), (8, 5, 1234));
+/// ```
+pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
+    let mut p = 0usize;
+    let start = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadAddress))?;
+    if !expect(line, &mut p, b'-') {
+        return Err((p, ErrorKind::BadAddress));
+    }
+    let end = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadAddress))?;
+    if end < start {
+        return Err((0, ErrorKind::EndBeforeStart));
+    }
+    if !expect(line, &mut p, b' ') {
+        return Err((p, ErrorKind::BadAddress));
+    }
+    let perms = line
+        .get(p..p + 4)
+        .and_then(Perms::parse)
+        .ok_or((p, ErrorKind::BadPerms))?;
+    p += 4;
+    if !expect(line, &mut p, b' ') {
+        return Err((p, ErrorKind::BadPerms));
+    }
+    let offset = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadOffset))?;
+    if !expect(line, &mut p, b' ') {
+        return Err((p, ErrorKind::BadOffset));
+    }
+    let major = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+    if !expect(line, &mut p, b':') {
+        return Err((p, ErrorKind::BadDevice));
+    }
+    let minor = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+    if !expect(line, &mut p, b' ') {
+        return Err((p, ErrorKind::BadDevice));
+    }
+    let inode = dec(line, &mut p).ok_or((p, ErrorKind::BadInode))?;
+    let path: &[u8] = match line.get(p) {
+        None => b"",
+        Some(b' ') => {
+            // Skip the padding; whatever follows, to the end of the line, is
+            // the name. A line trimmed of trailing blanks has no padding.
+            let mut q = p;
+            while line.get(q) == Some(&b' ') {
+                q += 1;
+            }
+            &line[q..]
+        }
+        Some(_) => return Err((p, ErrorKind::BadInode)),
+    };
+    Ok(Header {
+        start,
+        end,
+        perms,
+        offset,
+        dev: Dev {
+            major: major as u32,
+            minor: minor as u32,
+        },
+        inode,
+        path: Pathname::new(path),
+    })
+}

@@ -1,0 +1,372 @@
+//! Bytes in, records out: a zero-copy parser for `/proc/PID/maps`, `smaps`
+//! and `smaps_rollup` text. No I/O happens here.
+//!
+//! [`Parser`] is an iterator of [`Entry`]: one per region, each with its
+//! [`Header`] and, for smaps text, its [`SmapsBlock`]. It works on every
+//! format the kernel has printed since 2.6 (the 6-field smaps of 2.6.1x,
+//! `[stack:TID]` of 3.4–4.8, `Name:` lines of Android, the fields of 6.18),
+//! on text whose trailing blanks were trimmed, without a final newline, or
+//! with CRLF line ends.
+//!
+//! ```
+//! use maplens_core::parse::{Parser, Field, PathKind, Format};
+//! let text = b"\
+//! 55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
+//! Size:                132 kB
+//! Rss:                  12 kB
+//! VmFlags: rd wr mr mw me ac
+//! ";
+//! assert_eq!(maplens_core::parse::detect_format(text), Format::Smaps);
+//! let e = Parser::new(text).next().unwrap().unwrap();
+//! assert_eq!(e.header.path.kind(), PathKind::Heap);
+//! assert_eq!(e.smaps.unwrap().known.get(Field::Rss), Some(12));
+//! ```
+
+mod error;
+mod header;
+mod path;
+mod smaps;
+mod vmflags;
+
+pub use error::{ErrorKind, ParseError};
+pub use header::{Dev, Header, Perms, parse_header};
+pub use path::{PathKind, Pathname, decode_escapes, encode_escapes};
+pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
+pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
+
+use header::looks_like_header;
+use smaps::parse_field;
+
+/// Which kernel file the text is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Format {
+    /// `/proc/PID/maps`: header lines only.
+    Maps,
+    /// `/proc/PID/smaps`: header lines each followed by field lines.
+    Smaps,
+    /// `/proc/PID/smaps_rollup`: one `[rollup]` header and its fields.
+    SmapsRollup,
+}
+
+impl Format {
+    /// The name of the kernel file.
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            Format::Maps => "maps",
+            Format::Smaps => "smaps",
+            Format::SmapsRollup => "smaps_rollup",
+        }
+    }
+}
+
+/// Guesses the format from the first region: a header followed by a field
+/// line is smaps (smaps_rollup when the name is `[rollup]`); anything else
+/// is maps. Empty text is maps.
+pub fn detect_format(input: &[u8]) -> Format {
+    let mut lines = input
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let Some(first) = lines.next() else {
+        return Format::Maps;
+    };
+    let Ok(h) = parse_header(first) else {
+        return Format::Maps;
+    };
+    if h.path.raw() == b"[rollup]" {
+        return Format::SmapsRollup;
+    }
+    match lines.next() {
+        Some(l) if !looks_like_header(l) && parse_field(l).is_some() => Format::Smaps,
+        _ => Format::Maps,
+    }
+}
+
+/// One region: its header and, in smaps text, its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The header line, parsed.
+    pub header: Header<'a>,
+    /// 1-based line number of the header.
+    pub line: usize,
+    /// Byte offset of the header line in the input.
+    pub byte_offset: usize,
+    /// The field lines, for smaps and smaps_rollup text.
+    pub smaps: Option<SmapsBlock<'a>>,
+}
+
+/// Zero-copy iterator over the regions of maps, smaps or smaps_rollup text.
+///
+/// Yields `Err` for each malformed line and goes on with the next, so the
+/// caller chooses: stop at the first error (strict) or skip and count
+/// (lenient). A bad field line inside an smaps block is reported before the
+/// region it belongs to, which is still yielded with the good fields.
+#[derive(Clone, Debug)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: usize,
+    crlf: bool,
+    errors: Vec<ParseError>,
+    pending: Option<Entry<'a>>,
+    ignored: usize,
+}
+
+/// Lines that tools other than the kernel add to maps text that people
+/// commonly paste: HotSpot's `hs_err` files end their copy of
+/// `/proc/self/maps` with `Total number of mappings: N`.
+const FOREIGN_PREFIXES: &[&[u8]] = &[b"Total number of mappings:"];
+
+#[inline(always)]
+fn is_foreign(line: &[u8]) -> bool {
+    line.first() == Some(&b'T') && FOREIGN_PREFIXES.iter().any(|p| line.starts_with(p))
+}
+
+impl<'a> Parser<'a> {
+    /// A parser over the whole text.
+    pub fn new(input: &'a [u8]) -> Self {
+        let crlf = memchr::memchr(b'\n', input).is_some_and(|i| i > 0 && input[i - 1] == b'\r');
+        Parser {
+            input,
+            pos: 0,
+            line: 0,
+            crlf,
+            errors: Vec::new(),
+            pending: None,
+            ignored: 0,
+        }
+    }
+
+    /// The text uses CRLF line ends (judged from the first line). Then a
+    /// final `\r` is removed from every line; otherwise it is kept as a
+    /// byte of the name.
+    pub const fn crlf(&self) -> bool {
+        self.crlf
+    }
+
+    /// Lines skipped because they are known additions of other tools (see
+    /// `FOREIGN_PREFIXES`), not kernel output and not errors.
+    pub const fn ignored_lines(&self) -> usize {
+        self.ignored
+    }
+
+    /// Returns the next line (without terminator), its number and offset.
+    #[inline(always)]
+    fn next_line(&mut self) -> Option<(&'a [u8], usize, usize)> {
+        if self.pos >= self.input.len() {
+            return None;
+        }
+        let rest = &self.input[self.pos..];
+        let (mut line, adv) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        if self.crlf
+            && let [l @ .., b'\r'] = line
+        {
+            line = l;
+        }
+        let off = self.pos;
+        self.pos += adv;
+        self.line += 1;
+        Some((line, self.line, off))
+    }
+
+    /// Peeks whether the next line is a field line (not a header, not blank).
+    #[inline(always)]
+    fn next_is_field(&self) -> bool {
+        let rest = &self.input[self.pos.min(self.input.len())..];
+        match rest.first() {
+            None | Some(b'\n' | b'\r') => false,
+            Some(_) => !looks_like_header(rest) && !is_foreign(rest),
+        }
+    }
+
+    fn error(&self, line: usize, column0: usize, kind: ErrorKind, text: &[u8]) -> ParseError {
+        ParseError {
+            line,
+            column: column0 + 1,
+            kind,
+            text: text.to_vec(),
+        }
+    }
+
+    fn block(&mut self) -> Option<SmapsBlock<'a>> {
+        if !self.next_is_field() {
+            return None;
+        }
+        let start = self.pos;
+        let first_line = self.line + 1;
+        let mut known = KnownValues::default();
+        let mut vmflags = None;
+        let mut name = None;
+        let mut unknown_fields = 0u16;
+        while self.next_is_field() {
+            let Some((line, no, _)) = self.next_line() else {
+                break;
+            };
+            let Some(f) = parse_field(line) else {
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    let e = self.error(no, 0, ErrorKind::BadField, line);
+                    self.errors.push(e);
+                }
+                continue;
+            };
+            match Field::from_key(f.key) {
+                Some(k) => match f.value {
+                    FieldValue::Kb(v) | FieldValue::Number(v) => known.set(k, v),
+                    FieldValue::Text(_) => {
+                        let col = f.key.len() + 1;
+                        let e = self.error(no, col, ErrorKind::BadField, line);
+                        self.errors.push(e);
+                    }
+                },
+                None => match (f.key, f.value) {
+                    (b"VmFlags", FieldValue::Text(t)) => vmflags = Some(VmFlags::parse(t)),
+                    (b"VmFlags", _) => vmflags = Some(VmFlags::parse(b"")),
+                    (b"Name", FieldValue::Text(t)) => name = Some(t),
+                    _ => unknown_fields = unknown_fields.saturating_add(1),
+                },
+            }
+        }
+        let mut end = self.pos.min(self.input.len());
+        // Keep `raw` to the field lines (drop the final terminator).
+        if end > start && self.input[end - 1] == b'\n' {
+            end -= 1;
+        }
+        Some(SmapsBlock {
+            known,
+            vmflags,
+            name,
+            unknown_fields,
+            raw: &self.input[start..end],
+            first_line,
+        })
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.errors.is_empty() {
+            return Some(Err(self.errors.remove(0)));
+        }
+        if let Some(e) = self.pending.take() {
+            return Some(Ok(e));
+        }
+        loop {
+            let (line, no, off) = self.next_line()?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if is_foreign(line) {
+                self.ignored += 1;
+                continue;
+            }
+            if !looks_like_header(line) {
+                return Some(Err(self.error(no, 0, ErrorKind::FieldBeforeHeader, line)));
+            }
+            return match parse_header(line) {
+                Err((col, kind)) => {
+                    // The fields under a bad header belong to it: skip them
+                    // rather than report each as misplaced.
+                    while self.next_is_field() {
+                        self.next_line();
+                    }
+                    Some(Err(self.error(no, col, kind, line)))
+                }
+                Ok(header) => {
+                    let smaps = self.block();
+                    let entry = Entry {
+                        header,
+                        line: no,
+                        byte_offset: off,
+                        smaps,
+                    };
+                    if self.errors.is_empty() {
+                        Some(Ok(entry))
+                    } else {
+                        self.pending = Some(entry);
+                        Some(Err(self.errors.remove(0)))
+                    }
+                }
+            };
+        }
+    }
+}
+
+/// How to treat malformed lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Skip bad lines, count them and keep the first few.
+    #[default]
+    Lenient,
+    /// Fail on the first bad line.
+    Strict,
+}
+
+/// All the entries of a text, with what was skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    /// The format detected.
+    pub format: Format,
+    /// The regions, in input order.
+    pub entries: Vec<Entry<'a>>,
+    /// Number of malformed lines skipped (lenient mode).
+    pub skipped: usize,
+    /// The first malformed lines (at most [`Parsed::KEPT_ERRORS`]).
+    pub errors: Vec<ParseError>,
+    /// Lines known to be added by other tools, skipped (see
+    /// [`Parser::ignored_lines`]).
+    pub ignored: usize,
+}
+
+impl Parsed<'_> {
+    /// How many errors are kept in [`Parsed::errors`].
+    pub const KEPT_ERRORS: usize = 20;
+}
+
+/// Parses a whole text.
+///
+/// ```
+/// use maplens_core::parse::{parse_all, Mode};
+/// let text = b"00400000-00401000 r-xp 00000000 08:01 12 /bin/true\nbogus\n";
+/// assert_eq!(parse_all(text, Mode::Lenient).unwrap().skipped, 1);
+/// assert!(parse_all(text, Mode::Strict).is_err());
+/// ```
+pub fn parse_all(input: &[u8], mode: Mode) -> Result<Parsed<'_>, ParseError> {
+    let mut entries = Vec::with_capacity(input.len() / 100);
+    let mut errors = Vec::new();
+    let mut skipped = 0;
+    let mut parser = Parser::new(input);
+    for item in parser.by_ref() {
+        match item {
+            Ok(e) => entries.push(e),
+            Err(e) if mode == Mode::Strict => return Err(e),
+            Err(e) => {
+                skipped += 1;
+                if errors.len() < Parsed::KEPT_ERRORS {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let format = match entries.first() {
+        Some(e) if e.header.path.raw() == b"[rollup]" && e.smaps.is_some() => Format::SmapsRollup,
+        _ if entries.iter().any(|e| e.smaps.is_some()) => Format::Smaps,
+        _ => Format::Maps,
+    };
+    Ok(Parsed {
+        format,
+        entries,
+        skipped,
+        errors,
+        ignored: parser.ignored_lines(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
+//! Android's `Name:` and any key a newer kernel adds.
+
+use super::vmflags::VmFlags;
+
+macro_rules! known_fields {
+    ($( $variant:ident $key:literal $doc:literal ),* $(,)?) => {
+        /// The smaps keys maplens knows by name. Any other key is still kept
+        /// (see [`SmapsBlock::fields`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Field {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl Field {
+            /// Every known field, in the order the 6.x kernel prints them.
+            pub const ALL: &'static [Field] = &[$(Field::$variant),*];
+
+            /// The key as printed, without the colon.
+            pub const fn key(self) -> &'static str {
+                match self { $(Field::$variant => $key,)* }
+            }
+
+            /// Looks a key up.
+            #[inline]
+            pub fn from_key(key: &[u8]) -> Option<Field> {
+                match key {
+                    $( k if k == $key.as_bytes() => Some(Field::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// What the field means.
+            pub const fn doc(self) -> &'static str {
+                match self { $(Field::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+known_fields! {
+    Size "Size" "Size of the region (kB).",
+    KernelPageSize "KernelPageSize" "Page size the kernel uses for the region (kB).",
+    MmuPageSize "MMUPageSize" "Page size the MMU uses for the region (kB).",
+    Rss "Rss" "Resident set size: pages of the region in RAM (kB).",
+    Pss "Pss" "Proportional set size: resident pages, each divided by the number of processes mapping it (kB).",
+    PssDirty "Pss_Dirty" "Dirty part of Pss (kB).",
+    PssAnon "Pss_Anon" "Anonymous part of Pss (smaps_rollup, kB).",
+    PssFile "Pss_File" "File-backed part of Pss (smaps_rollup, kB).",
+    PssShmem "Pss_Shmem" "Shared-memory part of Pss (smaps_rollup, kB).",
+    SharedClean "Shared_Clean" "Resident, unmodified pages also mapped by another process (kB).",
+    SharedDirty "Shared_Dirty" "Resident, modified pages also mapped by another process (kB).",
+    PrivateClean "Private_Clean" "Resident, unmodified pages mapped only here (kB).",
+    PrivateDirty "Private_Dirty" "Resident, modified pages mapped only here (kB).",
+    Referenced "Referenced" "Pages recently accessed (kB).",
+    Anonymous "Anonymous" "Pages not backed by a file, including copy-on-write copies (kB).",
+    Ksm "KSM" "Pages shared by KSM (kB).",
+    LazyFree "LazyFree" "Pages freed with MADV_FREE, reclaimable (kB).",
+    AnonHugePages "AnonHugePages" "Anonymous memory in transparent huge pages (kB).",
+    ShmemPmdMapped "ShmemPmdMapped" "Shared memory mapped with huge pages (kB).",
+    FilePmdMapped "FilePmdMapped" "File pages mapped with huge pages (kB).",
+    SharedHugetlb "Shared_Hugetlb" "hugetlbfs pages shared with other processes (kB).",
+    PrivateHugetlb "Private_Hugetlb" "hugetlbfs pages mapped only here (kB).",
+    Swap "Swap" "Pages swapped out (kB).",
+    SwapPss "SwapPss" "Proportional share of swapped-out pages (kB).",
+    Locked "Locked" "Pages locked in memory (kB).",
+    ThpEligible "THPeligible" "1 when the region may use transparent huge pages (no unit).",
+    ProtectionKey "ProtectionKey" "Memory protection key of the region (no unit).",
+}
+
+/// Number of [`Field`]s.
+pub const FIELD_COUNT: usize = Field::ALL.len();
+
+/// The value of one field line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// `N kB`.
+    Kb(u64),
+    /// A bare number (`THPeligible`, `ProtectionKey`).
+    Number(u64),
+    /// Anything else (`VmFlags`, `Name`, an unknown format), trimmed.
+    Text(&'a [u8]),
+}
+
+/// One `Key: value` line, as found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawField<'a> {
+    /// The key, without the colon.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: FieldValue<'a>,
+}
+
+/// Typed numeric values of the known fields, with which ones were present.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct KnownValues {
+    values: [u64; FIELD_COUNT],
+    present: u32,
+}
+
+impl std::fmt::Debug for KnownValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (k.key(), v)))
+            .finish()
+    }
+}
+
+impl KnownValues {
+    /// The value (kB for sizes), or `None` when the kernel did not print it.
+    #[inline]
+    pub const fn get(&self, f: Field) -> Option<u64> {
+        if self.present & (1 << f as u32) != 0 {
+            Some(self.values[f as usize])
+        } else {
+            None
+        }
+    }
+
+    /// The value, 0 when absent.
+    #[inline]
+    pub const fn get_or_zero(&self, f: Field) -> u64 {
+        self.values[f as usize]
+    }
+
+    /// Sets a value.
+    #[inline]
+    pub fn set(&mut self, f: Field, v: u64) {
+        self.values[f as usize] = v;
+        self.present |= 1 << f as u32;
+    }
+
+    /// True when the field was printed.
+    pub const fn has(&self, f: Field) -> bool {
+        self.present & (1 << f as u32) != 0
+    }
+
+    /// Present fields with their values, in [`Field::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (Field, u64)> + '_ {
+        Field::ALL
+            .iter()
+            .filter_map(move |&f| self.get(f).map(|v| (f, v)))
+    }
+
+    /// Adds every present value of `other` (for totals).
+    pub fn add(&mut self, other: &KnownValues) {
+        for (f, v) in other.iter() {
+            if matches!(
+                f,
+                Field::ThpEligible
+                    | Field::ProtectionKey
+                    | Field::KernelPageSize
+                    | Field::MmuPageSize
+            ) {
+                continue;
+            }
+            let cur = self.get_or_zero(f);
+            self.set(f, cur.saturating_add(v));
+        }
+    }
+}
+
+/// The field lines that follow a header in smaps or smaps_rollup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmapsBlock<'a> {
+    /// Values of the known fields.
+    pub known: KnownValues,
+    /// The `VmFlags:` line, when printed (kernel 3.8+).
+    pub vmflags: Option<VmFlags<'a>>,
+    /// Android's `Name:` line (the region's name as set by the process).
+    pub name: Option<&'a [u8]>,
+    /// Number of field lines whose key is not a [`Field`] (kept in `raw`).
+    pub unknown_fields: u16,
+    /// All the field lines, verbatim, for [`SmapsBlock::fields`].
+    pub raw: &'a [u8],
+    /// 1-based line number of the first field line.
+    pub first_line: usize,
+}
+
+impl<'a> SmapsBlock<'a> {
+    /// Every field line in order, known or not.
+    ///
+    /// ```
+    /// use maplens_core::parse::{Parser, FieldValue};
+    /// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nHugePFNMap: 0 kB\n";
+    /// let e = Parser::new(text).next().unwrap().unwrap();
+    /// let s = e.smaps.unwrap();
+    /// let f: Vec<_> = s.fields().collect();
+    /// assert_eq!(f[1].key, b"HugePFNMap");
+    /// assert_eq!(f[1].value, FieldValue::Kb(0));
+    /// assert_eq!(s.unknown_fields, 1);
+    /// ```
+    pub fn fields(&self) -> impl Iterator<Item = RawField<'a>> + 'a {
+        self.raw
+            .split(|&b| b == b'\n')
+            .filter_map(|l| parse_field(l.strip_suffix(b"\r").unwrap_or(l)))
+    }
+
+    /// Fields whose key is not a known [`Field`].
+    pub fn unknown(&self) -> impl Iterator<Item = RawField<'a>> + 'a {
+        self.fields()
+            .filter(|f| Field::from_key(f.key).is_none() && f.key != b"VmFlags" && f.key != b"Name")
+    }
+}
+
+/// Parses one field line. `None` when it is not `Key: value`.
+#[inline]
+pub(crate) fn parse_field(line: &[u8]) -> Option<RawField<'_>> {
+    let colon = memchr::memchr(b':', line)?;
+    let key = &line[..colon];
+    if key.is_empty() || !key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let mut v = &line[colon + 1..];
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    Some(RawField {
+        key,
+        value: parse_value(v),
+    })
+}
+
+#[inline(always)]
+fn parse_value(v: &[u8]) -> FieldValue<'_> {
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while i < v.len() {
+        let d = v[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        match n.checked_mul(10).and_then(|n| n.checked_add(d as u64)) {
+            Some(x) => n = x,
+            None => return FieldValue::Text(v),
+        }
+        i += 1;
+    }
+    if i == 0 {
+        return FieldValue::Text(v);
+    }
+    let rest = &v[i..];
+    if rest.is_empty() {
+        return FieldValue::Number(n);
+    }
+    let mut r = rest;
+    while let [b' ' | b'\t', tail @ ..] = r {
+        r = tail;
+    }
+    if r == b"kB" {
+        FieldValue::Kb(n)
+    } else {
+        FieldValue::Text(v)
+    }
+}
