@@ -1,0 +1,605 @@
+//! `maplens-testkid`: a child process with a known memory layout.
+//!
+//! It creates every mapping asked for on its command line, prints ONE line of
+//! JSON on stdout describing what it created, then blocks until its stdin
+//! reaches EOF, cleans up (SysV shm segments, files it created) and exits 0.
+//! Nothing else is ever written to stdout; errors go to stderr with exit 1
+//! before the JSON line is printed.
+//!
+//! See the library (`maplens_testkid::Kid`) for how tests spawn it, and
+//! `usage()` below for the options.
+
+use std::ffi::{CStr, CString};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use serde_json::{Map, Value, json};
+
+type Res<T> = Result<T, String>;
+
+fn usage() -> &'static str {
+    "usage: maplens-testkid [OPTIONS]
+  --file-spaces DIR    mmap DIR/'file with  spaces.bin' (3 pages, private, read)
+  --file-newline DIR   mmap DIR/'new<LF>line.bin' (2 pages, shared, read)
+  --deleted DIR        mmap DIR/'to be deleted.bin' (2 pages) then unlink it
+  --memfd NAME         memfd_create(NAME), 4 pages, shared rw, written
+  --sysv-shm           SysV shm segment of 64 KiB, attached and touched
+  --sysv-key HEX       key for --sysv-shm (default IPC_PRIVATE)
+  --shared-anon        MAP_SHARED|MAP_ANONYMOUS 5 pages rw, touched
+  --threads N          N threads with 8 MiB stacks, 40 KiB of stack touched
+  --thread-names       name them kid-worker-<i> (prctl PR_SET_NAME)
+  --arenas N           N threads doing 1000 mallocs of 1 KiB each (glibc arenas)
+  --regions N          N single-page regions, alternating rw-p / r--p
+  --rwx                2 pages anonymous rwxp
+  --big-anon MIB       MIB MiB anonymous rw (MADV_NOHUGEPAGE), first page touched
+  --mappings N         like --regions, for very many regions (not touched)
+  --static-copy        accepted and ignored (the library copies the binary)
+Prints one JSON line on stdout, then waits for EOF on stdin."
+}
+
+#[derive(Default)]
+struct Opts {
+    file_spaces: Option<PathBuf>,
+    file_newline: Option<PathBuf>,
+    deleted: Option<PathBuf>,
+    memfd: Option<String>,
+    sysv_shm: bool,
+    sysv_key: Option<u32>,
+    shared_anon: bool,
+    threads: usize,
+    thread_names: bool,
+    arenas: usize,
+    regions: usize,
+    rwx: bool,
+    big_anon_mib: Option<usize>,
+    mappings: usize,
+    static_copy: bool,
+}
+
+fn parse_args() -> Res<Opts> {
+    let mut o = Opts::default();
+    let mut it = std::env::args_os().skip(1);
+    while let Some(a) = it.next() {
+        let a = a
+            .to_str()
+            .ok_or_else(|| format!("non-UTF-8 option {a:?}"))?
+            .to_owned();
+        let mut val = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value\n{}", usage()))
+        };
+        let num = |s: std::ffi::OsString, name: &str| -> Res<usize> {
+            s.to_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| format!("{name}: expected a number, got {s:?}"))
+        };
+        match a.as_str() {
+            "--file-spaces" => o.file_spaces = Some(val(&a)?.into()),
+            "--file-newline" => o.file_newline = Some(val(&a)?.into()),
+            "--deleted" => o.deleted = Some(val(&a)?.into()),
+            "--memfd" => {
+                let v = val(&a)?;
+                o.memfd = Some(
+                    v.to_str()
+                        .ok_or_else(|| format!("--memfd: non-UTF-8 name {v:?}"))?
+                        .to_owned(),
+                );
+            }
+            "--sysv-shm" => o.sysv_shm = true,
+            "--sysv-key" => {
+                let v = val(&a)?;
+                let s = v.to_str().unwrap_or("");
+                let s = s.trim_start_matches("0x").trim_start_matches("0X");
+                o.sysv_key = Some(
+                    u32::from_str_radix(s, 16)
+                        .map_err(|e| format!("--sysv-key: bad hex {v:?}: {e}"))?,
+                );
+            }
+            "--shared-anon" => o.shared_anon = true,
+            "--threads" => o.threads = num(val(&a)?, &a)?,
+            "--thread-names" => o.thread_names = true,
+            "--arenas" => o.arenas = num(val(&a)?, &a)?,
+            "--regions" => o.regions = num(val(&a)?, &a)?,
+            "--rwx" => o.rwx = true,
+            "--big-anon" => o.big_anon_mib = Some(num(val(&a)?, &a)?),
+            "--mappings" => o.mappings = num(val(&a)?, &a)?,
+            "--static-copy" => o.static_copy = true,
+            "-h" | "--help" => {
+                eprintln!("{}", usage());
+                std::process::exit(0);
+            }
+            _ => return Err(format!("unknown option {a:?}\n{}", usage())),
+        }
+    }
+    Ok(o)
+}
+
+fn errno(what: &str) -> String {
+    format!("{what}: {}", io::Error::last_os_error())
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as usize } else { 4096 }
+}
+
+fn gettid() -> u64 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let t = unsafe { libc::gettid() };
+    t as u64
+}
+
+/// `mmap` wrapper returning the address; never MAP_FIXED on memory we don't own.
+fn mmap(len: usize, prot: i32, flags: i32, fd: i32, what: &str) -> Res<usize> {
+    // SAFETY: a NULL hint without MAP_FIXED never replaces existing mappings.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
+    if p == libc::MAP_FAILED {
+        Err(errno(what))
+    } else {
+        Ok(p as usize)
+    }
+}
+
+/// `mprotect` on memory this program mapped itself and holds no references into.
+fn mprotect(addr: usize, len: usize, prot: i32, what: &str) -> Res<()> {
+    // SAFETY: callers only pass ranges of reservations created by `isolated_anon`,
+    // to which no Rust references exist.
+    let r = unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) };
+    if r != 0 { Err(errno(what)) } else { Ok(()) }
+}
+
+/// Touch (write) `len` bytes starting at `addr`, one byte per page.
+fn touch_write(addr: usize, len: usize, ps: usize, val: u8) {
+    for off in (0..len).step_by(ps) {
+        // SAFETY: callers pass a writable mapping of at least `len` bytes that
+        // this program created and that nothing else references.
+        unsafe { std::ptr::write_volatile((addr + off) as *mut u8, val) };
+    }
+}
+
+/// Read one byte per page of `len` bytes starting at `addr`.
+fn touch_read(addr: usize, len: usize, ps: usize) -> u64 {
+    let mut sum = 0u64;
+    for off in (0..len).step_by(ps) {
+        // SAFETY: callers pass a readable mapping of at least `len` bytes.
+        sum += u64::from(unsafe { std::ptr::read_volatile((addr + off) as *const u8) });
+    }
+    sum
+}
+
+/// A private anonymous mapping of `len` bytes with `prot`, surrounded by one
+/// PROT_NONE guard page on each side so the kernel cannot merge it with a
+/// neighbouring mapping: the returned range is exactly one VMA (until split).
+fn isolated_anon(len: usize, prot: i32, ps: usize, what: &str) -> Res<usize> {
+    let res = mmap(
+        len + 2 * ps,
+        libc::PROT_NONE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+        -1,
+        what,
+    )?;
+    let addr = res + ps;
+    mprotect(addr, len, prot, what)?;
+    Ok(addr)
+}
+
+/// Create `path` with `len` bytes of a non-zero pattern.
+fn create_file(path: &Path, len: usize) -> Res<File> {
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| format!("create {}: {e}", path.display()))?;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+    f.write_all(&data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(f)
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Everything that needs cleaning up or keeping alive until exit.
+#[derive(Default)]
+struct Keep {
+    files_to_remove: Vec<PathBuf>,
+    shmids: Vec<i32>,
+    fds: Vec<OwnedFd>,
+    files: Vec<File>,
+}
+
+fn do_file_spaces(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let path = dir.join("file with  spaces.bin");
+    let len = 3 * ps;
+    let f = create_file(&path, len)?;
+    keep.files_to_remove.push(path.clone());
+    let addr = mmap(
+        len,
+        libc::PROT_READ,
+        libc::MAP_PRIVATE,
+        f.as_raw_fd(),
+        "mmap file-spaces",
+    )?;
+    touch_read(addr, len, ps);
+    keep.files.push(f);
+    Ok(json!({"path": path_str(&path), "addr": addr, "len": len}))
+}
+
+fn do_file_newline(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let path = dir.join("new\nline.bin");
+    let len = 2 * ps;
+    let f = create_file(&path, len)?;
+    keep.files_to_remove.push(path.clone());
+    let addr = mmap(
+        len,
+        libc::PROT_READ,
+        libc::MAP_SHARED,
+        f.as_raw_fd(),
+        "mmap file-newline",
+    )?;
+    touch_read(addr, len, ps);
+    keep.files.push(f);
+    Ok(json!({"path": path_str(&path), "addr": addr, "len": len}))
+}
+
+fn do_deleted(dir: &Path, ps: usize) -> Res<Value> {
+    let path = dir.join("to be deleted.bin");
+    let len = 2 * ps;
+    let f = create_file(&path, len)?;
+    let addr = mmap(
+        len,
+        libc::PROT_READ,
+        libc::MAP_PRIVATE,
+        f.as_raw_fd(),
+        "mmap deleted",
+    )?;
+    touch_read(addr, len, ps);
+    drop(f);
+    fs::remove_file(&path).map_err(|e| format!("unlink {}: {e}", path.display()))?;
+    Ok(json!({"path": path_str(&path), "addr": addr, "len": len}))
+}
+
+fn do_memfd(name: &str, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let cname = CString::new(name).map_err(|_| "--memfd: name contains NUL".to_owned())?;
+    // SAFETY: cname is a valid NUL-terminated string.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno("memfd_create"));
+    }
+    // SAFETY: fd was just returned by memfd_create and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = 4 * ps;
+    // SAFETY: ftruncate on a valid fd has no memory-safety preconditions.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+        return Err(errno("ftruncate memfd"));
+    }
+    let addr = mmap(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        fd.as_raw_fd(),
+        "mmap memfd",
+    )?;
+    touch_write(addr, len, ps, 0x5a);
+    let raw = fd.as_raw_fd();
+    keep.fds.push(fd);
+    Ok(json!({"name": name, "fd": raw, "addr": addr, "len": len}))
+}
+
+fn do_sysv(key: Option<u32>, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let len = 64 * 1024;
+    let k: libc::key_t = match key {
+        Some(k) => k as libc::key_t,
+        None => libc::IPC_PRIVATE,
+    };
+    // SAFETY: shmget has no memory-safety preconditions.
+    let id = unsafe { libc::shmget(k, len, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+    if id < 0 {
+        return Err(errno("shmget"));
+    }
+    keep.shmids.push(id);
+    // SAFETY: attaching at a kernel-chosen address cannot clobber other mappings.
+    let p = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+    if p as isize == -1 {
+        return Err(errno("shmat"));
+    }
+    let addr = p as usize;
+    touch_write(addr, len, ps, 0x33);
+    let key_u = k as u32;
+    Ok(json!({
+        "shmid": id,
+        "key": key_u,
+        "key_hex": format!("{key_u:08x}"),
+        "addr": addr,
+        "len": len,
+    }))
+}
+
+fn do_shared_anon(ps: usize) -> Res<Value> {
+    let len = 5 * ps;
+    let addr = mmap(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+        -1,
+        "mmap shared-anon",
+    )?;
+    touch_write(addr, len, ps, 0x11);
+    Ok(json!({"addr": addr, "len": len}))
+}
+
+fn thread_name() -> String {
+    let mut buf = [0u8; 17];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL-terminated) into buf.
+    let r = unsafe { libc::prctl(libc::PR_GET_NAME, buf.as_mut_ptr()) };
+    if r != 0 {
+        return String::new();
+    }
+    CStr::from_bytes_until_nul(&buf)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn do_threads(n: usize, names: bool) -> Res<Value> {
+    const STACK_TOUCH: usize = 40 * 1024;
+    let (tx, rx) = mpsc::channel::<Res<Value>>();
+    for i in 0..n {
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let mut res = Ok(());
+                if names {
+                    let name = CString::new(format!("kid-worker-{i}")).expect("no NUL");
+                    // SAFETY: name is a valid NUL-terminated string (<= 16 bytes
+                    // are used by the kernel).
+                    if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+                        res = Err(errno("prctl(PR_SET_NAME)"));
+                    }
+                }
+                let mut stack = [0u8; STACK_TOUCH];
+                for b in stack.iter_mut().step_by(512) {
+                    // SAFETY: b is a valid &mut u8; volatile keeps the writes.
+                    unsafe { std::ptr::write_volatile(b, 0x77) };
+                }
+                let sp = std::hint::black_box(&stack) as *const _ as usize;
+                let msg = res.map(|()| {
+                    json!({
+                        "tid": gettid(),
+                        "name": thread_name(),
+                        "sp": sp,
+                        "stack_touched": STACK_TOUCH,
+                    })
+                });
+                let _ = tx.send(msg);
+                drop(tx);
+                std::hint::black_box(&mut stack);
+                loop {
+                    std::thread::park();
+                }
+            })
+            .map_err(|e| format!("spawn thread: {e}"))?;
+    }
+    drop(tx);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(rx.recv().map_err(|_| "thread died".to_owned())??);
+    }
+    out.sort_by_key(|v| v["name"].as_str().map(str::to_owned));
+    Ok(Value::Array(out))
+}
+
+fn do_arenas(n: usize) -> Res<Value> {
+    const ALLOCS: usize = 1000;
+    const SIZE: usize = 1024;
+    let (tx, rx) = mpsc::channel::<Res<Value>>();
+    for _ in 0..n {
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .spawn(move || {
+                let mut first = 0usize;
+                let mut last = 0usize;
+                let mut ok = true;
+                for i in 0..ALLOCS {
+                    // SAFETY: plain malloc; the blocks are intentionally leaked.
+                    let p = unsafe { libc::malloc(SIZE) } as usize;
+                    if p == 0 {
+                        ok = false;
+                        break;
+                    }
+                    touch_write(p, SIZE, SIZE, 0x42);
+                    if i == 0 {
+                        first = p;
+                    }
+                    last = p;
+                }
+                let msg = if ok {
+                    Ok(json!({
+                        "tid": gettid(),
+                        "allocs": ALLOCS,
+                        "size": SIZE,
+                        "first": first,
+                        "last": last,
+                    }))
+                } else {
+                    Err("malloc failed".to_owned())
+                };
+                let _ = tx.send(msg);
+                drop(tx);
+                loop {
+                    std::thread::park();
+                }
+            })
+            .map_err(|e| format!("spawn arena thread: {e}"))?;
+    }
+    drop(tx);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(rx.recv().map_err(|_| "arena thread died".to_owned())??);
+    }
+    Ok(Value::Array(out))
+}
+
+/// `count` single-page regions at `base..base+count*ps`: even-indexed pages
+/// are `rw-p`, odd-indexed pages `r--p`, inside PROT_NONE guard pages.
+fn do_regions(count: usize, ps: usize, touch: bool, what: &str) -> Res<Value> {
+    let len = count * ps;
+    let base = isolated_anon(len, libc::PROT_READ | libc::PROT_WRITE, ps, what)?;
+    if touch {
+        for i in (0..count).step_by(2) {
+            touch_write(base + i * ps, 1, ps, 0x99);
+        }
+    }
+    for i in (1..count).step_by(2) {
+        mprotect(base + i * ps, ps, libc::PROT_READ, what)?;
+    }
+    Ok(json!({
+        "base": base,
+        "count": count,
+        "page_size": ps,
+        "len": len,
+        "even_perms": "rw-p",
+        "odd_perms": "r--p",
+        "touched": touch,
+    }))
+}
+
+fn do_rwx(ps: usize) -> Res<Value> {
+    let len = 2 * ps;
+    let addr = isolated_anon(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+        ps,
+        "rwx",
+    )?;
+    touch_write(addr, len, ps, 0xc3);
+    Ok(json!({"addr": addr, "len": len}))
+}
+
+fn do_big_anon(mib: usize, ps: usize) -> Res<Value> {
+    let len = mib << 20;
+    let addr = isolated_anon(len, libc::PROT_READ | libc::PROT_WRITE, ps, "big-anon")?;
+    // SAFETY: madvise(MADV_NOHUGEPAGE) on our own mapping only changes THP policy.
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_NOHUGEPAGE) } != 0 {
+        return Err(errno("madvise big-anon"));
+    }
+    touch_write(addr, 1, ps, 0xbb);
+    Ok(json!({"addr": addr, "len": len, "mib": mib, "touched_pages": 1}))
+}
+
+fn run(o: &Opts, keep: &mut Keep) -> Res<Value> {
+    let ps = page_size();
+    let mut m = Map::new();
+    m.insert("pid".into(), json!(std::process::id()));
+    m.insert("page_size".into(), json!(ps));
+    if let Ok(exe) = fs::read_link("/proc/self/exe") {
+        m.insert("exe".into(), json!(path_str(&exe)));
+    }
+    if let Some(d) = &o.file_spaces {
+        m.insert("file_spaces".into(), do_file_spaces(d, ps, keep)?);
+    }
+    if let Some(d) = &o.file_newline {
+        m.insert("file_newline".into(), do_file_newline(d, ps, keep)?);
+    }
+    if let Some(d) = &o.deleted {
+        m.insert("deleted".into(), do_deleted(d, ps)?);
+    }
+    if let Some(n) = &o.memfd {
+        m.insert("memfd".into(), do_memfd(n, ps, keep)?);
+    }
+    if o.sysv_shm || o.sysv_key.is_some() {
+        m.insert("sysv_shm".into(), do_sysv(o.sysv_key, ps, keep)?);
+    }
+    if o.shared_anon {
+        m.insert("shared_anon".into(), do_shared_anon(ps)?);
+    }
+    if o.threads > 0 {
+        m.insert("threads".into(), do_threads(o.threads, o.thread_names)?);
+    }
+    if o.arenas > 0 {
+        m.insert("arenas".into(), do_arenas(o.arenas)?);
+    }
+    if o.regions > 0 {
+        m.insert(
+            "regions".into(),
+            do_regions(o.regions, ps, true, "regions")?,
+        );
+    }
+    if o.rwx {
+        m.insert("rwx".into(), do_rwx(ps)?);
+    }
+    if let Some(mib) = o.big_anon_mib {
+        m.insert("big_anon".into(), do_big_anon(mib, ps)?);
+    }
+    if o.mappings > 0 {
+        m.insert(
+            "mappings".into(),
+            do_regions(o.mappings, ps, false, "mappings")?,
+        );
+    }
+    if o.static_copy {
+        m.insert("static_copy".into(), json!(true));
+    }
+    Ok(Value::Object(m))
+}
+
+fn cleanup(keep: &mut Keep) {
+    for id in keep.shmids.drain(..) {
+        // SAFETY: IPC_RMID ignores the buffer argument.
+        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+    for p in keep.files_to_remove.drain(..) {
+        let _ = fs::remove_file(p);
+    }
+}
+
+fn main() {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("maplens-testkid: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut keep = Keep::default();
+    let info = match run(&opts, &mut keep) {
+        Ok(v) => v,
+        Err(e) => {
+            cleanup(&mut keep);
+            eprintln!("maplens-testkid: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut line = serde_json::to_string(&info).expect("JSON serialisation");
+    line.push('\n');
+    let mut out = io::stdout().lock();
+    if out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        cleanup(&mut keep);
+        std::process::exit(1);
+    }
+    drop(out);
+    // Block until stdin reaches EOF (or errors).
+    let mut buf = [0u8; 4096];
+    let mut stdin = io::stdin().lock();
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    cleanup(&mut keep);
+    std::process::exit(0);
+}
