@@ -6,10 +6,14 @@
 //! The crate is layered, each layer using only those before it:
 //!
 //! * [`parse`]: bytes in, records out; zero-copy, no I/O.
+//! * [`model`]: owned regions and snapshots that can be compared and stored.
+//! * [`source`]: live `/proc`, copied trees, files and stdin, read into snapshots.
 //!
 //! Pathnames are bytes, never assumed UTF-8: a file name may hold any byte
 //! but `/` and NUL, and the kernel escapes only the newline (as `\012`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod model;
 pub mod parse;
+pub mod source;

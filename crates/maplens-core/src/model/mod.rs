@@ -1,0 +1,283 @@
+//! Owned, comparable, storable records: [`Region`] and [`Snapshot`].
+//!
+//! A snapshot is what maplens knows about one process at one moment: its
+//! regions, the optional `smaps_rollup` totals and process details, plus the
+//! notes on anything odd met while reading (skipped lines, overlapping
+//! regions from a process that changed while it was read). Every figure
+//! keeps the line of kernel text it came from ([`Region::line`]).
+
+mod region;
+
+pub use region::{Region, RegionPath, Smaps};
+
+use crate::parse::{self, Format, Mode, ParseError};
+
+/// Something worth telling the user about how the snapshot was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "kebab-case"))]
+pub enum Notice {
+    /// Malformed lines were skipped (lenient mode).
+    SkippedLines {
+        /// Which file.
+        file: String,
+        /// How many.
+        count: usize,
+        /// The first one, as a message.
+        first: String,
+    },
+    /// A region overlapped or repeated an earlier one: the process changed
+    /// its mappings while the kernel printed them. The later one was kept.
+    Overlap {
+        /// Which file.
+        file: String,
+        /// Line of the later (kept) region.
+        line: usize,
+        /// How many earlier regions it replaced.
+        replaced: usize,
+    },
+    /// Lines added by another tool (e.g. HotSpot's hs_err trailer) skipped.
+    ForeignLines {
+        /// Which file.
+        file: String,
+        /// How many.
+        count: usize,
+    },
+    /// Anything else, in words.
+    Other {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::SkippedLines { file, count, first } => {
+                write!(
+                    f,
+                    "{file}: skipped {count} malformed line(s); first: {first}"
+                )
+            }
+            Notice::Overlap {
+                file,
+                line,
+                replaced,
+            } => write!(
+                f,
+                "{file}: line {line}: region overlaps {replaced} earlier one(s); the process changed \
+                 while it was read, kept the later one"
+            ),
+            Notice::ForeignLines { file, count } => {
+                write!(f, "{file}: ignored {count} line(s) added by another tool")
+            }
+            Notice::Other { message } => f.write_str(message),
+        }
+    }
+}
+
+/// One thread of a live (or captured) process.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ThreadInfo {
+    /// Thread id.
+    pub tid: u32,
+    /// `/proc/PID/task/TID/comm`, without the newline.
+    pub comm: Option<String>,
+    /// Stack pointer from `/proc/PID/task/TID/syscall`, when readable and the
+    /// thread was blocked in a system call.
+    pub sp: Option<u64>,
+    /// Raw text of `syscall` (`running`, `-1 …`, or the numbers).
+    pub syscall: Option<String>,
+}
+
+/// What is known of the process the snapshot is of.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ProcessInfo {
+    /// Process id, when known.
+    pub pid: Option<u32>,
+    /// `comm` (the kernel's 15-byte name).
+    pub comm: Option<String>,
+    /// `cmdline`, split at NULs; arguments may hold any bytes (lossy here).
+    pub cmdline: Vec<String>,
+    /// `status` lines as `(key, value)`, in order.
+    pub status: Vec<(String, String)>,
+    /// Threads, when read.
+    pub threads: Vec<ThreadInfo>,
+}
+
+impl ProcessInfo {
+    /// A `status` value by key (`VmRSS`, `Uid`, …).
+    pub fn status(&self, key: &str) -> Option<&str> {
+        self.status
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses `status` text.
+    pub fn parse_status(text: &[u8]) -> Vec<(String, String)> {
+        text.split(|&b| b == b'\n')
+            .filter_map(|l| {
+                let c = memchr::memchr(b':', l)?;
+                let k = String::from_utf8_lossy(&l[..c]).into_owned();
+                let v = String::from_utf8_lossy(&l[c + 1..]).trim().to_owned();
+                Some((k, v))
+            })
+            .collect()
+    }
+}
+
+/// Everything known about one process at one moment.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Snapshot {
+    /// Where the data came from, in words (`/proc/1234`, a file path, …).
+    pub origin: String,
+    /// The format of the region text: smaps gives residency, maps does not.
+    pub format: Option<Format>,
+    /// The regions, sorted by address, without overlaps.
+    pub regions: Vec<Region>,
+    /// `smaps_rollup` totals, when read.
+    pub rollup: Option<Smaps>,
+    /// The process, when known.
+    pub process: ProcessInfo,
+    /// Odd things met while reading.
+    pub notices: Vec<Notice>,
+    /// The smaps keys of the first region, in the order the kernel printed
+    /// them (known and unknown; `VmFlags` included). Kernels differ in order
+    /// and set, and renderers that mimic other tools need it.
+    pub smaps_keys: Vec<String>,
+}
+
+/// Why a snapshot could not be built from text.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {error}")]
+pub struct TextError {
+    /// Name of the file (for the message).
+    pub file: String,
+    /// The first malformed line.
+    pub error: ParseError,
+}
+
+impl Snapshot {
+    /// True when the regions carry smaps residency figures.
+    pub fn has_residency(&self) -> bool {
+        self.format == Some(Format::Smaps)
+    }
+
+    /// Parses maps, smaps or smaps_rollup text into a snapshot.
+    ///
+    /// `file` names the text in messages. Overlapping or repeated regions
+    /// (a process that changed while read) keep the later one and add a
+    /// [`Notice::Overlap`].
+    ///
+    /// ```
+    /// use maplens_core::model::Snapshot;
+    /// use maplens_core::parse::Mode;
+    /// let text = b"00400000-00402000 r-xp 00000000 08:01 7 /bin/x\n\
+    ///              00400000-00403000 r-xp 00000000 08:01 7 /bin/x\n";
+    /// let s = Snapshot::from_text("maps", text, Mode::Lenient).unwrap();
+    /// assert_eq!(s.regions.len(), 1);
+    /// assert_eq!(s.regions[0].end, 0x403000);
+    /// assert_eq!(s.notices.len(), 1);
+    /// ```
+    pub fn from_text(file: &str, text: &[u8], mode: Mode) -> Result<Snapshot, TextError> {
+        let mut snap = Snapshot {
+            origin: file.to_owned(),
+            ..Snapshot::default()
+        };
+        snap.add_text(file, text, mode)?;
+        Ok(snap)
+    }
+
+    /// Adds the regions (or the rollup) of a text to this snapshot.
+    pub fn add_text(&mut self, file: &str, text: &[u8], mode: Mode) -> Result<(), TextError> {
+        let parsed = parse::parse_all(text, mode).map_err(|error| TextError {
+            file: file.to_owned(),
+            error,
+        })?;
+        if parsed.skipped > 0 {
+            self.notices.push(Notice::SkippedLines {
+                file: file.to_owned(),
+                count: parsed.skipped,
+                first: parsed
+                    .errors
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            });
+        }
+        if parsed.ignored > 0 {
+            self.notices.push(Notice::ForeignLines {
+                file: file.to_owned(),
+                count: parsed.ignored,
+            });
+        }
+        if parsed.format == Format::SmapsRollup {
+            self.rollup = parsed
+                .entries
+                .first()
+                .and_then(|e| e.smaps.as_ref())
+                .map(Smaps::from_block);
+            if self.format.is_none() {
+                self.format = Some(Format::SmapsRollup);
+            }
+            return Ok(());
+        }
+        // A maps text never downgrades an smaps snapshot.
+        if self.format != Some(Format::Smaps) {
+            self.format = Some(parsed.format);
+        }
+        if let Some(b) = parsed.entries.iter().find_map(|e| e.smaps.as_ref()) {
+            self.smaps_keys = b
+                .fields()
+                .map(|f| String::from_utf8_lossy(f.key).into_owned())
+                .collect();
+        }
+        let mut regions: Vec<Region> = Vec::with_capacity(parsed.entries.len());
+        for e in &parsed.entries {
+            let r = Region::from_entry(e);
+            let mut replaced = 0;
+            while let Some(last) = regions.last() {
+                if r.start < last.end && r.end > last.start || r.start == last.start {
+                    regions.pop();
+                    replaced += 1;
+                } else {
+                    break;
+                }
+            }
+            if replaced > 0 {
+                self.notices.push(Notice::Overlap {
+                    file: file.to_owned(),
+                    line: e.line,
+                    replaced,
+                });
+            }
+            if regions.last().is_some_and(|l| r.start < l.start) {
+                // Out of order and not overlapping the last one: insert in
+                // place so the list stays sorted (the kernel prints sorted).
+                let at = regions.partition_point(|x| x.start < r.start);
+                regions.insert(at, r);
+            } else {
+                regions.push(r);
+            }
+        }
+        self.regions = regions;
+        Ok(())
+    }
+
+    /// Total virtual size in bytes (Σ end − start).
+    pub fn vsz(&self) -> u64 {
+        self.regions.iter().map(Region::size).sum()
+    }
+
+    /// Index of the region containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<usize> {
+        let i = self.regions.partition_point(|r| r.end <= addr);
+        (i < self.regions.len() && self.regions[i].start <= addr).then_some(i)
+    }
+}
+
+/// Default mode for parsing: lenient.
+pub const DEFAULT_MODE: Mode = Mode::Lenient;

@@ -1,0 +1,194 @@
+//! The owned region record.
+
+use crate::parse::{
+    Dev, Entry, Field, FieldValue, KnownValues, PathKind, Pathname, Perms, SmapsBlock, VmFlags,
+};
+
+/// A region's name as the kernel printed it (raw bytes, escapes and the
+/// ` (deleted)` suffix included), with decoded views.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct RegionPath(Box<[u8]>);
+
+impl RegionPath {
+    /// From raw bytes.
+    pub fn new(raw: &[u8]) -> Self {
+        RegionPath(raw.into())
+    }
+    /// The borrowed view with all the decoding helpers.
+    pub fn view(&self) -> Pathname<'_> {
+        Pathname::new(&self.0)
+    }
+    /// Raw bytes as printed.
+    pub fn raw(&self) -> &[u8] {
+        &self.0
+    }
+    /// The kind of name.
+    pub fn kind(&self) -> PathKind<'_> {
+        self.view().kind()
+    }
+    /// True when unnamed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The ` (deleted)` flag.
+    pub fn deleted(&self) -> bool {
+        self.view().deleted()
+    }
+    /// Decoded name (no ` (deleted)`, `\012` → newline), lossy UTF-8.
+    pub fn display(&self) -> String {
+        String::from_utf8_lossy(&self.view().decoded()).into_owned()
+    }
+    /// Raw name, lossy UTF-8 (keeps `\012` and ` (deleted)`): one line.
+    pub fn raw_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+    /// The last path component of the decoded name (`libc.so.6`).
+    pub fn basename(&self) -> String {
+        let d = self.view().decoded();
+        let b = d.rsplit(|&c| c == b'/').next().unwrap_or(&d);
+        String::from_utf8_lossy(b).into_owned()
+    }
+}
+
+impl std::fmt::Debug for RegionPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// Owned smaps figures of one region (or of the rollup).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Smaps {
+    /// Known numeric fields (kB, or bare numbers for `THPeligible` and
+    /// `ProtectionKey`).
+    pub known: KnownValues,
+    /// `VmFlags` codes as printed, when present.
+    pub vmflags: Option<Box<str>>,
+    /// Android `Name:` value.
+    pub name: Option<Box<[u8]>>,
+    /// Fields with keys maplens does not know, in order: `(key, value)`.
+    /// Values are kB numbers when the kernel printed `kB`, else text.
+    pub extra: Vec<(Box<str>, ExtraValue)>,
+}
+
+/// The value of a field maplens does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum ExtraValue {
+    /// `N kB` or a bare number.
+    Number(u64),
+    /// Text.
+    Text(String),
+}
+
+impl Smaps {
+    /// Copies a parsed block.
+    pub fn from_block(b: &SmapsBlock<'_>) -> Smaps {
+        let extra = if b.unknown_fields == 0 {
+            Vec::new()
+        } else {
+            b.unknown()
+                .map(|f| {
+                    let v = match f.value {
+                        FieldValue::Kb(n) | FieldValue::Number(n) => ExtraValue::Number(n),
+                        FieldValue::Text(t) => {
+                            ExtraValue::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                    };
+                    (String::from_utf8_lossy(f.key).into(), v)
+                })
+                .collect()
+        };
+        Smaps {
+            known: b.known,
+            vmflags: b
+                .vmflags
+                .map(|v| String::from_utf8_lossy(v.raw()).trim().into()),
+            name: b.name.map(Into::into),
+            extra,
+        }
+    }
+
+    /// A field in kB (0 when absent).
+    #[inline]
+    pub fn kb(&self, f: Field) -> u64 {
+        self.known.get_or_zero(f)
+    }
+
+    /// The parsed `VmFlags`.
+    pub fn flags(&self) -> Option<VmFlags<'_>> {
+        self.vmflags
+            .as_deref()
+            .map(|s| VmFlags::parse(s.as_bytes()))
+    }
+
+    /// USS: `Private_Clean + Private_Dirty` (kB).
+    pub fn uss(&self) -> u64 {
+        self.kb(Field::PrivateClean) + self.kb(Field::PrivateDirty)
+    }
+}
+
+/// One region of a process's address space, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Permissions.
+    pub perms: Perms,
+    /// File offset (see [`crate::parse::Header::offset`]).
+    pub offset: u64,
+    /// Device.
+    pub dev: Dev,
+    /// Inode (0: none).
+    pub inode: u64,
+    /// Name as printed.
+    pub path: RegionPath,
+    /// 1-based line of the header in the text it was read from.
+    pub line: u32,
+    /// smaps figures, when read from smaps.
+    pub smaps: Option<Box<Smaps>>,
+}
+
+impl Region {
+    /// Copies a parsed entry.
+    pub fn from_entry(e: &Entry<'_>) -> Region {
+        let h = &e.header;
+        Region {
+            start: h.start,
+            end: h.end,
+            perms: h.perms,
+            offset: h.offset,
+            dev: h.dev,
+            inode: h.inode,
+            path: RegionPath::new(h.path.raw()),
+            line: u32::try_from(e.line).unwrap_or(u32::MAX),
+            smaps: e.smaps.as_ref().map(|b| Box::new(Smaps::from_block(b))),
+        }
+    }
+
+    /// Size in bytes.
+    #[inline]
+    pub const fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// The kind of name.
+    pub fn kind(&self) -> PathKind<'_> {
+        self.path.kind()
+    }
+
+    /// An smaps figure in kB, `None` without smaps or when not printed.
+    pub fn kb(&self, f: Field) -> Option<u64> {
+        self.smaps.as_ref().and_then(|s| s.known.get(f))
+    }
+
+    /// Identity that stays the same while a region grows or gets touched:
+    /// start address, file identity and offset. Used to match regions across
+    /// snapshots.
+    pub fn identity(&self) -> (u64, Dev, u64, u64) {
+        (self.start, self.dev, self.inode, self.offset)
+    }
+}

@@ -1,0 +1,414 @@
+//! Where the kernel text comes from: a live process under `/proc`, a copied
+//! `/proc` tree, a directory laid out like `/proc/PID`, a single maps /
+//! smaps / smaps_rollup file, or standard input.
+//!
+//! The source layer only reads bytes and names them; it hands them to
+//! [`crate::model::Snapshot`] to parse. Every error names the file and says
+//! what to try.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::model::{Notice, ProcessInfo, Snapshot, ThreadInfo};
+use crate::parse::Mode;
+
+/// What the user asked to look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A process id (`1234`) or `self`, read under the proc root.
+    Pid(u32),
+    /// A process name: exact match of `comm`.
+    Name(String),
+    /// A maps, smaps or smaps_rollup text file.
+    File(PathBuf),
+    /// A directory laid out like `/proc/PID`.
+    Dir(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Target {
+    /// Interprets a command-line word. A word of digits is a PID, `self` is
+    /// this process, `-` is standard input, an existing path is a file or
+    /// directory (write `./1234` for a file named `1234`), and anything
+    /// else is a process name.
+    ///
+    /// ```
+    /// use maplens_core::source::Target;
+    /// assert_eq!(Target::parse("1234"), Target::Pid(1234));
+    /// assert_eq!(Target::parse("-"), Target::Stdin);
+    /// assert_eq!(Target::parse("no-such-thing-here"), Target::Name("no-such-thing-here".into()));
+    /// ```
+    pub fn parse(word: &str) -> Target {
+        if word == "-" {
+            return Target::Stdin;
+        }
+        if word == "self" {
+            return Target::Pid(std::process::id());
+        }
+        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(pid) = word.parse() {
+                return Target::Pid(pid);
+            }
+        }
+        let p = Path::new(word);
+        if p.is_dir() {
+            Target::Dir(p.to_owned())
+        } else if p.exists() || word.contains('/') {
+            Target::File(p.to_owned())
+        } else {
+            Target::Name(word.to_owned())
+        }
+    }
+}
+
+/// What to read and how to parse it.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where `/proc` is (a copied tree can stand in for it).
+    pub proc_root: PathBuf,
+    /// Strict or lenient parsing.
+    pub mode: Mode,
+    /// Read `smaps` (residency); otherwise `maps` only.
+    pub smaps: bool,
+    /// Read per-thread `comm` and `syscall`.
+    pub threads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            proc_root: PathBuf::from("/proc"),
+            mode: Mode::Lenient,
+            smaps: true,
+            threads: false,
+        }
+    }
+}
+
+/// Why a target could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The process is not there (never was, or exited).
+    #[error("{path}: no such process{}", if *.exited { " (it exited while being read)" } else { "" })]
+    NoProcess {
+        /// The proc directory.
+        path: PathBuf,
+        /// It was seen and then vanished.
+        exited: bool,
+    },
+    /// The kernel refused.
+    #[error(
+        "{path}: permission denied: the process belongs to another user or is not dumpable; \
+         run maplens as the same user or as root"
+    )]
+    PermissionDenied {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Any other I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The text is malformed (strict mode).
+    #[error(transparent)]
+    Parse(#[from] crate::model::TextError),
+    /// No process has that name.
+    #[error("no process named '{0}' (names are matched exactly against /proc/PID/comm)")]
+    NameNotFound(String),
+    /// Several processes have that name.
+    #[error("{} processes are named '{name}': {}; give a PID instead", .matches.len(), .matches.iter().map(|(p, c)| format!("{p} ({c})")).collect::<Vec<_>>().join(", "))]
+    Ambiguous {
+        /// The name.
+        name: String,
+        /// PIDs with their command lines.
+        matches: Vec<(u32, String)>,
+    },
+    /// The directory holds neither maps nor smaps.
+    #[error("{0}: holds no maps, smaps or smaps_rollup file")]
+    EmptyDir(PathBuf),
+}
+
+/// Reads a whole file with a large buffer (few syscalls on `/proc`, where a
+/// `read` returns as many whole records as fit).
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(256 * 1024);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn io_error(path: &Path, e: io::Error, live: bool) -> SourceError {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => SourceError::PermissionDenied {
+            path: path.to_owned(),
+        },
+        io::ErrorKind::NotFound if live => SourceError::NoProcess {
+            path: path.parent().unwrap_or(path).to_owned(),
+            exited: false,
+        },
+        _ if live && e.raw_os_error() == Some(3) => SourceError::NoProcess {
+            // ESRCH: the task is gone.
+            path: path.parent().unwrap_or(path).to_owned(),
+            exited: true,
+        },
+        _ => SourceError::Io {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Reads `name` in `dir`: `Ok(None)` when the file does not exist (in a
+/// copied tree not every file is there).
+fn read_opt(dir: &Path, name: &str, live: bool) -> Result<Option<Vec<u8>>, SourceError> {
+    let p = dir.join(name);
+    match read_file(&p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !live => Ok(None),
+        Err(e) => Err(io_error(&p, e, live)),
+    }
+}
+
+/// Loads a snapshot of a target.
+pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
+    match target {
+        Target::Pid(pid) => load_dir(
+            &opts.proc_root.join(pid.to_string()),
+            Some(*pid),
+            true,
+            opts,
+        ),
+        Target::Name(name) => {
+            let pid = find_by_name(&opts.proc_root, name)?;
+            load_dir(&opts.proc_root.join(pid.to_string()), Some(pid), true, opts)
+        }
+        Target::Dir(d) => {
+            let pid = d
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse().ok());
+            load_dir(d, pid, false, opts)
+        }
+        Target::File(p) => {
+            let text = read_file(p).map_err(|e| io_error(p, e, false))?;
+            let name = p.display().to_string();
+            Ok(Snapshot::from_text(&name, &text, opts.mode)?)
+        }
+        Target::Stdin => {
+            let mut text = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut text)
+                .map_err(|e| io_error(Path::new("<stdin>"), e, false))?;
+            Ok(Snapshot::from_text("<stdin>", &text, opts.mode)?)
+        }
+    }
+}
+
+/// Loads a `/proc/PID`-like directory. `live` selects the messages for a
+/// running process (exited, permission).
+pub fn load_dir(
+    dir: &Path,
+    pid: Option<u32>,
+    live: bool,
+    opts: &Options,
+) -> Result<Snapshot, SourceError> {
+    if live && !dir.exists() {
+        return Err(SourceError::NoProcess {
+            path: dir.to_owned(),
+            exited: false,
+        });
+    }
+    let origin = dir.display().to_string();
+    let mut snap = Snapshot {
+        origin: origin.clone(),
+        ..Snapshot::default()
+    };
+    let mut got_regions = false;
+    if opts.smaps
+        && let Some(text) = read_opt(dir, "smaps", live)?
+    {
+        snap.add_text(&format!("{origin}/smaps"), &text, opts.mode)?;
+        got_regions = true;
+    }
+    if !got_regions && let Some(text) = read_opt(dir, "maps", live)? {
+        snap.add_text(&format!("{origin}/maps"), &text, opts.mode)?;
+        got_regions = true;
+    }
+    if opts.smaps {
+        // smaps_rollup (4.14+) is optional: old kernels do not have it.
+        match read_opt(dir, "smaps_rollup", false) {
+            Ok(Some(text)) if !text.is_empty() => {
+                let mut r = Snapshot::default();
+                r.add_text(&format!("{origin}/smaps_rollup"), &text, opts.mode)?;
+                snap.rollup = r.rollup;
+                if !got_regions {
+                    snap.format = r.format;
+                }
+                got_regions = true;
+            }
+            Ok(_) => {}
+            Err(e) if live => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if !got_regions {
+        return Err(SourceError::EmptyDir(dir.to_owned()));
+    }
+    snap.process = read_process(dir, pid, live, opts)?;
+    if live && !dir.exists() {
+        return Err(SourceError::NoProcess {
+            path: dir.to_owned(),
+            exited: true,
+        });
+    }
+    if live && snap.regions.is_empty() && snap.rollup.is_none() {
+        snap.notices.push(Notice::Other {
+            message: format!(
+                "{origin}: no memory regions: a kernel thread, a zombie, or a process that exited \
+                 while being read"
+            ),
+        });
+    }
+    Ok(snap)
+}
+
+fn lossy_line(b: &[u8]) -> String {
+    String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(b)).into_owned()
+}
+
+fn read_process(
+    dir: &Path,
+    pid: Option<u32>,
+    live: bool,
+    opts: &Options,
+) -> Result<ProcessInfo, SourceError> {
+    // These are informative: a missing or unreadable one is not fatal.
+    let soft = |name: &str| read_opt(dir, name, false).ok().flatten();
+    let mut info = ProcessInfo {
+        pid,
+        comm: soft("comm").map(|b| lossy_line(&b)),
+        cmdline: soft("cmdline")
+            .map(|b| {
+                b.split(|&c| c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        status: soft("status")
+            .map(|b| ProcessInfo::parse_status(&b))
+            .unwrap_or_default(),
+        threads: Vec::new(),
+    };
+    if info.pid.is_none() {
+        info.pid = info.status("Pid").and_then(|p| p.parse().ok());
+    }
+    if opts.threads {
+        info.threads = read_threads(dir, live);
+    }
+    Ok(info)
+}
+
+/// Parses the stack pointer out of `/proc/PID/task/TID/syscall`:
+/// `NR a1 a2 a3 a4 a5 a6 SP PC`, or `-1 SP PC` when blocked outside a
+/// syscall; `running` gives none.
+///
+/// ```
+/// use maplens_core::source::syscall_sp;
+/// assert_eq!(syscall_sp(b"202 0x7f 0x80 0x0 0x0 0x0 0x0 0x7ffc1000 0x7f00\n"), Some(0x7ffc1000));
+/// assert_eq!(syscall_sp(b"-1 0x7ffc2000 0x7f00\n"), Some(0x7ffc2000));
+/// assert_eq!(syscall_sp(b"running\n"), None);
+/// ```
+pub fn syscall_sp(text: &[u8]) -> Option<u64> {
+    let words: Vec<&[u8]> = text
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() < 3 {
+        return None;
+    }
+    let sp = words[words.len() - 2];
+    let sp = sp.strip_prefix(b"0x").unwrap_or(sp);
+    u64::from_str_radix(std::str::from_utf8(sp).ok()?, 16).ok()
+}
+
+fn read_threads(dir: &Path, live: bool) -> Vec<ThreadInfo> {
+    let Ok(rd) = std::fs::read_dir(dir.join("task")) else {
+        return Vec::new();
+    };
+    let mut tids: Vec<u32> = rd
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    tids.into_iter()
+        .map(|tid| {
+            let t = dir.join("task").join(tid.to_string());
+            let comm = read_file(&t.join("comm")).ok().map(|b| lossy_line(&b));
+            let mut syscall = read_file(&t.join("syscall")).ok();
+            // A running thread has no stable stack pointer; ask again.
+            let mut tries = 0;
+            while live
+                && tries < 5
+                && syscall
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with(b"running"))
+            {
+                std::thread::yield_now();
+                syscall = read_file(&t.join("syscall")).ok();
+                tries += 1;
+            }
+            ThreadInfo {
+                tid,
+                comm,
+                sp: syscall.as_deref().and_then(syscall_sp),
+                syscall: syscall.map(|b| lossy_line(&b)),
+            }
+        })
+        .collect()
+}
+
+/// Lists the PIDs under a proc root, ascending.
+pub fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
+    let mut pids: Vec<u32> = std::fs::read_dir(proc_root)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// Finds the one process whose `comm` is exactly `name`.
+pub fn find_by_name(proc_root: &Path, name: &str) -> Result<u32, SourceError> {
+    let pids = list_pids(proc_root).map_err(|e| io_error(proc_root, e, false))?;
+    let mut matches = Vec::new();
+    for pid in pids {
+        let dir = proc_root.join(pid.to_string());
+        let Ok(comm) = read_file(&dir.join("comm")) else {
+            continue;
+        };
+        if lossy_line(&comm) == name {
+            let cmd = read_file(&dir.join("cmdline"))
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .replace('\0', " ")
+                        .trim()
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            matches.push((pid, cmd));
+        }
+    }
+    match matches.len() {
+        0 => Err(SourceError::NameNotFound(name.to_owned())),
+        1 => Ok(matches[0].0),
+        _ => Err(SourceError::Ambiguous {
+            name: name.to_owned(),
+            matches,
+        }),
+    }
+}
