@@ -1,1 +1,86 @@
-fn main() {}
+//! `maplens`: what is using memory in a Linux process, and why.
+//!
+//! The binary is a thin layer over `maplens-core`: it reads the command
+//! line, loads snapshots through `maplens_core::source`, and renders them.
+
+mod common;
+mod cmd_explain;
+mod cmd_maps;
+mod cmd_pmap;
+mod cmd_report;
+mod render;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// What is using memory in a Linux process, and why.
+///
+/// maplens reads /proc/PID/maps, smaps and smaps_rollup (live, from a copied
+/// /proc tree, or from saved files) and explains every region in plain words.
+///
+/// A TARGET is a PID, `self`, a process name (exact match of comm), a maps /
+/// smaps / smaps_rollup file, `-` for standard input, or a directory laid out
+/// like /proc/PID.
+#[derive(Parser, Debug)]
+#[command(name = "maplens", version, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Examples:
+  maplens 1234                     the process report for PID 1234
+  maplens maps self --kind stack   this process's stacks, one row each
+  maplens maps smaps.txt --format json
+  maplens explain '7f0a2c000000-7f0a2c021000 rw-p 00000000 00:00 0'
+  maplens pmap -X 1234             procps pmap, byte for byte")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Show the process report for this target (same as `maplens report`).
+    #[command(flatten)]
+    report: Option<cmd_report::Args>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One row per region, with its kind and what it is in plain words.
+    Maps(cmd_maps::Args),
+    /// Explain maps lines field by field.
+    Explain(cmd_explain::Args),
+    /// Where every kilobyte goes: categories, libraries, thread stacks, arenas.
+    Report(cmd_report::Args),
+    /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Pmap {
+        /// pmap's own options and PIDs.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+fn main() -> ExitCode {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    // Installed as (or symlinked to) `pmap`: behave as `maplens pmap`.
+    let argv0 = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if argv0 == "pmap" {
+        return cmd_pmap::main(argv.split_off(1));
+    }
+    let cli = Cli::parse_from(argv);
+    let result = match cli.command {
+        Some(Command::Maps(a)) => cmd_maps::run(&a),
+        Some(Command::Explain(a)) => cmd_explain::run(&a),
+        Some(Command::Report(a)) => cmd_report::run(&a),
+        Some(Command::Pmap { args }) => return cmd_pmap::main(args),
+        None => match cli.report {
+            Some(a) if a.target.target.is_some() => cmd_report::run(&a),
+            _ => {
+                use clap::CommandFactory;
+                let _ = Cli::command().print_help();
+                return ExitCode::from(2);
+            }
+        },
+    };
+    common::finish(result)
+}

@@ -1,0 +1,127 @@
+//! Pieces every subcommand shares: target arguments, loading, output
+//! format, units, and turning errors into one line and an exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use maplens_core::model::Snapshot;
+use maplens_core::parse::Mode;
+use maplens_core::source::{self, Target};
+
+/// How a target is named and read.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// PID, `self`, process name, maps/smaps file, `-` (stdin), or a
+    /// /proc/PID-like directory.
+    pub target: Option<String>,
+    /// Read processes from this copy of /proc instead of /proc.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub proc_root: Option<PathBuf>,
+    /// Fail on the first malformed line instead of skipping and counting.
+    #[arg(long, global = true)]
+    pub strict: bool,
+}
+
+impl TargetArgs {
+    /// Source options from these arguments.
+    pub fn options(&self) -> source::Options {
+        source::Options {
+            proc_root: self.proc_root.clone().unwrap_or_else(|| "/proc".into()),
+            mode: if self.strict {
+                Mode::Strict
+            } else {
+                Mode::Lenient
+            },
+            ..source::Options::default()
+        }
+    }
+
+    /// Loads the target's snapshot; `threads` also reads per-thread files.
+    pub fn load(&self, threads: bool) -> anyhow::Result<Snapshot> {
+        let word = self
+            .target
+            .as_deref()
+            .context("no target given: name a PID, `self`, a process name or a file")?;
+        let target = Target::parse(word);
+        let mut opts = self.options();
+        opts.threads = threads;
+        Ok(source::load(&target, &opts)?)
+    }
+}
+
+/// Output formats shared by every table.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// JSON (documented in the README; has a `schema_version`).
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// Formats a size in bytes for people: `4 KiB`, `1.5 MiB`; exact with `bytes`.
+pub fn human(bytes: u64, exact: bool) -> String {
+    if exact {
+        return bytes.to_string();
+    }
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else if v < 10.0 {
+        format!("{v:.1} {}", UNITS[u])
+    } else {
+        format!("{v:.0} {}", UNITS[u])
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`| head`) as success.
+pub fn emit(text: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// Prints an error as one line and picks the exit code.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("maplens: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether to colour output: only on a terminal, never with `NO_COLOR`.
+#[allow(dead_code)]
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(0, false), "0 B");
+        assert_eq!(human(4096, false), "4 KiB");
+        assert_eq!(human(1536 * 1024, false), "1.5 MiB");
+        assert_eq!(human(8 << 20, false), "8 MiB");
+        assert_eq!(human(4097, true), "4097");
+    }
+}
