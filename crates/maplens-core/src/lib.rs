@@ -8,12 +8,15 @@
 //! * [`parse`]: bytes in, records out; zero-copy, no I/O.
 //! * [`model`]: owned regions and snapshots that can be compared and stored.
 //! * [`source`]: live `/proc`, copied trees, files and stdin, read into snapshots.
+//! * [`analysis`]: what each region is (category, plain-words note, the rule
+//!   and evidence), and how the regions add up.
 //!
 //! Pathnames are bytes, never assumed UTF-8: a file name may hold any byte
 //! but `/` and NUL, and the kernel escapes only the newline (as `\012`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod model;
 pub mod parse;
 pub mod source;

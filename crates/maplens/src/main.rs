@@ -3,11 +3,11 @@
 //! The binary is a thin layer over `maplens-core`: it reads the command
 //! line, loads snapshots through `maplens_core::source`, and renders them.
 
-mod common;
 mod cmd_explain;
 mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
+mod common;
 mod render;
 
 use std::ffi::OsString;

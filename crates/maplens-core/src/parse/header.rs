@@ -34,10 +34,10 @@ impl Perms {
     /// Builds permissions from the four flags.
     pub const fn new(read: bool, write: bool, exec: bool, shared: bool) -> Perms {
         Perms(
-            (read as u8) * Self::R
-                | (write as u8) * Self::W
-                | (exec as u8) * Self::X
-                | (shared as u8) * Self::S,
+            ((read as u8) * Self::R)
+                | ((write as u8) * Self::W)
+                | ((exec as u8) * Self::X)
+                | ((shared as u8) * Self::S),
         )
     }
 
