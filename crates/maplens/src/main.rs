@@ -3,10 +3,14 @@
 //! The binary is a thin layer over `maplens-core`: it reads the command
 //! line, loads snapshots through `maplens_core::source`, and renders them.
 
+mod cmd_capture;
+mod cmd_check;
 mod cmd_explain;
+mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
+mod cmd_top;
 mod common;
 mod render;
 
@@ -47,6 +51,14 @@ enum Command {
     Explain(cmd_explain::Args),
     /// Where every kilobyte goes: categories, libraries, thread stacks, arenas.
     Report(cmd_report::Args),
+    /// Every process: USS, PSS, RSS and swap, shared memory counted once.
+    Top(cmd_top::Args),
+    /// Libraries and mapped files across processes (like librank).
+    Libs(cmd_libs::Args),
+    /// Findings: security and memory problems, with what to do.
+    Check(cmd_check::Args),
+    /// Save processes' kernel text into one bundle for analysis elsewhere.
+    Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Pmap {
@@ -72,14 +84,15 @@ fn main() -> ExitCode {
         Some(Command::Maps(a)) => cmd_maps::run(&a),
         Some(Command::Explain(a)) => cmd_explain::run(&a),
         Some(Command::Report(a)) => cmd_report::run(&a),
+        Some(Command::Top(a)) => cmd_top::run(&a),
+        Some(Command::Libs(a)) => cmd_libs::run(&a),
+        Some(Command::Check(a)) => return cmd_check::main(&a),
+        Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),
-            _ => {
-                use clap::CommandFactory;
-                let _ = Cli::command().print_help();
-                return ExitCode::from(2);
-            }
+            // No target: the system-wide view.
+            _ => cmd_top::run_default(),
         },
     };
     common::finish(result)
