@@ -189,41 +189,50 @@ static HEX: [u8; 256] = {
     t
 };
 
-/// Parses hex digits at `line[*pos..]`; at least one, at most 16 significant.
+/// Parses hex digits at `line[*pos..]`: at least one, at most `max_digits`
+/// (leading zeros count: the kernel pads, it never prints more than 16).
+/// On failure `*pos` is left at the first digit, so an error points at the
+/// start of the malformed number.
 #[inline(always)]
 fn hex(line: &[u8], pos: &mut usize, max_digits: usize) -> Option<u64> {
-    let mut v: u64 = 0;
     let start = *pos;
-    while let Some(&c) = line.get(*pos) {
-        let d = HEX[c as usize];
-        if d == 0xff {
-            break;
-        }
-        if v >> 60 != 0 {
-            return None; // would overflow u64
-        }
-        v = (v << 4) | d as u64;
-        *pos += 1;
-        if *pos - start > max_digits {
-            return None;
-        }
+    let digits = line
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&c| HEX[c as usize] != 0xff)
+        .count();
+    if digits == 0 || digits > max_digits {
+        return None;
     }
-    if *pos == start { None } else { Some(v) }
+    let mut v: u64 = 0;
+    for &c in &line[start..start + digits] {
+        v = (v << 4) | u64::from(HEX[c as usize]);
+    }
+    *pos = start + digits;
+    Some(v)
 }
 
+/// Parses a decimal `u64`; on failure (no digit, overflow) `*pos` is left
+/// at the first digit.
 #[inline(always)]
 fn dec(line: &[u8], pos: &mut usize) -> Option<u64> {
     let start = *pos;
+    let mut p = start;
     let mut v: u64 = 0;
-    while let Some(&c) = line.get(*pos) {
+    while let Some(&c) = line.get(p) {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        v = v.checked_mul(10)?.checked_add(d as u64)?;
-        *pos += 1;
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+        p += 1;
     }
-    if *pos == start { None } else { Some(v) }
+    if p == start {
+        return None;
+    }
+    *pos = p;
+    Some(v)
 }
 
 #[inline(always)]

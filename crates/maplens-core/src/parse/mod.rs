@@ -36,6 +36,7 @@ pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
 use header::looks_like_header;
 use smaps::parse_field;
+use std::collections::VecDeque;
 
 /// Which kernel file the text is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,7 +110,9 @@ pub struct Parser<'a> {
     pos: usize,
     line: usize,
     crlf: bool,
-    errors: Vec<ParseError>,
+    /// Errors found while reading a block, reported before its entry. A
+    /// queue: a block of many bad lines must not cost O(n²) to drain.
+    errors: VecDeque<ParseError>,
     pending: Option<Entry<'a>>,
     ignored: usize,
 }
@@ -133,7 +136,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             line: 0,
             crlf,
-            errors: Vec::new(),
+            errors: VecDeque::new(),
             pending: None,
             ignored: 0,
         }
@@ -210,7 +213,7 @@ impl<'a> Parser<'a> {
             let Some(f) = parse_field(line) else {
                 if !line.iter().all(u8::is_ascii_whitespace) {
                     let e = self.error(no, 0, ErrorKind::BadField, line);
-                    self.errors.push(e);
+                    self.errors.push_back(e);
                 }
                 continue;
             };
@@ -218,9 +221,15 @@ impl<'a> Parser<'a> {
                 Some(k) => match f.value {
                     FieldValue::Kb(v) | FieldValue::Number(v) => known.set(k, v),
                     FieldValue::Text(_) => {
-                        let col = f.key.len() + 1;
+                        // Point at the value that is not a number.
+                        let after = f.key.len() + 1;
+                        let col = after
+                            + line[after..]
+                                .iter()
+                                .take_while(|&&b| b == b' ' || b == b'\t')
+                                .count();
                         let e = self.error(no, col, ErrorKind::BadField, line);
-                        self.errors.push(e);
+                        self.errors.push_back(e);
                     }
                 },
                 None => match (f.key, f.value) {
@@ -251,8 +260,8 @@ impl<'a> Iterator for Parser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if !self.errors.is_empty() {
-            return Some(Err(self.errors.remove(0)));
+        if let Some(e) = self.errors.pop_front() {
+            return Some(Err(e));
         }
         if let Some(e) = self.pending.take() {
             return Some(Ok(e));
@@ -286,11 +295,12 @@ impl<'a> Iterator for Parser<'a> {
                         byte_offset: off,
                         smaps,
                     };
-                    if self.errors.is_empty() {
-                        Some(Ok(entry))
-                    } else {
-                        self.pending = Some(entry);
-                        Some(Err(self.errors.remove(0)))
+                    match self.errors.pop_front() {
+                        None => Some(Ok(entry)),
+                        Some(e) => {
+                            self.pending = Some(entry);
+                            Some(Err(e))
+                        }
                     }
                 }
             };
