@@ -1,11 +1,10 @@
-//! `maplens pmap`: procps-ng pmap, byte for byte.
+//! `maplens pmap`: procps-ng pmap, byte for byte (see `crate::pmap`).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 /// Runs pmap with its own argument syntax (not clap's: it must accept and
 /// refuse exactly what procps-ng pmap does).
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    eprintln!("maplens: error: pmap is not built yet (issue 4)");
-    ExitCode::FAILURE
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    crate::pmap::main(args)
 }

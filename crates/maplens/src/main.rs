@@ -9,6 +9,7 @@ mod cmd_explain;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
+mod pmap;
 mod cmd_report;
 mod cmd_top;
 mod common;

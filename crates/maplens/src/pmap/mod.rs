@@ -1,0 +1,493 @@
+//! `maplens pmap`: procps-ng pmap 4.0.2, byte for byte, reading smaps once.
+//!
+//! Options, messages and exit codes are pmap's (see `getopt`); the formats
+//! are in `render`. Extensions: `-k`/`--use-kernel-name` (from later procps)
+//! and `--from FILE` (show saved maps/smaps text). Deviations from pmap's
+//! bugs are listed in docs/pmap.md.
+
+mod getopt;
+pub mod live;
+mod rc;
+mod render;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use getopt::{HasArg, Item, LongOpt};
+use render::{Mode, NameCtx, Persist, Shm, Style};
+
+const USAGE: &str = "
+Usage:
+ pmap [options] PID [PID ...]
+
+Options:
+ -x, --extended              show details
+ -X                          show even more details
+            WARNING: format changes according to /proc/PID/smaps
+ -XX                         show everything the kernel provides
+ -c, --read-rc               read the default rc
+ -C, --read-rc-from=<file>   read the rc from file
+ -n, --create-rc             create new default rc
+ -N, --create-rc-to=<file>   create new rc to file
+            NOTE: pid arguments are not allowed with -n, -N
+ -d, --device                show the device format
+ -q, --quiet                 do not display header and footer
+ -p, --show-path             show path in the mapping
+ -A, --range=<low>[,<high>]  limit results to the given range
+
+ -h, --help     display this help and exit
+ -V, --version  output version information and exit
+
+For more details see pmap(1).
+";
+
+/// Lines `maplens pmap -h` adds after pmap's own help (its extensions).
+const EXTENSIONS: &str = "
+maplens extensions:
+ -k, --use-kernel-name       use names provided by kernel ([heap], [vdso], ...)
+     --from=<file>           show saved maps/smaps text (or a /proc/PID-like
+                             directory; `-` is stdin); PID then only labels it
+";
+
+const LONG: &[LongOpt] = &[
+    LongOpt {
+        name: "extended",
+        has_arg: HasArg::No,
+        val: 'x',
+    },
+    LongOpt {
+        name: "device",
+        has_arg: HasArg::No,
+        val: 'd',
+    },
+    LongOpt {
+        name: "quiet",
+        has_arg: HasArg::No,
+        val: 'q',
+    },
+    LongOpt {
+        name: "range",
+        has_arg: HasArg::Required,
+        val: 'A',
+    },
+    LongOpt {
+        name: "help",
+        has_arg: HasArg::No,
+        val: 'h',
+    },
+    LongOpt {
+        name: "version",
+        has_arg: HasArg::No,
+        val: 'V',
+    },
+    LongOpt {
+        name: "read-rc",
+        has_arg: HasArg::No,
+        val: 'c',
+    },
+    LongOpt {
+        name: "read-rc-from",
+        has_arg: HasArg::Required,
+        val: 'C',
+    },
+    LongOpt {
+        name: "create-rc",
+        has_arg: HasArg::No,
+        val: 'n',
+    },
+    LongOpt {
+        name: "create-rc-to",
+        has_arg: HasArg::Required,
+        val: 'N',
+    },
+    LongOpt {
+        name: "show-path",
+        has_arg: HasArg::No,
+        val: 'p',
+    },
+    LongOpt {
+        name: "use-kernel-name",
+        has_arg: HasArg::No,
+        val: 'k',
+    },
+    LongOpt {
+        name: "from",
+        has_arg: HasArg::Required,
+        val: 'F',
+    },
+];
+
+fn warnx(msg: &str) {
+    let mut e = io::stderr().lock();
+    let _ = writeln!(e, "pmap: {msg}");
+}
+
+fn errx(msg: &str) -> ExitCode {
+    warnx(msg);
+    ExitCode::FAILURE
+}
+
+fn usage_err() -> ExitCode {
+    let mut e = io::stderr().lock();
+    let _ = e.write_all(USAGE.as_bytes());
+    let _ = e.write_all(EXTENSIONS.as_bytes());
+    ExitCode::FAILURE
+}
+
+#[derive(Default)]
+struct Opts {
+    c: bool,
+    big_c: bool,
+    d: bool,
+    n: bool,
+    big_n: bool,
+    q: bool,
+    x: bool,
+    big_x: u32,
+    showpath: bool,
+    kname: bool,
+    rc_file: Option<OsString>,
+    from: Option<OsString>,
+    range: (u64, u64),
+}
+
+/// Runs pmap with its own argument syntax.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    if args.is_empty() {
+        return usage_err();
+    }
+    let (items, operands) = getopt::scan(&args, "xXrdqA:hVcC:nN:pk", LONG);
+    let mut o = Opts {
+        range: (0, u64::MAX),
+        ..Opts::default()
+    };
+    for item in items {
+        let (c, arg) = match item {
+            Item::Error(msg) => {
+                warnx(&msg);
+                return usage_err();
+            }
+            Item::Opt(c, a) => (c, a),
+        };
+        match c {
+            'x' => o.x = true,
+            'X' => o.big_x += 1,
+            'r' => warnx("option -r is ignored as SunOS compatibility"),
+            'd' => o.d = true,
+            'q' => o.q = true,
+            'A' => {
+                let a = arg.unwrap_or_default();
+                match parse_range(a.as_encoded_bytes(), o.range) {
+                    Some(r) => o.range = r,
+                    None => {
+                        return errx(&format!(
+                            "failed to parse argument: '{}'",
+                            a.to_string_lossy()
+                        ));
+                    }
+                }
+            }
+            'h' => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(USAGE.as_bytes());
+                let _ = out.write_all(EXTENSIONS.as_bytes());
+                let _ = out.flush();
+                return ExitCode::SUCCESS;
+            }
+            'V' => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(b"pmap from procps-ng 4.0.2\n");
+                let _ = out.flush();
+                return ExitCode::SUCCESS;
+            }
+            'c' => o.c = true,
+            'C' => {
+                o.big_c = true;
+                o.rc_file = arg;
+            }
+            'n' => o.n = true,
+            'N' => {
+                o.big_n = true;
+                o.rc_file = arg;
+            }
+            'p' => o.showpath = true,
+            'k' => o.kname = true,
+            'F' => o.from = arg,
+            _ => return usage_err(),
+        }
+    }
+    let count = [o.c, o.big_c, o.d, o.n, o.big_n, o.x, o.big_x > 0]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+    if count > 1 {
+        return errx("options -c, -C, -d, -n, -N, -x, -X are mutually exclusive");
+    }
+    if (o.n || o.big_n) && (o.q || o.showpath) {
+        return errx("options -p, -q are mutually exclusive with -n, -N");
+    }
+    if (o.n || o.big_n) && !operands.is_empty() {
+        return errx("too many arguments");
+    }
+    let mut warn = |m: String| warnx(&m);
+    if o.big_n {
+        let path = PathBuf::from(o.rc_file.clone().unwrap_or_default());
+        if rc::create(&path, &mut warn) {
+            warnx("rc file successfully created, feel free to edit the content");
+            return ExitCode::SUCCESS;
+        }
+        return errx("couldn't create the rc file");
+    }
+    if o.n {
+        let Some(path) = default_rc() else {
+            return ExitCode::FAILURE;
+        };
+        if rc::create(&path, &mut warn) {
+            warnx("~/.pmaprc file successfully created, feel free to edit the content");
+            return ExitCode::SUCCESS;
+        }
+        return errx("couldn't create ~/.pmaprc");
+    }
+    if operands.is_empty() && o.from.is_none() {
+        return errx("argument missing");
+    }
+    let mut rc_fields = None;
+    if o.big_c || o.c {
+        let path = if o.big_c {
+            PathBuf::from(o.rc_file.clone().unwrap_or_default())
+        } else {
+            match default_rc() {
+                Some(p) => p,
+                None => return ExitCode::FAILURE,
+            }
+        };
+        match rc::read(&path, &mut warn) {
+            Some(rc) => {
+                if rc.showpath_toggles % 2 == 1 {
+                    o.showpath = !o.showpath;
+                }
+                rc_fields = Some(rc.fields);
+            }
+            None if o.big_c => return errx("couldn't read the rc file"),
+            None => {
+                warnx("couldn't read ~/.pmaprc");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut pids = Vec::new();
+    for op in &operands {
+        let mut w = op.as_encoded_bytes();
+        if let Some(rest) = w.strip_prefix(b"/proc/") {
+            w = rest;
+            if !w.first().is_some_and(u8::is_ascii_digit) {
+                continue;
+            }
+        }
+        if !w.first().is_some_and(u8::is_ascii_digit) {
+            return usage_err();
+        }
+        let (pid, rest) = live::strtoul(w, 0);
+        if !(1..=0x7fff_ffff).contains(&pid) || !rest.is_empty() {
+            return usage_err();
+        }
+        pids.push(pid as u32);
+    }
+    let mode = if o.big_x > 0 || o.c || o.big_c {
+        Mode::Detail
+    } else if o.x {
+        Mode::Extended
+    } else if o.d {
+        Mode::Device
+    } else {
+        Mode::Default
+    };
+    let style = Style {
+        mode,
+        x_level: o.big_x,
+        quiet: o.q,
+        showpath: o.showpath,
+        kname: o.kname,
+        range: o.range,
+        rc_fields: rc_fields.as_deref(),
+    };
+    let utf8 = live::locale_is_utf8();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let result = match &o.from {
+        Some(from) => run_from(
+            Path::new(from),
+            pids.first().copied(),
+            &style,
+            utf8,
+            &mut out,
+        ),
+        None => run_live(&pids, &style, utf8, &mut out),
+    };
+    let code = match result.and_then(|c| out.flush().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            warnx(&format!("write error: {e}"));
+            1
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// `-A low[,high]`: hex numbers as `strtoul(…, 16)` reads them; an empty
+/// part keeps its bound.
+fn parse_range(arg: &[u8], cur: (u64, u64)) -> Option<(u64, u64)> {
+    let (a1, a2) = match arg.iter().position(|&b| b == b',') {
+        Some(i) => (&arg[..i], &arg[i + 1..]),
+        None => (arg, arg),
+    };
+    let mut r = cur;
+    let mut ok = true;
+    if !a1.is_empty() {
+        let (v, rest) = live::strtoul(a1, 16);
+        r.0 = v;
+        ok &= rest.is_empty();
+    }
+    if !a2.is_empty() {
+        let (v, rest) = live::strtoul(a2, 16);
+        r.1 = v;
+        ok &= rest.is_empty();
+    }
+    ok.then_some(r)
+}
+
+fn default_rc() -> Option<PathBuf> {
+    match std::env::var_os("HOME") {
+        Some(h) => {
+            let mut p = h;
+            p.push("/.pmaprc");
+            Some(PathBuf::from(p))
+        }
+        None => {
+            warnx("HOME variable undefined");
+            None
+        }
+    }
+}
+
+fn header(out: &mut dyn Write, pid: u32, cmdline: &[u8]) -> io::Result<()> {
+    write!(out, "{pid}:   ")?;
+    out.write_all(cmdline)?;
+    out.write_all(b"\n")
+}
+
+fn render(
+    file: &mut dyn io::Read,
+    out: &mut dyn Write,
+    style: &Style<'_>,
+    ctx: &NameCtx,
+    persist: &mut Persist,
+) -> io::Result<()> {
+    if style.mode == Mode::Detail {
+        render::detail(file, out, style, persist)
+    } else {
+        render::simple(file, out, style, ctx)
+    }
+}
+
+fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) -> io::Result<u8> {
+    let mut ret = 0u8;
+    let mut missing = false;
+    let mut persist = Persist::default();
+    let mut shm: Option<u32> = None;
+    for &pid in pids {
+        let dir = PathBuf::from(format!("/proc/{pid}"));
+        let Some(facts) = live::facts(&dir, pid, utf8) else {
+            missing = true;
+            continue;
+        };
+        header(out, facts.tgid, &facts.cmdline)?;
+        let smaps = matches!(style.mode, Mode::Extended | Mode::Detail);
+        let path = format!(
+            "/proc/{}/{}",
+            facts.tgid,
+            if smaps { "smaps" } else { "maps" }
+        );
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(_) => {
+                ret |= 1;
+                continue;
+            }
+        };
+        let minor = *shm.get_or_insert_with(|| live::shm_minor().unwrap_or(u32::MAX));
+        let ctx = NameCtx {
+            start_stack: Some(facts.start_stack),
+            shm: Shm::Minor(minor),
+        };
+        render(&mut file, out, style, &ctx, &mut persist)?;
+    }
+    if missing {
+        ret |= 42;
+    }
+    Ok(ret)
+}
+
+fn run_from(
+    from: &Path,
+    pid: Option<u32>,
+    style: &Style<'_>,
+    utf8: bool,
+    out: &mut dyn Write,
+) -> io::Result<u8> {
+    let smaps = matches!(style.mode, Mode::Extended | Mode::Detail);
+    let mut persist = Persist::default();
+    let ctx = NameCtx {
+        start_stack: None,
+        shm: Shm::FromText,
+    };
+    if from.as_os_str() == "-" {
+        header(out, pid.unwrap_or(0), b"-")?;
+        let mut stdin = io::stdin().lock();
+        render(&mut stdin, out, style, &ctx, &mut persist)?;
+        return Ok(0);
+    }
+    let (file, label, cmdline) = if from.is_dir() {
+        let names: &[&str] = if smaps {
+            &["smaps"]
+        } else {
+            &["maps", "smaps"]
+        };
+        let Some(file) = names.iter().map(|n| from.join(n)).find(|p| p.is_file()) else {
+            warnx(&format!(
+                "{}: holds no {} file",
+                from.display(),
+                names.join(" or ")
+            ));
+            return Ok(1);
+        };
+        let dir_pid = from
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok());
+        let cmd = std::fs::read(from.join("cmdline"))
+            .ok()
+            .map(|raw| live::cmdline_cvt(Some(&raw), b"?", b'S', utf8))
+            .unwrap_or_else(|| from.as_os_str().as_encoded_bytes().to_vec());
+        (file, pid.or(dir_pid).unwrap_or(0), cmd)
+    } else {
+        (
+            from.to_path_buf(),
+            pid.unwrap_or(0),
+            from.as_os_str().as_encoded_bytes().to_vec(),
+        )
+    };
+    let mut f = match std::fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) => {
+            warnx(&format!("{}: {e}", file.display()));
+            return Ok(1);
+        }
+    };
+    header(out, label, &cmdline)?;
+    render(&mut f, out, style, &ctx, &mut persist)?;
+    Ok(0)
+}
