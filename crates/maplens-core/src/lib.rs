@@ -20,3 +20,4 @@ pub mod analysis;
 pub mod model;
 pub mod parse;
 pub mod source;
+pub mod system;

@@ -1,0 +1,687 @@
+//! The whole machine: every process's USS, PSS, RSS and swap, read once
+//! each, with what could not be read, and aggregations by user, category,
+//! mapped object, library and shared-memory object.
+//!
+//! [`scan`] walks the PIDs under a proc root and builds one
+//! [`ProcessRow`] per readable process from a single read of
+//! `smaps_rollup` (or `smaps`, when [`Detail`] asks for regions or the
+//! kernel has no rollup, before 4.14). It streams: the text of one process
+//! is parsed and dropped before the next is read, so memory stays small
+//! whatever the number of processes. Regions can be handed to a
+//! [`ScanHooks::region`] callback, which is how the aggregations in
+//! [`aggregate`] work.
+//!
+//! A process that cannot be read is never dropped silently: it lands in
+//! [`ScanReport::unreadable`] with a [`Reason`] (permission, exited during
+//! the scan, kernel thread, zombie). A row is only built from a file read
+//! to its end: no row is half-read.
+//!
+//! Figures are kB, as the kernel prints them. USS is
+//! `Private_Clean + Private_Dirty`, as in smem and procrank.
+
+pub mod aggregate;
+mod info;
+
+pub use info::{MemInfo, Users, hidepid, tmpfs_devices};
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::analysis::{Category, classify};
+use crate::model::Snapshot;
+use crate::parse::{Entry, Field, KnownValues, Mode, PathKind, Parser};
+
+/// Memory figures of a process or a group, in kB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Mem {
+    /// Virtual size (`Size`; only from smaps, 0 from smaps_rollup).
+    pub size: u64,
+    /// Resident set size.
+    pub rss: u64,
+    /// Proportional set size.
+    pub pss: u64,
+    /// Unique set size: `Private_Clean + Private_Dirty`.
+    pub uss: u64,
+    /// Swapped-out pages (not divided among sharers).
+    pub swap: u64,
+    /// Proportional share of swapped-out pages.
+    pub swap_pss: u64,
+    /// Anonymous part of PSS.
+    pub pss_anon: u64,
+    /// File-backed part of PSS.
+    pub pss_file: u64,
+    /// Shared-memory (shmem, tmpfs, SysV, memfd) part of PSS.
+    pub pss_shmem: u64,
+    /// Resident pages shared with another process, unmodified.
+    pub shared_clean: u64,
+    /// Resident pages shared with another process, modified.
+    pub shared_dirty: u64,
+    /// Resident pages mapped only here, unmodified.
+    pub private_clean: u64,
+    /// Resident pages mapped only here, modified.
+    pub private_dirty: u64,
+}
+
+impl Mem {
+    /// Figures of one smaps block or of the rollup.
+    pub fn from_known(k: &KnownValues) -> Mem {
+        let g = |f| k.get_or_zero(f);
+        Mem {
+            size: g(Field::Size),
+            rss: g(Field::Rss),
+            pss: g(Field::Pss),
+            uss: g(Field::PrivateClean) + g(Field::PrivateDirty),
+            swap: g(Field::Swap),
+            swap_pss: g(Field::SwapPss),
+            pss_anon: g(Field::PssAnon),
+            pss_file: g(Field::PssFile),
+            pss_shmem: g(Field::PssShmem),
+            shared_clean: g(Field::SharedClean),
+            shared_dirty: g(Field::SharedDirty),
+            private_clean: g(Field::PrivateClean),
+            private_dirty: g(Field::PrivateDirty),
+        }
+    }
+
+    /// Figures of one smaps region; the anon/file/shmem split of PSS (which
+    /// the kernel prints only in smaps_rollup) is inferred from the name.
+    pub fn from_entry(e: &Entry<'_>) -> Mem {
+        let Some(b) = &e.smaps else {
+            return Mem::default();
+        };
+        let mut m = Mem::from_known(&b.known);
+        if !b.known.has(Field::PssAnon) {
+            match ShmKind::of_header(&e.header, None) {
+                Some(_) => m.pss_shmem = m.pss,
+                None if e.header.inode == 0 => m.pss_anon = m.pss,
+                None => m.pss_file = m.pss,
+            }
+        }
+        m
+    }
+
+    /// Adds another's figures.
+    pub fn add(&mut self, o: &Mem) {
+        self.size += o.size;
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.uss += o.uss;
+        self.swap += o.swap;
+        self.swap_pss += o.swap_pss;
+        self.pss_anon += o.pss_anon;
+        self.pss_file += o.pss_file;
+        self.pss_shmem += o.pss_shmem;
+        self.shared_clean += o.shared_clean;
+        self.shared_dirty += o.shared_dirty;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+    }
+
+    /// The largest of the anon / file / shmem parts of PSS, by name: the
+    /// cheap "largest category" available from smaps_rollup alone.
+    pub fn largest_kind(&self) -> Option<(&'static str, u64)> {
+        [
+            ("anon", self.pss_anon),
+            ("file", self.pss_file),
+            ("shmem", self.pss_shmem),
+        ]
+        .into_iter()
+        .filter(|&(_, v)| v > 0)
+        .max_by_key(|&(n, v)| (v, std::cmp::Reverse(n)))
+    }
+}
+
+/// How much to read of each process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// `smaps_rollup` only (falls back to `smaps` on kernels without it).
+    #[default]
+    Rollup,
+    /// Full `smaps`: per-region figures for [`ScanHooks::region`].
+    Smaps,
+    /// Full `smaps`, every region classified: fills
+    /// [`ProcessRow::categories`].
+    Categories,
+}
+
+/// What to scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Where `/proc` is.
+    pub proc_root: PathBuf,
+    /// How much to read.
+    pub detail: Detail,
+    /// Read `comm` of every process (otherwise only of those that cannot
+    /// be read, and when asked by [`ScanHooks::wants_comm`]).
+    pub comm: bool,
+    /// Only these PIDs (all when empty).
+    pub pids: Vec<u32>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            proc_root: PathBuf::from("/proc"),
+            detail: Detail::Rollup,
+            comm: false,
+            pids: Vec::new(),
+        }
+    }
+}
+
+/// What is known of a process before its memory is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ProcessMeta {
+    /// Process id.
+    pub pid: u32,
+    /// Owner of `/proc/PID`: the effective uid (root for a process that is
+    /// not dumpable, as smem reports it).
+    pub uid: Option<u32>,
+    /// User name from `/etc/passwd` under the proc root's system, or the
+    /// uid as a number.
+    pub user: String,
+    /// `comm`, when read.
+    pub comm: Option<String>,
+    /// `cmdline`, arguments joined by spaces (lossy UTF-8).
+    pub command: String,
+}
+
+impl ProcessMeta {
+    /// The command line, or `[comm]` when it is empty.
+    pub fn display_command(&self) -> String {
+        if self.command.is_empty() {
+            format!("[{}]", self.comm.as_deref().unwrap_or("?"))
+        } else {
+            self.command.clone()
+        }
+    }
+}
+
+/// One readable process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ProcessRow {
+    /// Who it is.
+    pub meta: ProcessMeta,
+    /// Its memory (kB).
+    pub mem: Mem,
+    /// Which file the figures come from: `smaps_rollup` or `smaps`.
+    pub source: &'static str,
+    /// Number of regions (only from smaps).
+    pub regions: Option<usize>,
+    /// Per-category figures, largest PSS first ([`Detail::Categories`]).
+    pub categories: Vec<(Category, Mem)>,
+}
+
+impl ProcessRow {
+    /// The largest category by PSS: the classified one when categories
+    /// were computed, else the largest of anon / file / shmem.
+    pub fn largest(&self) -> Option<(&'static str, u64)> {
+        match self.categories.first() {
+            Some((c, m)) => Some((c.id(), m.pss)),
+            None => self.mem.largest_kind(),
+        }
+    }
+}
+
+/// Why a process has no row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Reason {
+    /// The kernel refused: another user's process, or not dumpable.
+    PermissionDenied,
+    /// It exited between being listed and being read.
+    Exited,
+    /// A kernel thread: it has no user memory.
+    KernelThread,
+    /// A zombie: exited, not yet reaped; its memory is already freed.
+    Zombie,
+    /// Any other error, in words.
+    Other(String),
+}
+
+impl Reason {
+    /// Stable identifier for JSON and CSV.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Reason::PermissionDenied => "permission-denied",
+            Reason::Exited => "exited",
+            Reason::KernelThread => "kernel-thread",
+            Reason::Zombie => "zombie",
+            Reason::Other(_) => "error",
+        }
+    }
+
+    /// True when the process holds memory maplens could not count
+    /// (kernel threads, zombies and exited processes hold none).
+    pub fn hides_memory(&self) -> bool {
+        matches!(self, Reason::PermissionDenied | Reason::Other(_))
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::PermissionDenied => f.write_str("permission denied"),
+            Reason::Exited => f.write_str("exited during the scan"),
+            Reason::KernelThread => f.write_str("kernel thread (no user memory)"),
+            Reason::Zombie => f.write_str("zombie (memory already freed)"),
+            Reason::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A process without a row, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Unreadable {
+    /// Process id.
+    pub pid: u32,
+    /// `comm` when it could still be read.
+    pub comm: Option<String>,
+    /// Owner, when known.
+    pub user: Option<String>,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// The result of a scan.
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ScanReport {
+    /// One per readable process that passed the filter, in PID order.
+    pub rows: Vec<ProcessRow>,
+    /// Processes that passed the filter (or could not be filtered) but
+    /// could not be read, in PID order.
+    pub unreadable: Vec<Unreadable>,
+    /// Sum over [`ScanReport::rows`].
+    pub totals: Mem,
+    /// Processes left out by [`ScanHooks::want`].
+    pub filtered_out: usize,
+    /// `/proc/meminfo`, when readable.
+    pub meminfo: Option<MemInfo>,
+    /// The `hidepid=` option of the proc mount, when set: other users'
+    /// processes may be invisible and cannot be counted.
+    pub hidepid: Option<String>,
+    /// True when the kernel has `smaps_rollup` (4.14+).
+    pub rollup_available: bool,
+}
+
+/// Callbacks of [`scan`]; every method has a do-nothing default.
+pub trait ScanHooks {
+    /// Whether to read this process; `meta.comm` is set when
+    /// [`ScanHooks::wants_comm`] says so.
+    fn want(&mut self, _meta: &ProcessMeta) -> bool {
+        true
+    }
+    /// Whether [`ScanHooks::want`] needs `comm`.
+    fn wants_comm(&self) -> bool {
+        false
+    }
+    /// Called before each listed PID is looked at: `done` of `total`.
+    fn progress(&mut self, _done: usize, _total: usize, _pid: u32) {}
+    /// One region of a fully read process, with its category when
+    /// classified ([`Detail::Smaps`] and [`Detail::Categories`] only).
+    /// Called only for processes that get a row.
+    fn region(&mut self, _meta: &ProcessMeta, _e: &Entry<'_>, _category: Option<Category>) {}
+}
+
+/// Hooks that want everything and do nothing.
+pub struct NoHooks;
+impl ScanHooks for NoHooks {}
+
+/// How reading one file failed.
+enum ReadFail {
+    Gone,
+    Denied,
+    Other(String),
+}
+
+fn classify_err(e: &io::Error) -> ReadFail {
+    match e.kind() {
+        io::ErrorKind::NotFound => ReadFail::Gone,
+        io::ErrorKind::PermissionDenied => ReadFail::Denied,
+        _ if e.raw_os_error() == Some(3) => ReadFail::Gone, // ESRCH
+        _ => ReadFail::Other(e.to_string()),
+    }
+}
+
+/// Reads a whole file into `buf` (cleared first).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let mut f = std::fs::File::open(path)?;
+    f.read_to_end(buf)?;
+    Ok(())
+}
+
+fn trim_nl(b: &[u8]) -> String {
+    String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(b)).into_owned()
+}
+
+/// State letter and flags of a `/proc/PID/stat` line.
+fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut f = stat.get(close + 2..)?.split(|&b| b == b' ');
+    let state = *f.next()?.first()?;
+    // After state: ppid pgrp session tty_nr tpgid flags.
+    let flags = f.nth(5)?;
+    let flags = std::str::from_utf8(flags).ok()?.parse().ok()?;
+    Some((state, flags))
+}
+
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Scans every process (or [`ScanOptions::pids`]) under the proc root.
+///
+/// Errors only when the proc root itself cannot be listed.
+pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanReport> {
+    let root = &opts.proc_root;
+    let pids = if opts.pids.is_empty() {
+        crate::source::list_pids(root)?
+    } else {
+        opts.pids.clone()
+    };
+    let users = Users::load(root);
+    let rollup_available = root.join("self/smaps_rollup").exists()
+        || pids
+            .first()
+            .is_some_and(|p| root.join(format!("{p}/smaps_rollup")).exists());
+    let file = if opts.detail == Detail::Rollup && rollup_available {
+        "smaps_rollup"
+    } else {
+        "smaps"
+    };
+    let mut report = ScanReport {
+        meminfo: MemInfo::read(root),
+        hidepid: hidepid(root),
+        rollup_available,
+        ..ScanReport::default()
+    };
+    let want_comm = opts.comm || hooks.wants_comm();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut small = Vec::with_capacity(4096);
+    let total = pids.len();
+    for (i, &pid) in pids.iter().enumerate() {
+        hooks.progress(i, total, pid);
+        let dir = root.join(pid.to_string());
+        let read_comm = |small: &mut Vec<u8>| {
+            read_into(&dir.join("comm"), small)
+                .ok()
+                .map(|()| trim_nl(small))
+        };
+        let uid = match std::fs::metadata(&dir) {
+            Ok(m) => Some(std::os::unix::fs::MetadataExt::uid(&m)),
+            Err(e) => match classify_err(&e) {
+                // Listed, then gone.
+                ReadFail::Gone if opts.pids.is_empty() => {
+                    report.unreadable.push(Unreadable {
+                        pid,
+                        comm: None,
+                        user: None,
+                        reason: Reason::Exited,
+                    });
+                    continue;
+                }
+                ReadFail::Gone => {
+                    report.unreadable.push(Unreadable {
+                        pid,
+                        comm: None,
+                        user: None,
+                        reason: Reason::Other("no such process".into()),
+                    });
+                    continue;
+                }
+                _ => None,
+            },
+        };
+        let user = uid.map(|u| users.name(u)).unwrap_or_else(|| "?".into());
+        let mut meta = ProcessMeta {
+            pid,
+            uid,
+            user,
+            comm: None,
+            command: String::new(),
+        };
+        let fail = |meta: ProcessMeta, reason: Reason, small: &mut Vec<u8>, r: &mut ScanReport| {
+            let comm = meta.comm.or_else(|| read_comm(small));
+            r.unreadable.push(Unreadable {
+                pid,
+                comm,
+                user: Some(meta.user),
+                reason,
+            });
+        };
+        match read_into(&dir.join("cmdline"), &mut small) {
+            Ok(()) => {
+                let args: Vec<String> = small
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                meta.command = args.join(" ");
+            }
+            Err(e) => match classify_err(&e) {
+                ReadFail::Gone => {
+                    fail(meta, Reason::Exited, &mut small, &mut report);
+                    continue;
+                }
+                // hidepid=1 (invisible=noaccess) refuses even cmdline.
+                ReadFail::Denied => {
+                    fail(meta, Reason::PermissionDenied, &mut small, &mut report);
+                    continue;
+                }
+                ReadFail::Other(m) => {
+                    fail(meta, Reason::Other(m), &mut small, &mut report);
+                    continue;
+                }
+            },
+        }
+        if want_comm || meta.command.is_empty() {
+            meta.comm = read_comm(&mut small);
+        }
+        if !hooks.want(&meta) {
+            report.filtered_out += 1;
+            continue;
+        }
+        if meta.command.is_empty() {
+            // Kernel threads and zombies have no cmdline (and no memory);
+            // a process may also have emptied its own: read it anyway.
+            if read_into(&dir.join("stat"), &mut small).is_ok()
+                && let Some((state, flags)) = stat_state_flags(&small)
+            {
+                if flags & PF_KTHREAD != 0 {
+                    fail(meta, Reason::KernelThread, &mut small, &mut report);
+                    continue;
+                }
+                if state == b'Z' || state == b'X' {
+                    fail(meta, Reason::Zombie, &mut small, &mut report);
+                    continue;
+                }
+            }
+        }
+        let path = dir.join(file);
+        if let Err(e) = read_into(&path, &mut buf) {
+            let reason = match classify_err(&e) {
+                ReadFail::Gone => Reason::Exited,
+                ReadFail::Denied => Reason::PermissionDenied,
+                ReadFail::Other(m) => Reason::Other(format!("{}: {m}", path.display())),
+            };
+            fail(meta, reason, &mut small, &mut report);
+            continue;
+        }
+        if buf.is_empty() {
+            // No mm: it exited (or became a zombie) after cmdline was read.
+            let reason = if dir.join("stat").exists() {
+                Reason::Zombie
+            } else {
+                Reason::Exited
+            };
+            fail(meta, reason, &mut small, &mut report);
+            continue;
+        }
+        let row = build_row(meta, &buf, file, opts.detail, hooks);
+        report.totals.add(&row.mem);
+        report.rows.push(row);
+    }
+    hooks.progress(total, total, 0);
+    Ok(report)
+}
+
+fn build_row(
+    meta: ProcessMeta,
+    text: &[u8],
+    file: &'static str,
+    detail: Detail,
+    hooks: &mut dyn ScanHooks,
+) -> ProcessRow {
+    let mut row = ProcessRow {
+        meta,
+        source: file,
+        ..ProcessRow::default()
+    };
+    if file == "smaps_rollup" {
+        if let Some(b) = Parser::new(text)
+            .filter_map(Result::ok)
+            .find_map(|e| e.smaps)
+        {
+            row.mem = Mem::from_known(&b.known);
+        }
+        return row;
+    }
+    if detail == Detail::Categories {
+        // Owned regions of this one process, classified, then dropped.
+        let Ok(snap) = Snapshot::from_text(file, text, Mode::Lenient) else {
+            return row;
+        };
+        let cl = classify(&snap);
+        let mut cats: Vec<(Category, Mem)> = Vec::new();
+        let entries = Parser::new(text).filter_map(Result::ok);
+        // Snapshot keeps regions sorted and without overlaps; the kernel
+        // prints them sorted, so entries and regions line up by start.
+        let mut j = 0;
+        for e in entries {
+            while j < snap.regions.len() && snap.regions[j].start < e.header.start {
+                j += 1;
+            }
+            let cat = (j < snap.regions.len() && snap.regions[j].start == e.header.start)
+                .then(|| cl.classes[j].category);
+            let m = Mem::from_entry(&e);
+            row.mem.add(&m);
+            row.regions = Some(row.regions.unwrap_or(0) + 1);
+            if let Some(c) = cat {
+                match cats.iter_mut().find(|(k, _)| *k == c) {
+                    Some((_, acc)) => acc.add(&m),
+                    None => cats.push((c, m)),
+                }
+            }
+            hooks.region(&row.meta, &e, cat);
+        }
+        cats.sort_by(|a, b| b.1.pss.cmp(&a.1.pss).then(a.0.cmp(&b.0)));
+        row.categories = cats;
+        return row;
+    }
+    let mut n = 0;
+    for e in Parser::new(text).filter_map(Result::ok) {
+        row.mem.add(&Mem::from_entry(&e));
+        n += 1;
+        hooks.region(&row.meta, &e, None);
+    }
+    row.regions = Some(n);
+    row
+}
+
+/// Kinds of shared memory, deduplicated across processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum ShmKind {
+    /// System V shared memory (keyed by shmid, the inode in maps).
+    SysV,
+    /// A `memfd_create()` file.
+    Memfd,
+    /// `MAP_SHARED|MAP_ANONYMOUS` memory (shared with fork children).
+    SharedAnon,
+    /// Named shared anonymous memory (`[anon_shmem:NAME]`).
+    AnonShmemNamed,
+    /// A file on tmpfs, such as `/dev/shm` (POSIX shared memory).
+    Tmpfs,
+}
+
+impl ShmKind {
+    /// Stable identifier.
+    pub const fn id(self) -> &'static str {
+        match self {
+            ShmKind::SysV => "sysv",
+            ShmKind::Memfd => "memfd",
+            ShmKind::SharedAnon => "shared-anon",
+            ShmKind::AnonShmemNamed => "anon-shmem",
+            ShmKind::Tmpfs => "tmpfs",
+        }
+    }
+
+    /// The shared-memory kind of a region: by its name, or for a plain
+    /// file, because its device is a tmpfs one (see [`tmpfs_devices`]).
+    pub fn of_header(
+        h: &crate::parse::Header<'_>,
+        tmpfs: Option<&[crate::parse::Dev]>,
+    ) -> Option<ShmKind> {
+        match h.path.kind() {
+            PathKind::SysV(_) => Some(ShmKind::SysV),
+            PathKind::Memfd(_) => Some(ShmKind::Memfd),
+            PathKind::DevZero => Some(ShmKind::SharedAnon),
+            PathKind::AnonShmemNamed(_) => Some(ShmKind::AnonShmemNamed),
+            PathKind::File
+                if tmpfs.is_some_and(|t| t.contains(&h.dev))
+                    || h.path.raw().starts_with(b"/dev/shm/") =>
+            {
+                Some(ShmKind::Tmpfs)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing() {
+        let s = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0\n";
+        assert_eq!(stat_state_flags(s), Some((b'S', 2129984)));
+        assert!(2129984 & PF_KTHREAD != 0);
+        let s = b"77 (a) b) Z 1 77 77 0 -1 4194316 0\n";
+        assert_eq!(stat_state_flags(s), Some((b'Z', 4194316)));
+        assert_eq!(stat_state_flags(b"garbage"), None);
+    }
+
+    #[test]
+    fn largest_kind() {
+        let m = Mem {
+            pss_anon: 5,
+            pss_file: 9,
+            ..Mem::default()
+        };
+        assert_eq!(m.largest_kind(), Some(("file", 9)));
+        assert_eq!(Mem::default().largest_kind(), None);
+    }
+
+    #[test]
+    fn scan_self() {
+        let opts = ScanOptions {
+            pids: vec![std::process::id()],
+            detail: Detail::Categories,
+            ..ScanOptions::default()
+        };
+        let r = scan(&opts, &mut NoHooks).expect("scan");
+        assert_eq!(r.rows.len(), 1, "{:?}", r.unreadable);
+        let row = &r.rows[0];
+        assert!(row.mem.rss > 0 && row.mem.pss > 0);
+        assert!(row.mem.uss <= row.mem.pss && row.mem.pss <= row.mem.rss);
+        assert!(!row.categories.is_empty());
+        assert_eq!(r.totals, row.mem);
+    }
+}
