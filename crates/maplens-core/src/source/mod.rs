@@ -1,6 +1,7 @@
 //! Where the kernel text comes from: a live process under `/proc`, a copied
 //! `/proc` tree, a directory laid out like `/proc/PID`, a single maps /
-//! smaps / smaps_rollup file, or standard input.
+//! smaps / smaps_rollup file, a capture bundle ([`bundle`]), or standard
+//! input.
 //!
 //! The source layer only reads bytes and names them; it hands them to
 //! [`crate::model::Snapshot`] to parse. Every error names the file and says
@@ -11,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{Notice, ProcessInfo, Snapshot, ThreadInfo};
 use crate::parse::Mode;
+
+pub mod bundle;
+pub use bundle::Bundle;
 
 /// What the user asked to look at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +27,14 @@ pub enum Target {
     File(PathBuf),
     /// A directory laid out like `/proc/PID`.
     Dir(PathBuf),
+    /// A capture bundle (tar, optionally gzip/zstd), and which process in it:
+    /// `cap.tar` (its only process) or `cap.tar:1234`.
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// The process; `None` for a single-process bundle.
+        pid: Option<u32>,
+    },
     /// Standard input.
     Stdin,
 }
@@ -30,8 +42,9 @@ pub enum Target {
 impl Target {
     /// Interprets a command-line word. A word of digits is a PID, `self` is
     /// this process, `-` is standard input, an existing path is a file or
-    /// directory (write `./1234` for a file named `1234`), and anything
-    /// else is a process name.
+    /// directory (write `./1234` for a file named `1234`), a file that
+    /// starts like a tar, gzip or zstd stream is a capture bundle, `FILE:PID`
+    /// names one process of a bundle, and anything else is a process name.
     ///
     /// ```
     /// use maplens_core::source::Target;
@@ -52,8 +65,25 @@ impl Target {
             }
         }
         let p = Path::new(word);
+        if !p.exists()
+            && let Some((file, pid)) = word.rsplit_once(':')
+            && !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(pid) = pid.parse()
+            && Path::new(file).is_file()
+        {
+            return Target::Bundle {
+                path: PathBuf::from(file),
+                pid: Some(pid),
+            };
+        }
         if p.is_dir() {
             Target::Dir(p.to_owned())
+        } else if p.is_file() && bundle::is_bundle(p) {
+            Target::Bundle {
+                path: p.to_owned(),
+                pid: None,
+            }
         } else if p.exists() || word.contains('/') {
             Target::File(p.to_owned())
         } else {
@@ -131,6 +161,39 @@ pub enum SourceError {
     /// The directory holds neither maps nor smaps.
     #[error("{0}: holds no maps, smaps or smaps_rollup file")]
     EmptyDir(PathBuf),
+    /// A capture bundle could not be read.
+    #[error("{path}: {message}")]
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A bundle of several processes was named without a PID.
+    #[error(
+        "{path} holds {} processes: {}; name one as {path}:PID",
+        .pids.len(),
+        .pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    BundleAmbiguous {
+        /// The bundle file.
+        path: PathBuf,
+        /// The PIDs it holds.
+        pids: Vec<u32>,
+    },
+    /// The bundle does not hold that PID.
+    #[error(
+        "{path} holds no process {pid}; it holds: {}",
+        .pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    BundleNoPid {
+        /// The bundle file.
+        path: PathBuf,
+        /// The PID asked for.
+        pid: u32,
+        /// The PIDs it holds.
+        pids: Vec<u32>,
+    },
 }
 
 /// Reads a whole file with a large buffer (few syscalls on `/proc`, where a
@@ -164,12 +227,14 @@ fn io_error(path: &Path, e: io::Error, live: bool) -> SourceError {
 }
 
 /// Reads `name` in `dir`: `Ok(None)` when the file does not exist (in a
-/// copied tree not every file is there).
+/// copied tree not every file is there, and a kernel without
+/// `CONFIG_PROC_PAGE_MONITOR` has no smaps). For a live process, a missing
+/// file means the process is gone only if its directory is gone too.
 fn read_opt(dir: &Path, name: &str, live: bool) -> Result<Option<Vec<u8>>, SourceError> {
     let p = dir.join(name);
     match read_file(&p) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !live => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && (!live || dir.is_dir()) => Ok(None),
         Err(e) => Err(io_error(&p, e, live)),
     }
 }
@@ -199,12 +264,26 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
             let name = p.display().to_string();
             Ok(Snapshot::from_text(&name, &text, opts.mode)?)
         }
+        Target::Bundle { path, pid } => {
+            let b = Bundle::open(path)?;
+            let pid = match pid {
+                Some(p) => *p,
+                None => b.single_pid()?,
+            };
+            b.load(pid, opts)
+        }
         Target::Stdin => {
             let mut text = Vec::new();
             io::stdin()
                 .lock()
                 .read_to_end(&mut text)
                 .map_err(|e| io_error(Path::new("<stdin>"), e, false))?;
+            if bundle::Compression::sniff(&text[..text.len().min(512)]).is_some() {
+                // `ssh dev maplens capture 1234 | maplens -`
+                let b = Bundle::from_bytes("<stdin>", text)?;
+                let pid = b.single_pid()?;
+                return b.load(pid, opts);
+            }
             Ok(Snapshot::from_text("<stdin>", &text, opts.mode)?)
         }
     }
@@ -278,7 +357,7 @@ pub fn load_dir(
     Ok(snap)
 }
 
-fn lossy_line(b: &[u8]) -> String {
+pub(crate) fn lossy_line(b: &[u8]) -> String {
     String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(b)).into_owned()
 }
 
