@@ -62,7 +62,7 @@ fn path_words(h: &Header<'_>) -> String {
         PathKind::Anonymous => "(none): unnamed, anonymous memory".to_owned(),
         PathKind::File => "a file mapped into memory".to_owned(),
         PathKind::ThreadStack(t) => {
-            format!("[stack:{t}]: the stack of thread {t} (kernels 3.4 to 4.8)")
+            format!("the stack of thread {t} (kernels 3.4 to 4.8)")
         }
         PathKind::SysV(key) => format!("System V shared memory segment, key 0x{key:08x}"),
         PathKind::Memfd(n) => format!("memfd named \"{}\"", String::from_utf8_lossy(n)),

@@ -98,7 +98,20 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
+            // `{e:#}` would repeat a cause its parent already prints (an
+            // I/O error shown inside "path: error"), so skip those.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let part = cause.to_string();
+                if msg.contains(&part) {
+                    continue;
+                }
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&part);
+            }
+            let msg = msg.replace('\n', " ");
             eprintln!("maplens: error: {msg}");
             ExitCode::FAILURE
         }
