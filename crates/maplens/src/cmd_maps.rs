@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Only regions whose permissions match this pattern.
-    #[arg(long, value_name = "PATTERN")]
+    #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
     pub perm: Option<String>,
     /// Only regions of these kinds (comma-separated, repeatable).
     #[arg(long, value_name = "KIND", value_delimiter = ',')]
