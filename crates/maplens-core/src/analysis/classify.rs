@@ -246,7 +246,7 @@ fn is_alloc_name(name: &[u8]) -> bool {
         || name.starts_with(b"scudo:")
         || name.starts_with(b"jemalloc")
         || name.starts_with(b"je_")
-        || name == b"GWP-ASan"
+        || name.starts_with(b"GWP-ASan")
         || name.starts_with(b"partition_alloc")
 }
 
@@ -306,9 +306,7 @@ pub fn classify(s: &Snapshot) -> Classified {
 
     let mut classes: Vec<Class> = Vec::with_capacity(regions.len());
     for (i, r) in regions.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|j| &regions[j]);
         let next = regions.get(i + 1);
-        let adjacent_prev = prev.filter(|p| p.end == r.start);
         let adjacent_next = next.filter(|n| n.start == r.end);
         let hugetlb = r
             .smaps
@@ -357,17 +355,42 @@ pub fn classify(s: &Snapshot) -> Classified {
             ),
             PathKind::AnonNamed(name) => {
                 if let Some(tid) = name.strip_prefix(b"stack_and_tls:") {
-                    let tid = std::str::from_utf8(tid).ok().and_then(|t| t.parse().ok());
-                    let mut c = class(
-                        Category::ThreadStack,
-                        format!(
-                            "stack and TLS of thread {}",
-                            tid.map_or("?".into(), |t: u32| t.to_string())
-                        ),
-                        "android-stack-and-tls",
-                        format!("named {}", r.path.raw_lossy()),
-                        false,
-                    );
+                    let tid: Option<u32> =
+                        std::str::from_utf8(tid).ok().and_then(|t| t.parse().ok());
+                    // bionic maps a thread's guard, stack and TLS as one
+                    // mapping and names it all; the guard part is `---p`.
+                    // `stack_and_tls:main` is the main thread's TLS only.
+                    let mut c = if r.perms.none() {
+                        class(
+                            Category::GuardPage,
+                            format!(
+                                "guard page under the stack of thread {}",
+                                tid.map_or("?".into(), |t| t.to_string())
+                            ),
+                            "android-stack-and-tls",
+                            format!("named {}, no access", r.path.raw_lossy()),
+                            false,
+                        )
+                    } else if tid.is_none() && name == b"stack_and_tls:main" {
+                        class(
+                            Category::NamedAnon,
+                            "thread-local storage of the main thread (bionic; its stack is [stack])",
+                            "android-stack-and-tls",
+                            format!("named {}", r.path.raw_lossy()),
+                            false,
+                        )
+                    } else {
+                        class(
+                            Category::ThreadStack,
+                            format!(
+                                "stack and TLS of thread {}",
+                                tid.map_or("?".into(), |t| t.to_string())
+                            ),
+                            "android-stack-and-tls",
+                            format!("named {}", r.path.raw_lossy()),
+                            false,
+                        )
+                    };
                     c.thread = tid;
                     c
                 } else if name.ends_with(b"guard") || name.ends_with(b"guard page") {
@@ -378,7 +401,15 @@ pub fn classify(s: &Snapshot) -> Classified {
                         format!("named {}", r.path.raw_lossy()),
                         false,
                     )
-                } else if name == b"thread signal stack" || name.starts_with(b"stack") {
+                } else if name == b"thread signal stack" {
+                    class(
+                        Category::ThreadStack,
+                        "a thread's signal stack (sigaltstack, bionic): used only by signal handlers",
+                        "anon-name-stack",
+                        format!("named {}", r.path.raw_lossy()),
+                        false,
+                    )
+                } else if name.starts_with(b"stack") {
                     class(
                         Category::ThreadStack,
                         "a thread's stack (named by the program)",
@@ -496,7 +527,7 @@ pub fn classify(s: &Snapshot) -> Classified {
                 "VmFlags has ht".into(),
                 false,
             ),
-            PathKind::File => file_class(r, adjacent_prev, adjacent_next, &exec_files),
+            PathKind::File => file_class(r, adjacent_next, &exec_files),
             PathKind::Anonymous if hugetlb => class(
                 Category::Hugetlb,
                 "anonymous huge pages",
@@ -561,15 +592,51 @@ pub fn classify(s: &Snapshot) -> Classified {
         classes.push(c);
     }
 
-    // Second pass: bss belongs to the object before it; guards take the
-    // thread of the stack above them.
+    // Second pass: the no-access pages right below a thread stack are its
+    // guard (glibc's guard page, plus the JVM's own guard zones, which make a
+    // second `---p` mapping).
     for i in 0..classes.len() {
-        if classes[i].category == Category::Bss && classes[i].object.is_none() && i > 0 {
+        if classes[i].category != Category::ThreadStack || regions[i].perms.none() {
+            continue;
+        }
+        let mut j = i;
+        let mut guard = 0;
+        while j > 0 {
+            let (below, above) = (&regions[j - 1], &regions[j]);
+            let c = &classes[j - 1];
+            if below.end != above.start
+                || !below.perms.none()
+                || !matches!(below.kind(), PathKind::Anonymous | PathKind::AnonNamed(_))
+                || !matches!(c.category, Category::Reservation | Category::GuardPage)
+                || guard + below.size() > 1 << 20
+            {
+                break;
+            }
+            guard += below.size();
+            if c.category == Category::Reservation {
+                classes[j - 1] = class(
+                    Category::GuardPage,
+                    "guard page: no access, catches a stack overflow",
+                    "guard-below-stack",
+                    "small ---p directly below a thread stack".into(),
+                    true,
+                );
+            }
+            j -= 1;
+        }
+    }
+    // bss belongs to the object before it; guards take the thread of the
+    // stack above them.
+    for i in 1..classes.len() {
+        if classes[i].category == Category::Bss && classes[i].object.is_none() {
             classes[i].object = classes[i - 1].object;
         }
+    }
+    for i in (0..classes.len()).rev() {
         if classes[i].category == Category::GuardPage
+            && classes[i].thread.is_none()
             && let Some(n) = classes.get(i + 1)
-            && n.category == Category::ThreadStack
+            && matches!(n.category, Category::ThreadStack | Category::GuardPage)
             && regions[i].end == regions[i + 1].start
         {
             let tid = n.thread;
@@ -623,7 +690,6 @@ fn is_shm_path(p: &[u8]) -> bool {
 
 fn file_class(
     r: &Region,
-    prev: Option<&Region>,
     next: Option<&Region>,
     exec_files: &HashMap<(u32, u32, u64, &[u8]), usize>,
 ) -> Class {
@@ -727,7 +793,6 @@ fn file_class(
         && same(n)
         && n.perms.write()
         && n.offset == r.offset + r.size()
-        && prev.is_none_or(|p| !same(p) || p.perms.exec() || p.perms.read())
     {
         return class(
             Category::Relro,
@@ -783,6 +848,14 @@ fn anon_class(
         && prev.is_some_and(|pr| {
             anon(pr) && pr.perms.write() && pr.start % arena == 0 && pr.size() + size == arena
         });
+    // The kernel merged the arena's used head with an anonymous mapping
+    // right below it: the tail still ends on the arena boundary.
+    let arena_tail_merged = p.none()
+        && size < arena
+        && r.end % arena == 0
+        && prev.is_some_and(|pr| {
+            anon(pr) && pr.perms.read() && pr.perms.write() && pr.start < r.end - arena
+        });
     if arena_head {
         return class(
             Category::MallocArena,
@@ -803,6 +876,21 @@ fn anon_class(
             "glibc-arena-tail",
             format!(
                 "---p completing a {} MiB-aligned {} MiB arena",
+                arena >> 20,
+                arena >> 20
+            ),
+            true,
+        );
+    }
+    if arena_tail_merged {
+        return class(
+            Category::MallocArena,
+            "the reserved, untouched tail of a glibc malloc arena (costs no memory); its used \
+             head was merged with the mapping below",
+            "glibc-arena-tail",
+            format!(
+                "---p ending on a {} MiB boundary, below it rw-p reaching past the boundary {} MiB \
+                 lower",
                 arena >> 20,
                 arena >> 20
             ),
@@ -854,10 +942,16 @@ fn anon_class(
         );
     }
     // Thread stack: rw-p above a guard, of a typical stack size.
-    if p.write()
-        && prev.is_some_and(|pr| anon(pr) && pr.perms.none() && pr.size() <= 1 << 20)
-        && (16 * 1024..=64 << 20).contains(&size)
-    {
+    let guardish = |o: &Region| {
+        o.perms.none()
+            && o.size() <= 1 << 20
+            && match o.kind() {
+                PathKind::Anonymous => true,
+                PathKind::AnonNamed(n) => n.ends_with(b"guard"),
+                _ => false,
+            }
+    };
+    if p.write() && prev.is_some_and(guardish) && (16 * 1024..=64 << 20).contains(&size) {
         return class(
             Category::ThreadStack,
             "a thread's stack (guard page below it)",
