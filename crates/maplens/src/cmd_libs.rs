@@ -1,13 +1,215 @@
-//! `maplens libs`.
+//! `maplens libs` (like Android's librank): every library or mapped file
+//! across processes, with its total PSS, USS and RSS and the processes that
+//! map it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use maplens_core::analysis::Category;
+use maplens_core::parse::Entry;
+use maplens_core::system::aggregate::LibTotals;
+use maplens_core::system::{Detail, ProcessMeta, ScanHooks, scan};
+use serde_json::{Value, json};
+
+use crate::cmd_top::{
+    Selection, cell, check_perm, footer, kb, mem_json, report_json, scan_options, short_command,
+};
+use crate::common::{Format, emit};
+use crate::render::{csv, plain_table};
 
 /// Arguments of `maplens libs`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "Examples:
+  maplens libs                       every mapped file, largest total PSS first
+  maplens libs --path 'libc\\.so' --procs   libc, with each process's share
+  maplens libs --perm r-x            code segments only")]
 pub struct Args {
-    /// Targets.
-    pub targets: Vec<String>,
+    /// Only files whose path matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub path: Option<String>,
+    /// Only regions whose permissions match this pattern (rw, r-x, ??xp).
+    #[arg(long, value_name = "PATTERN")]
+    pub perm: Option<String>,
+    /// Only processes whose command line or name matches this regex.
+    #[arg(long, short = 'P', value_name = "REGEX")]
+    pub filter: Option<String>,
+    /// Only processes of this user (name or uid).
+    #[arg(long = "user", short = 'U', value_name = "USER")]
+    pub user: Option<String>,
+    /// Only these PIDs (comma-separated, repeatable).
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub pid: Vec<u32>,
+    /// Show each process's share under its file (librank's layout).
+    #[arg(long)]
+    pub procs: bool,
+    /// Sort by uss or rss instead of pss.
+    #[arg(long, value_name = "KEY", default_value = "pss", value_parser = ["pss", "uss", "rss", "swap", "path", "procs"])]
+    pub sort: String,
+    /// Show only the first N files.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Exact byte counts instead of human units.
+    #[arg(long)]
+    pub bytes: bool,
+    /// Read processes from this copy of /proc instead of /proc.
+    #[arg(long, value_name = "DIR")]
+    pub proc_root: Option<PathBuf>,
+    /// Never draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+struct LibHooks {
+    sel: Selection,
+    path: Option<regex::bytes::Regex>,
+    perm: Option<Vec<u8>>,
+    libs: LibTotals,
+    done: bool,
+}
+
+impl ScanHooks for LibHooks {
+    fn want(&mut self, meta: &ProcessMeta) -> bool {
+        self.sel.wants(meta)
+    }
+    fn wants_comm(&self) -> bool {
+        self.sel.filtering()
+    }
+    fn progress(&mut self, done: usize, total: usize, _pid: u32) {
+        self.sel.tick(done, total);
+        self.done = done >= total;
+    }
+    fn region(&mut self, meta: &ProcessMeta, e: &Entry<'_>, _c: Option<Category>) {
+        if let Some(p) = &self.perm {
+            let have = e.header.perms.as_bytes();
+            if !p
+                .iter()
+                .zip(have.iter())
+                .all(|(w, h)| matches!(w, b'?' | b'.') || w == h)
+            {
+                return;
+            }
+        }
+        if let Some(re) = &self.path
+            && !re.is_match(&e.header.path.decoded())
+        {
+            return;
+        }
+        self.libs.add(meta, e);
+    }
 }
 
 /// Runs `libs`.
-pub fn run(_args: &Args) -> anyhow::Result<()> {
-    anyhow::bail!("'maplens libs' is not built yet")
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let mut hooks = LibHooks {
+        sel: Selection::new(
+            args.filter.as_deref(),
+            args.user.as_deref(),
+            !args.no_progress,
+        )?,
+        path: args
+            .path
+            .as_deref()
+            .map(|p| {
+                regex::bytes::Regex::new(p).with_context(|| format!("--path: bad regex '{p}'"))
+            })
+            .transpose()?,
+        perm: args.perm.as_deref().map(check_perm).transpose()?,
+        libs: LibTotals::default(),
+        done: false,
+    };
+    let opts = scan_options(args.proc_root.as_ref(), Detail::Smaps, &args.pid);
+    let report = scan(&opts, &mut hooks)
+        .with_context(|| format!("cannot list processes in {}", opts.proc_root.display()))?;
+    let _ = hooks.done;
+    let mut rows = std::mem::take(&mut hooks.libs).into_rows();
+    match args.sort.as_str() {
+        "uss" => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.uss)),
+        "rss" => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.rss)),
+        "swap" => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.swap)),
+        "path" => rows.sort_by(|a, b| a.path.cmp(&b.path)),
+        "procs" => rows.sort_by_key(|a| std::cmp::Reverse(a.mappers.len())),
+        _ => {}
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+    let out = match args.format {
+        Format::Json => {
+            let mut doc = report_json(&report);
+            doc.insert(
+                "libs".into(),
+                Value::Array(
+                    rows.iter()
+                        .map(|l| {
+                            let mut v = mem_json(&l.mem);
+                            v["path"] = json!(l.path);
+                            v["deleted"] = json!(l.deleted);
+                            v["dev"] = json!(l.dev.to_string());
+                            v["inode"] = json!(l.inode);
+                            v["processes"] = Value::Array(
+                                l.mappers
+                                    .iter()
+                                    .map(|p| {
+                                        let mut x = mem_json(&p.mem);
+                                        x["pid"] = json!(p.pid);
+                                        x["command"] = json!(p.command);
+                                        x
+                                    })
+                                    .collect(),
+                            );
+                            v
+                        })
+                        .collect(),
+                ),
+            );
+            let mut s = serde_json::to_string_pretty(&Value::Object(doc))?;
+            s.push('\n');
+            s
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = args.format == Format::Csv;
+            let exact = args.bytes || csv_mode;
+            let header = ["PSS", "USS", "RSS", "SWAP", "PROCS", "PATH"];
+            let numeric = [true, true, true, true, true, false];
+            let mut out: Vec<Vec<String>> = Vec::new();
+            for l in &rows {
+                let mut path = l.path.clone();
+                if l.deleted {
+                    path.push_str(" (deleted)");
+                }
+                out.push(vec![
+                    kb(l.mem.pss, exact),
+                    kb(l.mem.uss, exact),
+                    kb(l.mem.rss, exact),
+                    kb(l.mem.swap, exact),
+                    l.mappers.len().to_string(),
+                    if csv_mode { path } else { cell(&path, 90) },
+                ]);
+                if args.procs && !csv_mode {
+                    for p in &l.mappers {
+                        out.push(vec![
+                            kb(p.mem.pss, exact),
+                            kb(p.mem.uss, exact),
+                            kb(p.mem.rss, exact),
+                            kb(p.mem.swap, exact),
+                            String::new(),
+                            format!("  {} {}", p.pid, cell(short_command(&p.command), 60)),
+                        ]);
+                    }
+                }
+            }
+            if csv_mode {
+                csv(&header, &out)?
+            } else {
+                let mut s = plain_table(&header, &numeric, &out);
+                s.push_str(&format!("{} files; ", rows.len()));
+                s.push_str(&footer(&report, args.bytes));
+                s
+            }
+        }
+    };
+    emit(out.as_bytes())
 }

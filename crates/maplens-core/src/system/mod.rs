@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis::{Category, classify};
 use crate::model::Snapshot;
-use crate::parse::{Entry, Field, KnownValues, Mode, PathKind, Parser};
+use crate::parse::{Entry, Field, KnownValues, Mode, Parser, PathKind};
 
 /// Memory figures of a process or a group, in kB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
