@@ -37,6 +37,12 @@ fn usage() -> &'static str {
   --big-anon MIB       MIB MiB anonymous rw (MADV_NOHUGEPAGE), first page touched
   --mappings N         like --regions, for very many regions (not touched)
   --static-copy        accepted and ignored (the library copies the binary)
+  --exec-stack         make the main thread's [stack] executable (mprotect rwx)
+  --exec-anon          2 pages anonymous r-xp (written first, then made r-x)
+  --shared-file DIR    mmap DIR/'shared writable.bin' (3 pages, MAP_SHARED rw), written
+  --adjacent N         N adjacent 1-page anonymous rw-p regions the kernel cannot merge
+  --thp-small MIB      MIB MiB anonymous rw, 2 MiB aligned, touched on small pages,
+                       then MADV_HUGEPAGE (THP-eligible, not on huge pages)
 Prints one JSON line on stdout, then waits for EOF on stdin."
 }
 
@@ -57,6 +63,8 @@ struct Opts {
     big_anon_mib: Option<usize>,
     mappings: usize,
     static_copy: bool,
+    /// Conditions for `maplens check` tests, in command-line order.
+    extra: Vec<Extra>,
 }
 
 fn parse_args() -> Res<Opts> {
@@ -107,6 +115,11 @@ fn parse_args() -> Res<Opts> {
             "--big-anon" => o.big_anon_mib = Some(num(val(&a)?, &a)?),
             "--mappings" => o.mappings = num(val(&a)?, &a)?,
             "--static-copy" => o.static_copy = true,
+            "--exec-stack" => o.extra.push(Extra::ExecStack),
+            "--exec-anon" => o.extra.push(Extra::ExecAnon),
+            "--shared-file" => o.extra.push(Extra::SharedFile(val(&a)?.into())),
+            "--adjacent" => o.extra.push(Extra::Adjacent(num(val(&a)?, &a)?)),
+            "--thp-small" => o.extra.push(Extra::ThpSmall(num(val(&a)?, &a)?)),
             "-h" | "--help" => {
                 eprintln!("{}", usage());
                 std::process::exit(0);
@@ -547,6 +560,10 @@ fn run(o: &Opts, keep: &mut Keep) -> Res<Value> {
     if o.static_copy {
         m.insert("static_copy".into(), json!(true));
     }
+    for e in &o.extra {
+        let (key, value) = do_extra(e, ps, keep)?;
+        m.insert(key.into(), value);
+    }
     Ok(Value::Object(m))
 }
 
@@ -602,4 +619,148 @@ fn main() {
     }
     cleanup(&mut keep);
     std::process::exit(0);
+}
+
+// ---------------------------------------------------------------------------
+// Conditions for `maplens check` (security and memory findings).
+
+/// An option that creates one condition `maplens check` looks for.
+enum Extra {
+    /// `--exec-stack`.
+    ExecStack,
+    /// `--exec-anon`.
+    ExecAnon,
+    /// `--shared-file DIR`.
+    SharedFile(PathBuf),
+    /// `--adjacent N`.
+    Adjacent(usize),
+    /// `--thp-small MIB`.
+    ThpSmall(usize),
+}
+
+fn do_extra(e: &Extra, ps: usize, keep: &mut Keep) -> Res<(&'static str, Value)> {
+    Ok(match e {
+        Extra::ExecStack => ("exec_stack", do_exec_stack()?),
+        Extra::ExecAnon => ("exec_anon", do_exec_anon(ps)?),
+        Extra::SharedFile(dir) => ("shared_file", do_shared_file(dir, ps, keep)?),
+        Extra::Adjacent(n) => ("adjacent", do_adjacent(*n, ps)?),
+        Extra::ThpSmall(mib) => ("thp_small", do_thp_small(*mib, ps)?),
+    })
+}
+
+/// The `[stack]` range from `/proc/self/maps`.
+fn main_stack_range() -> Res<(usize, usize)> {
+    let maps = fs::read_to_string("/proc/self/maps").map_err(|e| format!("read maps: {e}"))?;
+    for line in maps.lines() {
+        if line.ends_with("[stack]") {
+            let range = line.split(' ').next().unwrap_or("");
+            if let Some((a, b)) = range.split_once('-') {
+                let a = usize::from_str_radix(a, 16).map_err(|e| format!("maps: {e}"))?;
+                let b = usize::from_str_radix(b, 16).map_err(|e| format!("maps: {e}"))?;
+                return Ok((a, b));
+            }
+        }
+    }
+    Err("no [stack] in /proc/self/maps".into())
+}
+
+/// Makes the whole main stack VMA executable, as the dynamic loader does for
+/// a program whose `PT_GNU_STACK` asks for it (`execstack -s`).
+fn do_exec_stack() -> Res<Value> {
+    let (a, b) = main_stack_range()?;
+    // SAFETY: changes only the protection of this thread's own stack mapping,
+    // adding PROT_EXEC; the range stays readable and writable.
+    let r = unsafe {
+        libc::mprotect(
+            a as *mut libc::c_void,
+            b - a,
+            libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+        )
+    };
+    if r != 0 {
+        return Err(errno("mprotect [stack] rwx"));
+    }
+    Ok(json!({"addr": a, "len": b - a}))
+}
+
+fn do_exec_anon(ps: usize) -> Res<Value> {
+    let len = 2 * ps;
+    let addr = isolated_anon(len, libc::PROT_READ | libc::PROT_WRITE, ps, "exec-anon")?;
+    touch_write(addr, len, ps, 0xc3);
+    mprotect(addr, len, libc::PROT_READ | libc::PROT_EXEC, "exec-anon")?;
+    Ok(json!({"addr": addr, "len": len}))
+}
+
+fn do_shared_file(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let path = dir.join("shared writable.bin");
+    let len = 3 * ps;
+    let f = create_file(&path, len)?;
+    keep.files_to_remove.push(path.clone());
+    let addr = mmap(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        f.as_raw_fd(),
+        "mmap shared-file",
+    )?;
+    touch_write(addr, len, ps, 0x44);
+    keep.files.push(f);
+    Ok(json!({"path": path_str(&path), "addr": addr, "len": len}))
+}
+
+/// `n` adjacent one-page `rw-p` regions. Each page is faulted in its own
+/// mapping first (so each has its own anon_vma) and then moved next to the
+/// previous one with `mremap`: the kernel cannot merge VMAs with different
+/// anon_vmas, so the map shows `n` regions with identical permissions.
+fn do_adjacent(n: usize, ps: usize) -> Res<Value> {
+    let len = n * ps;
+    let base = isolated_anon(len, libc::PROT_NONE, ps, "adjacent")?;
+    for i in 0..n {
+        let page = mmap(
+            ps,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            "adjacent page",
+        )?;
+        touch_write(page, ps, ps, 0x5c);
+        let to = base + i * ps;
+        // SAFETY: moves our own fresh page over part of our own PROT_NONE
+        // reservation (MREMAP_FIXED replaces only that range).
+        let p = unsafe {
+            libc::mremap(
+                page as *mut libc::c_void,
+                ps,
+                ps,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                to as *mut libc::c_void,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(errno("mremap adjacent"));
+        }
+    }
+    Ok(json!({"base": base, "count": n, "page_size": ps, "len": len, "perms": "rw-p"}))
+}
+
+/// `mib` MiB of anonymous memory at a 2 MiB-aligned address, faulted on small
+/// pages (MADV_NOHUGEPAGE while touching), then MADV_HUGEPAGE: the kernel
+/// reports it THP-eligible, but the pages stay small until khugepaged
+/// collapses them (which it may do later).
+fn do_thp_small(mib: usize, ps: usize) -> Res<Value> {
+    const HUGE: usize = 2 << 20;
+    let len = mib << 20;
+    let res = isolated_anon(len + HUGE, libc::PROT_NONE, ps, "thp-small")?;
+    let addr = (res + HUGE - 1) & !(HUGE - 1);
+    mprotect(addr, len, libc::PROT_READ | libc::PROT_WRITE, "thp-small")?;
+    // SAFETY: madvise on our own mapping only changes THP policy.
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_NOHUGEPAGE) } != 0 {
+        return Err(errno("madvise nohugepage"));
+    }
+    touch_write(addr, len, ps, 0x7e);
+    // SAFETY: as above.
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_HUGEPAGE) } != 0 {
+        return Err(errno("madvise hugepage"));
+    }
+    Ok(json!({"addr": addr, "len": len, "mib": mib}))
 }
