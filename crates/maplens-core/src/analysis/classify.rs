@@ -583,6 +583,15 @@ pub fn classify(s: &Snapshot) -> Classified {
         {
             c.thread = Some(tid);
             c.note = format!("stack of thread {tid}").into();
+            if c.heuristic {
+                // The layout guessed it; the stack pointer proves it.
+                c.rule = "thread-sp";
+                c.evidence = format!(
+                    "thread {tid}'s stack pointer (task/{tid}/syscall) is inside; {}",
+                    c.evidence
+                );
+                c.heuristic = false;
+            }
         }
         if let Some(k) = file_key(r)
             && let Some(&o) = exec_files.get(&k)
@@ -592,6 +601,24 @@ pub fn classify(s: &Snapshot) -> Classified {
         classes.push(c);
     }
 
+    // With every thread's stack pointer known, a region that only looks
+    // like a thread stack but holds none of them is not one.
+    let all_sp = !s.process.threads.is_empty() && s.process.threads.iter().all(|t| t.sp.is_some());
+    if all_sp {
+        for c in classes.iter_mut() {
+            if c.rule == "stack-above-guard" && c.thread.is_none() {
+                *c = class(
+                    Category::AnonMmap,
+                    "anonymous memory: mmap, or malloc of large blocks",
+                    "anon",
+                    "rw above a ---p like a thread stack, but no thread's stack pointer (all known) \
+                     is inside"
+                        .into(),
+                    false,
+                );
+            }
+        }
+    }
     // Second pass: the no-access pages right below a thread stack are its
     // guard (glibc's guard page, plus the JVM's own guard zones, which make a
     // second `---p` mapping).
