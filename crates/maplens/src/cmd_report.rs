@@ -429,7 +429,11 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         if let Some(c) = th.count {
             let _ = write!(s, "{c} threads, ");
         }
-        let _ = write!(s, "{n} thread stacks");
+        if n == 0 {
+            s.push_str("no thread stacks (the main thread's only)");
+        } else {
+            let _ = write!(s, "{n} thread stacks");
+        }
         if n > 0 {
             let u = &th.thread_stacks;
             let _ = write!(s, " × {} reserved", h(u.size / n as u64));
@@ -442,7 +446,10 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
                 let _ = write!(s, " ({} resident)", h(r));
             }
         }
-        let _ = writeln!(s, " [attributed by {}]", th.attribution);
+        if n > 0 {
+            let _ = write!(s, " [attributed by {}]", th.attribution);
+        }
+        s.push('\n');
         let (shown, more) = capped(&th.stacks, top);
         let mut header = vec!["TID", "NAME", "STACK", "SIZE"];
         if res {

@@ -62,12 +62,19 @@ fn live_report_attributes_threads_arenas_and_adds_up() {
     }
     let rollup = &r["totals"]["rollup"];
     for key in ["rss", "uss", "swap", "dirty", "thp"] {
-        assert_eq!(u(&t[key]), u(&rollup[key]), "{key}: Σ smaps != smaps_rollup");
+        assert_eq!(
+            u(&t[key]),
+            u(&rollup[key]),
+            "{key}: Σ smaps != smaps_rollup"
+        );
     }
     // The kernel rounds each region's Pss down to a kB, but the rollup's
     // sum only once: Σ smaps Pss is a little lower, by under 1 kB a region.
     let (pss, rpss) = (u(&t["pss"]), u(&rollup["pss"]));
-    assert!(pss <= rpss && rpss - pss < 1024 * u(&t["regions"]), "pss {pss} vs {rpss}");
+    assert!(
+        pss <= rpss && rpss - pss < 1024 * u(&t["regions"]),
+        "pss {pss} vs {rpss}"
+    );
     assert!(u(&r["totals"]["max_map_count"]) > 0);
     assert!(u(&r["totals"]["largest_gap"]["size"]) > 0);
 
@@ -84,9 +91,16 @@ fn live_report_attributes_threads_arenas_and_adds_up() {
             .find(|s| s["tid"].as_u64() == Some(tid))
             .unwrap_or_else(|| panic!("no stack for thread {tid}: {stacks:#?}"));
         assert_eq!(st["name"], kt["name"], "thread {tid}");
-        assert!(kt["name"].as_str().is_some_and(|n| n.starts_with("kid-worker-")));
+        assert!(
+            kt["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("kid-worker-"))
+        );
         let sp = u(&kt["sp"]);
-        assert!(u(&st["start"]) <= sp && sp < u(&st["end"]), "sp outside {st}");
+        assert!(
+            u(&st["start"]) <= sp && sp < u(&st["end"]),
+            "sp outside {st}"
+        );
         assert_eq!(st["main"], false);
         // 8 MiB asked for (glibc may add the TLS and round).
         let size = u(&st["usage"]["size"]);

@@ -636,7 +636,12 @@ pub fn classify(s: &Snapshot) -> Classified {
                 || !matches!(below.kind(), PathKind::Anonymous | PathKind::AnonNamed(_))
                 || !matches!(c.category, Category::Reservation | Category::GuardPage)
                 || guard + below.size() > 1 << 20
+                || c.category == Category::Reservation && below.size() > 64 << 10
             {
+                break;
+            }
+            if c.rule == "android-stack-and-tls" {
+                // bionic's guard is the named part; what lies below is not.
                 break;
             }
             guard += below.size();
@@ -652,10 +657,13 @@ pub fn classify(s: &Snapshot) -> Classified {
             j -= 1;
         }
     }
-    // bss belongs to the object before it; guards take the thread of the
-    // stack above them.
+    // bss and an anonymous linker gap belong to the object before them;
+    // guards take the thread of the stack above them.
     for i in 1..classes.len() {
-        if classes[i].category == Category::Bss && classes[i].object.is_none() {
+        if matches!(classes[i].category, Category::Bss | Category::LinkerGap)
+            && classes[i].object.is_none()
+            && regions[i - 1].end == regions[i].start
+        {
             classes[i].object = classes[i - 1].object;
         }
     }

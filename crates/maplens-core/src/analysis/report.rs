@@ -588,6 +588,9 @@ fn threads(s: &Snapshot, cl: &Classified, notes: &mut Vec<String>) -> Threads {
         {
             guard += regions[j - 1].size();
             j -= 1;
+            if cl.classes[j].rule == "android-stack-and-tls" {
+                break;
+            }
         }
         let tid = c.thread.or(if main { s.process.pid } else { None });
         stacks.push(StackRow {
