@@ -223,10 +223,10 @@ fn table(done: &[Checked], args: &Args) -> String {
             if let Some(sv) = &f.saving {
                 let _ = writeln!(
                     s,
-                    "{pad}saving: {} {} ({})",
+                    "{pad}saving: {} {}\n{pad}  {}",
                     human(sv.bytes, args.bytes),
                     sv.kind.id(),
-                    wrap(&sv.basis, 10 + 8)
+                    wrap(&sv.basis, pad.len() + 2)
                 );
             }
             for e in &f.evidence {

@@ -183,7 +183,10 @@ fn deleted_data_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_str().expect("utf-8 temp dir");
     let kid = Kid::spawn(&["--deleted", d]).expect("spawn");
-    let path = kid.info["deleted"]["path"].as_str().expect("path").to_owned();
+    let path = kid.info["deleted"]["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
     let addr = kid.info["deleted"]["addr"].as_u64().expect("addr");
     let (_, t) = check_kid(&kid);
     let f = one(&t, "deleted-file");
@@ -208,10 +211,7 @@ fn deleted_program_needs_restart() {
         .unwrap_or_else(|| panic!("no deleted-file for {exe}: {t:#}"));
     assert_eq!(f["severity"], "medium");
     assert_eq!(num(f, "executable"), 1);
-    let mapped = maps(kid.pid)
-        .into_iter()
-        .filter(|m| m.3 == exe)
-        .count() as u64;
+    let mapped = maps(kid.pid).into_iter().filter(|m| m.3 == exe).count() as u64;
     assert_eq!(num(f, "regions"), mapped);
     assert_eq!(code, 1);
 }
@@ -221,7 +221,10 @@ fn shared_writable_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_str().expect("utf-8 temp dir");
     let kid = Kid::spawn(&["--shared-file", d]).expect("spawn");
-    let path = kid.info["shared_file"]["path"].as_str().expect("path").to_owned();
+    let path = kid.info["shared_file"]["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
     let len = kid.info["shared_file"]["len"].as_u64().expect("len");
     let (_, t) = check_kid(&kid);
     let f = one(&t, "shared-writable-file");

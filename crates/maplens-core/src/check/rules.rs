@@ -999,7 +999,7 @@ fn lib_not_resident(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
         "lib-not-resident",
         Severity::Info,
         format!(
-            "{} mapped with less than 5% of their code resident; they cost {} of private memory here",
+            "{} mapped with less than 5% of the code resident, costing {} of private memory here",
             plural(libs.len(), "library is", "libraries are"),
             size(private)
         ),
