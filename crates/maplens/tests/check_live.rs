@@ -401,15 +401,14 @@ fn thp_eligible_on_small_pages() {
     let field = |key: &str| -> Option<u64> {
         let smaps = std::fs::read_to_string(kid.proc("smaps")).ok()?;
         let head = format!("{addr:x}-");
-        let v = smaps
+        smaps
             .lines()
             .skip_while(|l| !l.starts_with(&head))
             .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(':')))?
             .split_whitespace()
             .next()?
             .parse()
-            .ok();
-        v
+            .ok()
     };
     let before = (field("THPeligible"), field("AnonHugePages"));
     let (_, t) = check(&[&kid.pid.to_string()]);

@@ -67,8 +67,10 @@ fn sarif_of_fixtures_is_valid() {
     ]);
     assert_valid(&v, &doc);
     let results = doc["runs"][0]["results"].as_array().expect("results");
-    let ids: std::collections::BTreeSet<&str> =
-        results.iter().filter_map(|r| r["ruleId"].as_str()).collect();
+    let ids: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter_map(|r| r["ruleId"].as_str())
+        .collect();
     for id in [
         "dev-mem",
         "wx-memory",
