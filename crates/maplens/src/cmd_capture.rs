@@ -350,11 +350,18 @@ impl<W: Write> Capture<W> {
         self.write_buf(&format!("{pid}/{main}"))
             .map_err(Skip::Output)?;
         let mut partial = None;
-        for name in ["maps", "status", "cmdline", "comm", "stat"] {
+        // smaps_rollup (4.14+) is optional: old kernels do not have it.
+        let rest: &[&str] = if self.light {
+            &["maps", "status", "cmdline", "comm", "stat"]
+        } else {
+            &["smaps_rollup", "maps", "status", "cmdline", "comm", "stat"]
+        };
+        for &name in rest {
             match self.read(&dir.join(name)) {
                 Ok(()) => self
                     .write_buf(&format!("{pid}/{name}"))
                     .map_err(Skip::Output)?,
+                Err(e) if name == "smaps_rollup" && e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     partial.get_or_insert_with(|| format!("{name}: {}", why(&e)));
                 }

@@ -491,6 +491,14 @@ impl Bundle {
         self.manifest()?.get("page_size")?.parse().ok()
     }
 
+    /// `vm.max_map_count` of the captured machine (`sys/vm/max_map_count`,
+    /// else the manifest's).
+    pub fn max_map_count(&self) -> Option<u64> {
+        let raw = self.system_file("sys/vm/max_map_count").ok().flatten();
+        raw.and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
+            .or_else(|| self.manifest()?.get("max_map_count")?.parse().ok())
+    }
+
     /// The only process of a single-process bundle; an error listing the
     /// PIDs otherwise.
     pub fn single_pid(&self) -> Result<u32, SourceError> {
