@@ -13,6 +13,7 @@
 
 use super::error::ErrorKind;
 use super::path::Pathname;
+use super::smaps::skip_spaces;
 
 /// Access permissions of a region, as in the `rwxp` column.
 ///
@@ -189,27 +190,88 @@ static HEX: [u8; 256] = {
     t
 };
 
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HI: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Up to eight bytes of `line` from `i`, little-endian (the first byte in
+/// the low bits), zero-padded past the end (NUL is not a hex digit).
+#[inline(always)]
+fn chunk(line: &[u8], i: usize) -> u64 {
+    if let Some(c) = line.get(i..i + 8)
+        && let Ok(a) = <[u8; 8]>::try_from(c)
+    {
+        return u64::from_le_bytes(a);
+    }
+    let mut a = [0u8; 8];
+    let tail = line.get(i..).unwrap_or_default();
+    a[..tail.len()].copy_from_slice(tail);
+    u64::from_le_bytes(a)
+}
+
+/// How many of the eight bytes of `w`, from the first, are hex digits
+/// (`0-9a-fA-F`). SWAR: the high bit of each byte of the mask is set when
+/// the byte is a digit; no carry crosses a byte because the high bits are
+/// cleared first.
+#[inline(always)]
+fn hex_prefix_len(w: u64) -> usize {
+    let x = w & LO7;
+    let ge_0 = x + ONES * (0x80 - b'0' as u64);
+    let gt_9 = x + ONES * (0x80 - b'9' as u64 - 1);
+    let l = x | ONES * 0x20;
+    let ge_a = l + ONES * (0x80 - b'a' as u64);
+    let gt_f = l + ONES * (0x80 - b'f' as u64 - 1);
+    let ok = ((ge_0 & !gt_9) | (ge_a & !gt_f)) & !w & HI;
+    ((!ok & HI).trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `k` (0..=8) bytes of `w`, all hex digits.
+#[inline(always)]
+fn hex_value(w: u64, k: usize) -> u64 {
+    if k == 0 {
+        return 0;
+    }
+    // Drop the bytes after the digits: the first digit lands in byte
+    // 8-k and the bytes below it are zero, i.e. leading zeros.
+    let w = w << (8 * (8 - k));
+    // '0'-'9' -> 0-9; 'a'-'f' and 'A'-'F' (bit 6 set) -> 1-6 + 9.
+    let d = (w & (ONES * 0x0f)) + ((w >> 6) & ONES) * 9;
+    // Pairs of nibbles, then pairs of bytes, then pairs of 16-bit lanes;
+    // the first digit (lowest byte) is the most significant.
+    let d = ((d << 4) | (d >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let d = ((d << 8) | (d >> 16)) & 0x0000_ffff_0000_ffff;
+    ((d << 16) | (d >> 32)) & 0xffff_ffff
+}
+
 /// Parses hex digits at `line[*pos..]`: at least one, at most `max_digits`
-/// (leading zeros count: the kernel pads, it never prints more than 16).
-/// On failure `*pos` is left at the first digit, so an error points at the
-/// start of the malformed number.
+/// (at most 16; leading zeros count: the kernel pads, it never prints more
+/// than 16). On failure `*pos` is left at the first digit, so an error
+/// points at the start of the malformed number. Reads eight digits at a
+/// time.
 #[inline(always)]
 fn hex(line: &[u8], pos: &mut usize, max_digits: usize) -> Option<u64> {
     let start = *pos;
-    let digits = line
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&c| HEX[c as usize] != 0xff)
-        .count();
-    if digits == 0 || digits > max_digits {
+    let w = chunk(line, start);
+    let k = hex_prefix_len(w);
+    let mut v = hex_value(w, k);
+    let mut n = k;
+    if k == 8 {
+        let w = chunk(line, start + 8);
+        let k = hex_prefix_len(w);
+        v = (v << (4 * k)) | hex_value(w, k);
+        n += k;
+        if k == 8
+            && line
+                .get(start + 16)
+                .is_some_and(|&c| HEX[c as usize] != 0xff)
+        {
+            return None;
+        }
+    }
+    if n == 0 || n > max_digits {
         return None;
     }
-    let mut v: u64 = 0;
-    for &c in &line[start..start + digits] {
-        v = (v << 4) | u64::from(HEX[c as usize]);
-    }
-    *pos = start + digits;
+    *pos = start + n;
     Some(v)
 }
 
@@ -250,8 +312,12 @@ fn expect(line: &[u8], pos: &mut usize, c: u8) -> bool {
 #[inline(always)]
 pub(crate) fn looks_like_header(line: &[u8]) -> bool {
     let mut i = 0;
-    while i < line.len() && HEX[line[i] as usize] != 0xff {
-        i += 1;
+    loop {
+        let k = hex_prefix_len(chunk(line, i));
+        i += k;
+        if k < 8 {
+            break;
+        }
     }
     i > 0 && line.get(i) == Some(&b'-')
 }
@@ -308,11 +374,7 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
         Some(b' ') => {
             // Skip the padding; whatever follows, to the end of the line, is
             // the name. A line trimmed of trailing blanks has no padding.
-            let mut q = p;
-            while line.get(q) == Some(&b' ') {
-                q += 1;
-            }
-            &line[q..]
+            &line[skip_spaces(line, p)..]
         }
         Some(_) => return Err((p, ErrorKind::BadInode)),
     };
@@ -328,4 +390,43 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
         inode,
         path: Pathname::new(path),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SWAR digit scan and value agree with a byte-at-a-time reading
+    /// for every byte in every position.
+    #[test]
+    fn swar_hex_agrees_with_bytes() {
+        let mut buf = *b"0123abcd";
+        for pos in 0..8 {
+            for b in 0..=255u8 {
+                buf[pos] = b;
+                let w = u64::from_le_bytes(buf);
+                let want = buf.iter().take_while(|&&c| HEX[c as usize] != 0xff).count();
+                assert_eq!(hex_prefix_len(w), want, "{buf:?}");
+                let s = std::str::from_utf8(&buf[..want]).unwrap_or("");
+                let v = if want == 0 {
+                    0
+                } else {
+                    u64::from_str_radix(s, 16).unwrap()
+                };
+                assert_eq!(hex_value(w, want), v, "{buf:?}");
+            }
+            buf[pos] = b"0123abcd"[pos];
+        }
+        for (t, v) in [
+            (&b"ffffffffffffffff "[..], Some(u64::MAX)),
+            (b"0000000000000001", Some(1)),
+            (b"00000000000000001", None),
+            (b"DEADbeef0", Some(0xdeadbeef0)),
+            (b"", None),
+            (b"-", None),
+        ] {
+            let mut p = 0;
+            assert_eq!(hex(t, &mut p, 16), v, "{t:?}");
+        }
+    }
 }

@@ -35,7 +35,7 @@ pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBloc
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
 use header::looks_like_header;
-use smaps::parse_field;
+use smaps::{fast_field, parse_field};
 use std::collections::VecDeque;
 
 /// Which kernel file the text is.
@@ -206,7 +206,21 @@ impl<'a> Parser<'a> {
         let mut vmflags = None;
         let mut name = None;
         let mut unknown_fields = 0u16;
-        while self.next_is_field() {
+        loop {
+            // Most lines are `Key:   N kB` with a known key: read them in
+            // one pass, without looking for the line end first.
+            let rest = self.input.get(self.pos..).unwrap_or_default();
+            if let Some((f, v, len)) = fast_field(rest, self.crlf)
+                && !is_foreign(rest)
+            {
+                known.set(f, v);
+                self.pos += len;
+                self.line += 1;
+                continue;
+            }
+            if !self.next_is_field() {
+                break;
+            }
             let Some((line, no, _)) = self.next_line() else {
                 break;
             };
@@ -275,10 +289,12 @@ impl<'a> Iterator for Parser<'a> {
                 self.ignored += 1;
                 continue;
             }
-            if !looks_like_header(line) {
-                return Some(Err(self.error(no, 0, ErrorKind::FieldBeforeHeader, line)));
-            }
             return match parse_header(line) {
+                // A line that does not even begin like a header (`hex-`).
+                // (Any line parse_header accepts does.)
+                Err(_) if !looks_like_header(line) => {
+                    Some(Err(self.error(no, 0, ErrorKind::FieldBeforeHeader, line)))
+                }
                 Err((col, kind)) => {
                     // The fields under a bad header belong to it: skip them
                     // rather than report each as misplaced.
