@@ -380,7 +380,7 @@ fn header(out: &mut dyn Write, pid: u32, cmdline: &[u8]) -> io::Result<()> {
 }
 
 fn render(
-    file: &mut dyn io::Read,
+    file: &mut (dyn io::Read + Send),
     out: &mut dyn Write,
     style: &Style<'_>,
     ctx: &NameCtx,
@@ -446,7 +446,7 @@ fn run_from(
     };
     if from.as_os_str() == "-" {
         header(out, pid.unwrap_or(0), b"-")?;
-        let mut stdin = io::stdin().lock();
+        let mut stdin = io::stdin();
         render(&mut stdin, out, style, &ctx, &mut persist)?;
         return Ok(0);
     }

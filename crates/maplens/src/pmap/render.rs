@@ -66,16 +66,102 @@ struct Col {
     total: u64,
 }
 
-/// Reads `r` line by line with one large buffer, calling `f` for each line
-/// (without its newline). Lines of any length are whole.
+/// Bytes per read: `/proc` files fill as much of a read as fits.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads `r` and calls `f` for each line (without its newline). A second
+/// thread reads while this one parses, so the kernel's work of producing
+/// smaps overlaps ours; a few chunks are in flight at most, so memory stays
+/// flat however large the file.
 pub fn for_each_line(
-    r: &mut dyn Read,
+    r: &mut (dyn Read + Send),
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
+    use std::sync::mpsc;
+    if std::env::var_os("MAPLENS_PMAP_SYNC").is_some() {
+        return for_each_line_sync(r, f);
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(3);
+        let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+        s.spawn(move || {
+            loop {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                if buf.len() < CHUNK {
+                    buf.resize(CHUNK, 0);
+                }
+                // seq_file hands out at most a page per read: fill the
+                // whole chunk before waking the parser.
+                let mut filled = 0;
+                let mut eof = false;
+                while filled < CHUNK {
+                    match r.read(&mut buf[filled..]) {
+                        Ok(0) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if filled > 0 && tx.send(Ok((buf, filled))).is_err() {
+                    return;
+                }
+                if eof {
+                    return;
+                }
+            }
+        });
+        let mut carry: Vec<u8> = Vec::new();
+        let result = (|| {
+            for chunk in rx.iter() {
+                let (buf, len) = chunk?;
+                let chunk = &buf[..len];
+                let mut start = 0;
+                if !carry.is_empty() {
+                    match chunk.find_byte(b'\n') {
+                        Some(i) => {
+                            carry.extend_from_slice(&chunk[..i]);
+                            f(&carry)?;
+                            carry.clear();
+                            start = i + 1;
+                        }
+                        None => {
+                            carry.extend_from_slice(chunk);
+                            let _ = back_tx.send(buf);
+                            continue;
+                        }
+                    }
+                }
+                let mut rest = &chunk[start..];
+                while let Some(i) = rest.find_byte(b'\n') {
+                    f(&rest[..i])?;
+                    rest = &rest[i + 1..];
+                }
+                carry.extend_from_slice(rest);
+                let _ = back_tx.send(buf);
+            }
+            if !carry.is_empty() {
+                f(&carry)?;
+            }
+            Ok(())
+        })();
+        drop(rx);
+        result
+    })
+}
+
+fn for_each_line_sync(
+    r: &mut (dyn Read + Send),
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
     let (mut start, mut end) = (0usize, 0usize);
     loop {
-        // Emit the whole lines in buf[start..end].
         while let Some(i) = buf[start..end].find_byte(b'\n') {
             f(&buf[start..start + i])?;
             start += i + 1;
@@ -299,7 +385,7 @@ fn in_range(style: &Style<'_>, start: u64, end: u64) -> bool {
 
 /// Prints one process in the default, `-x` or `-d` format, streaming.
 pub fn simple(
-    r: &mut dyn Read,
+    r: &mut (dyn Read + Send),
     w: &mut dyn Write,
     style: &Style<'_>,
     ctx: &NameCtx,
@@ -511,6 +597,14 @@ fn enabled(style: &Style<'_>, name: &[u8]) -> bool {
     true
 }
 
+/// What to do with a field line at one position of a block.
+#[derive(Clone, Copy)]
+enum Decision {
+    Skip,
+    Col(usize),
+    Flags,
+}
+
 /// Interns byte strings: index by content.
 #[derive(Default)]
 struct Interner {
@@ -520,6 +614,13 @@ struct Interner {
 
 impl Interner {
     fn id(&mut self, s: &[u8]) -> u32 {
+        // Neighbouring mappings usually share a name (a library's
+        // segments) or flags: skip the hash then.
+        if let Some(last) = self.list.last()
+            && last.as_slice() == s
+        {
+            return u32::try_from(self.list.len() - 1).unwrap_or(u32::MAX);
+        }
         if let Some(&i) = self.map.get(s) {
             return i;
         }
@@ -567,7 +668,7 @@ fn tokens(line: &[u8]) -> Option<HeaderTokens<'_>> {
 
 /// Prints one process in the `-X`/`-XX`/`-c` format.
 pub fn detail(
-    r: &mut dyn Read,
+    r: &mut (dyn Read + Send),
     w: &mut dyn Write,
     style: &Style<'_>,
     persist: &mut Persist,
@@ -587,6 +688,8 @@ pub fn detail(
     let mut cur_hdr: Option<(Vec<u8>, bool)> = None;
     let mut cur_flags: Option<u32> = None;
     let cols = &mut persist.cols;
+    let mut cache: Vec<(Vec<u8>, Decision)> = Vec::new();
+    let mut line_idx = 0usize;
 
     let finish = |recs: &mut Vec<u8>,
                   hdr: Option<(Vec<u8>, bool)>,
@@ -633,46 +736,73 @@ pub fn detail(
                     return Ok(());
                 };
                 let key = &line[..colon];
+                let li = line_idx;
+                line_idx += 1;
+                // Kernels print the same keys in the same order for every
+                // mapping: decide once per line position.
+                let decision = match cache.get(li) {
+                    Some((k, d)) if k.as_slice() == key => *d,
+                    _ => {
+                        let d = if key == b"VmFlags" {
+                            Decision::Flags
+                        } else if key.len() > 31 || !enabled(style, key) {
+                            Decision::Skip
+                        } else if let Some(i) = cols.iter().position(|c| c.name == key) {
+                            Decision::Col(i)
+                        } else {
+                            cols.push(Col {
+                                name: key.to_vec(),
+                                width: if q { 0 } else { key.len() },
+                                total: 0,
+                            });
+                            Decision::Col(cols.len() - 1)
+                        };
+                        if li < cache.len() {
+                            cache[li] = (key.to_vec(), d);
+                        } else {
+                            cache.push((key.to_vec(), d));
+                        }
+                        d
+                    }
+                };
                 let mut v = &line[colon + 1..];
                 while let [b' ' | b'\t', r @ ..] = v {
                     v = r;
                 }
-                if key == b"VmFlags" {
-                    let n = v
-                        .iter()
-                        .take(127)
-                        .take_while(|&&b| b.is_ascii_lowercase() || b == b' ')
-                        .count();
-                    if n == 0 {
+                let c = match decision {
+                    Decision::Skip => return Ok(()),
+                    Decision::Col(c) => c,
+                    Decision::Flags => {
+                        let n = v
+                            .iter()
+                            .take(127)
+                            .take_while(|&&b| b.is_ascii_lowercase() || b == b' ')
+                            .count();
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        let mut f = &v[..n];
+                        if let Some(x) = f.strip_suffix(b" ") {
+                            f = x;
+                        }
+                        maxwv = maxwv.max(f.len());
+                        has_vmflags = true;
+                        cur_flags = Some(flags.id(f));
                         return Ok(());
                     }
-                    let mut f = &v[..n];
-                    if let Some(x) = f.strip_suffix(b" ") {
-                        f = x;
-                    }
-                    maxwv = maxwv.max(f.len());
-                    has_vmflags = true;
-                    cur_flags = Some(flags.id(f));
-                    return Ok(());
-                }
-                let digits = v.iter().take(20).take_while(|b| b.is_ascii_digit()).count();
-                if digits == 0 || key.len() > 31 || !enabled(style, key) {
-                    return Ok(());
-                }
-                let value = crate::pmap::live::strtoul(&v[..digits], 10).0;
-                let pos = cur_vals.len();
-                let c = if cols.get(pos).is_some_and(|c| c.name == key) {
-                    pos
-                } else if let Some(i) = cols.iter().position(|c| c.name == key) {
-                    i
-                } else {
-                    cols.push(Col {
-                        name: key.to_vec(),
-                        width: if q { 0 } else { key.len() },
-                        total: 0,
-                    });
-                    cols.len() - 1
                 };
+                let mut value = 0u64;
+                let mut digits = 0;
+                for &b in v.iter().take(20) {
+                    if !b.is_ascii_digit() {
+                        break;
+                    }
+                    value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                    digits += 1;
+                }
+                if digits == 0 {
+                    return Ok(());
+                }
                 cur_vals.push((c, value));
             }
             Some(_) => {
@@ -681,6 +811,7 @@ pub fn detail(
                 };
                 finish(&mut recs, cur_hdr.take(), &mut cur_vals, cur_flags, cols);
                 cur_flags = None;
+                line_idx = 0;
                 any = true;
                 for (m, t) in maxw.iter_mut().zip(toks.iter()) {
                     *m = (*m).max(t.len());

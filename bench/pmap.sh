@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmark `maplens pmap` against procps `pmap` on a process with 60,000
+# mappings and 200 threads. Prints wall-time ratios from one run and the
+# peak RSS of each command.
+#   bench/pmap.sh [MAPPINGS] [THREADS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-60000}
+T=${2:-200}
+REPS=${REPS:-5}   # each command runs REPS times; the fastest run is reported
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-pmap}
+cargo build -q --release -p maplens -p maplens-testkid
+M=$CARGO_TARGET_DIR/release/maplens
+KID=$CARGO_TARGET_DIR/release/maplens-testkid
+PMAP=${PMAP:-/usr/bin/pmap}
+
+coproc KIDP { exec "$KID" --mappings "$N" --threads "$T"; }
+read -r info <&"${KIDP[0]}"
+PID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+trap 'exec {KIDP[1]}>&-; wait' EXIT
+kill -STOP "$PID"   # a still process: every command sees the same smaps
+export REPS
+echo "machine load: $(cut -d" " -f1-3 /proc/loadavg); best of $REPS runs each"
+echo "pid $PID: $(wc -l < /proc/$PID/maps) mappings, $(ls /proc/$PID/task | wc -l) threads"
+
+# One run of each: wall seconds measured around it, peak RSS (KiB) of the
+# command itself from GNU time's %M (a tiny forked parent, so the figure is
+# the command's own); without /usr/bin/time, getrusage of a forked python
+# child is used (which counts the fork of python, so it is an upper bound).
+measure() {
+  python3 - "$@" <<'PY'
+import os, resource, subprocess, sys, tempfile, time
+cmd = sys.argv[1:]
+gt = "/usr/bin/time"
+with open(os.devnull, "wb") as null, tempfile.NamedTemporaryFile("r") as tf:
+    if os.access(gt, os.X_OK):
+        full = [gt, "-q", "-o", tf.name, "-f", "%M"] + cmd
+    else:
+        full = cmd
+    best = None
+    for _ in range(int(os.environ.get("REPS", "5"))):
+        t = time.perf_counter()
+        rc = subprocess.call(full, stdout=null)
+        dt = time.perf_counter() - t
+        if full is not cmd:
+            tf.seek(0)
+            rss = int(tf.read().split()[-1])
+        else:
+            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if best is None or dt < best[0]:
+            best = (dt, rss)
+    dt, rss = best
+print(f"{dt:.4f} {rss} {rc}")
+PY
+}
+cat "/proc/$PID/smaps" > /dev/null   # warm up
+read -r t_cat r_cat _ < <(measure cat "/proc/$PID/smaps")
+read -r t_pX r_pX _ < <(measure "$PMAP" -X "$PID")
+read -r t_mX r_mX _ < <(measure "$M" pmap -X "$PID")
+read -r t_px r_px _ < <(measure "$PMAP" -x "$PID")
+read -r t_mx r_mx _ < <(measure "$M" pmap -x "$PID")
+printf '%-28s %9s %12s\n' command seconds peak-RSS-KiB
+printf '%-28s %9s %12s\n' "cat smaps" "$t_cat" "$r_cat" "pmap -X" "$t_pX" "$r_pX" \
+  "maplens pmap -X" "$t_mX" "$r_mX" "pmap -x" "$t_px" "$r_px" "maplens pmap -x" "$t_mx" "$r_mx"
+python3 - "$t_mX" "$t_pX" "$t_mx" "$t_px" "$t_cat" "$r_mX" "$r_pX" <<'PY'
+import sys
+mX, pX, mx, px, cat, rmX, rpX = map(float, sys.argv[1:])
+print(f"maplens pmap -X / pmap -X      = {mX/pX:.3f}  ({pX/mX:.1f}x faster; target >= 10x)")
+print(f"maplens pmap -x / pmap -x      = {mx/px:.3f}  ({px/mx:.1f}x faster)")
+print(f"maplens pmap -X / cat smaps    = {mX/cat:.3f}  (target <= 1.2)")
+print(f"peak RSS maplens -X - pmap -X  = {(rmX-rpX)/1024:+.1f} MiB  (target <= +8 MiB)")
+PY
+# Same bytes?
+# (one after the other: each maps libc, which shifts the kid's Pss of libc
+# pages while it runs)
+"$PMAP" -X "$PID" > /tmp/pmap-bench-a.$$; "$M" pmap -X "$PID" > /tmp/pmap-bench-b.$$
+if cmp -s /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$; then echo "-X output: identical"; else echo "-X output: DIFFERENT"; fi
+rm -f /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$
+kill -CONT "$PID"
