@@ -191,13 +191,13 @@ static HEX: [u8; 256] = {
 };
 
 const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const HI: u64 = 0x8080_8080_8080_8080;
-const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// Up to eight bytes of `line` from `i`, little-endian (the first byte in
 /// the low bits), zero-padded past the end (NUL is not a hex digit).
 #[inline(always)]
-fn chunk(line: &[u8], i: usize) -> u64 {
+pub(crate) fn chunk(line: &[u8], i: usize) -> u64 {
     if let Some(c) = line.get(i..i + 8)
         && let Ok(a) = <[u8; 8]>::try_from(c)
     {
@@ -218,7 +218,7 @@ fn hex_prefix_len(w: u64) -> usize {
     let x = w & LO7;
     let ge_0 = x + ONES * (0x80 - b'0' as u64);
     let gt_9 = x + ONES * (0x80 - b'9' as u64 - 1);
-    let l = x | ONES * 0x20;
+    let l = x | (ONES * 0x20);
     let ge_a = l + ONES * (0x80 - b'a' as u64);
     let gt_f = l + ONES * (0x80 - b'f' as u64 - 1);
     let ok = ((ge_0 & !gt_9) | (ge_a & !gt_f)) & !w & HI;

@@ -210,9 +210,9 @@ impl<'a> Parser<'a> {
             // Most lines are `Key:   N kB` with a known key: read them in
             // one pass, without looking for the line end first.
             let rest = self.input.get(self.pos..).unwrap_or_default();
-            if let Some((f, v, len)) = fast_field(rest, self.crlf)
-                && !is_foreign(rest)
-            {
+            // (A known key is never a foreign line: see the test
+            // `foreign_lines_are_not_fast_fields`.)
+            if let Some((f, v, len)) = fast_field(rest, self.crlf) {
                 known.set(f, v);
                 self.pos += len;
                 self.line += 1;
@@ -364,13 +364,22 @@ impl Parsed<'_> {
 /// assert!(parse_all(text, Mode::Strict).is_err());
 /// ```
 pub fn parse_all(input: &[u8], mode: Mode) -> Result<Parsed<'_>, ParseError> {
-    let mut entries = Vec::with_capacity(input.len() / 100);
+    let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut skipped = 0;
     let mut parser = Parser::new(input);
-    for item in parser.by_ref() {
+    while let Some(item) = parser.next() {
         match item {
-            Ok(e) => entries.push(e),
+            Ok(e) => {
+                if entries.is_empty() {
+                    // Size the vector from the first region's share of
+                    // the text (an smaps region is ~10x a maps line):
+                    // no reallocation, and no giant reservation either.
+                    let span = parser.pos.saturating_sub(e.byte_offset).max(40);
+                    entries.reserve(input.len() / span + input.len() / span / 8 + 16);
+                }
+                entries.push(e)
+            }
             Err(e) if mode == Mode::Strict => return Err(e),
             Err(e) => {
                 skipped += 1;

@@ -1,6 +1,7 @@
 //! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
 //! Android's `Name:` and any key a newer kernel adds.
 
+use super::header::{HI, ONES, chunk};
 use super::vmflags::VmFlags;
 
 macro_rules! known_fields {
@@ -100,6 +101,50 @@ static KEY_TABLE: [u8; 64] = {
     t
 };
 
+/// A known key as two little-endian words (zero-padded to 16 bytes) and
+/// its length, to compare a key of the text in two instructions.
+#[derive(Clone, Copy)]
+struct KeyWords {
+    lo: u64,
+    hi: u64,
+    len: usize,
+}
+
+/// `KEY_WORDS[i]` is `Field::ALL[i].key()` as [`KeyWords`].
+static KEY_WORDS: [KeyWords; FIELD_COUNT] = {
+    let mut t = [KeyWords {
+        lo: 0,
+        hi: 0,
+        len: 0,
+    }; FIELD_COUNT];
+    let mut i = 0;
+    while i < FIELD_COUNT {
+        let k = Field::ALL[i].key().as_bytes();
+        assert!(k.len() < 16, "smaps keys are shorter than 16 bytes");
+        let mut j = 0;
+        while j < k.len() {
+            if j < 8 {
+                t[i].lo |= (k[j] as u64) << (8 * j);
+            } else {
+                t[i].hi |= (k[j] as u64) << (8 * (j - 8));
+            }
+            j += 1;
+        }
+        t[i].len = k.len();
+        i += 1;
+    }
+    t
+};
+
+/// Index of the first `:` among the eight bytes of `w` (8 when none).
+#[inline(always)]
+fn colon_index(w: u64) -> usize {
+    let x = w ^ (ONES * b':' as u64);
+    // The lowest flagged byte of this zero-byte test is exact.
+    let z = x.wrapping_sub(ONES) & !x & HI;
+    (z.trailing_zeros() / 8) as usize
+}
+
 /// Bytes a field key is made of: `[A-Za-z0-9_]`.
 static KEY_BYTE: [bool; 256] = {
     let mut t = [false; 256];
@@ -154,15 +199,27 @@ pub(crate) fn skip_spaces(s: &[u8], mut i: usize) -> usize {
 /// accepts.
 #[inline(always)]
 pub(crate) fn fast_field(rest: &[u8], crlf: bool) -> Option<(Field, u64, usize)> {
-    let mut i = 0;
-    while i < rest.len() && KEY_BYTE[rest[i] as usize] {
-        i += 1;
-    }
-    if rest.get(i) != Some(&b':') {
+    let w0 = chunk(rest, 0);
+    let w1 = chunk(rest, 8);
+    let n = match colon_index(w0) {
+        8 => 8 + colon_index(w1),
+        c => c,
+    };
+    if n >= 16 {
         return None;
     }
-    let field = Field::from_key(&rest[..i])?;
-    i = skip_blanks(rest, i + 1);
+    let idx = usize::from(KEY_TABLE[key_hash(rest.get(..n)?)?]);
+    let k = KEY_WORDS.get(idx)?;
+    let (m0, m1) = if n >= 8 {
+        (u64::MAX, (1u64 << (8 * (n - 8))) - 1)
+    } else {
+        ((1u64 << (8 * n)) - 1, 0)
+    };
+    if k.len != n || w0 & m0 != k.lo || w1 & m1 != k.hi {
+        return None;
+    }
+    let field = *Field::ALL.get(idx)?;
+    let mut i = skip_blanks(rest, n + 1);
     let d0 = i;
     let mut v: u64 = 0;
     while let Some(&c) = rest.get(i) {
@@ -170,11 +227,11 @@ pub(crate) fn fast_field(rest: &[u8], crlf: bool) -> Option<(Field, u64, usize)>
         if d > 9 {
             break;
         }
+        if i - d0 == 19 {
+            return None; // 20 digits might overflow: the general path decides
+        }
         v = v * 10 + u64::from(d);
         i += 1;
-        if i - d0 > 19 {
-            return None; // might overflow: let the general path decide
-        }
     }
     if i == d0 {
         return None;

@@ -773,3 +773,51 @@ fn looks_like_header_and_foreign() {
     assert!(is_foreign(b"Total number of mappings: 5"));
     assert!(!is_foreign(b"Total: 5"));
 }
+
+#[test]
+fn foreign_lines_are_not_fast_fields() {
+    for p in FOREIGN_PREFIXES {
+        let line = [*p, b" 5\n"].concat();
+        assert!(smaps::fast_field(&line, false).is_none());
+    }
+}
+
+#[test]
+fn fast_field_agrees_with_parse_field() {
+    let lines: &[&[u8]] = &[
+        b"Rss:                   4 kB",
+        b"Rss:\t4 kB",
+        b"THPeligible:\t\t0",
+        b"THPeligible:           1",
+        b"Private_Hugetlb:    2048 kB",
+        b"Rss:  18446744073709551615 kB",
+        b"Rss:  18446744073709551616 kB",
+        b"Rss: 4 kB ",
+        b"Rss: 4  kB",
+        b"Rss\0: 4 kB",
+        b"Rs: 4 kB",
+        b"Rsss: 4 kB",
+        b"Rss: 4 kb",
+        b"Rss: kB",
+        b"ProtectionKey:         0",
+        b"Private_Dirty:         8 kB",
+    ];
+    for l in lines {
+        for (term, crlf) in [
+            (&b"\n"[..], false),
+            (b"", false),
+            (b"\r\n", true),
+            (b"\r", true),
+        ] {
+            let text = [*l, term].concat();
+            if let Some((f, v, len)) = smaps::fast_field(&text, crlf) {
+                assert_eq!(len, text.len(), "{l:?}");
+                let slow = smaps::parse_field(l).unwrap();
+                assert_eq!(Field::from_key(slow.key), Some(f));
+                assert!(matches!(slow.value, FieldValue::Kb(x) | FieldValue::Number(x) if x == v));
+            }
+        }
+    }
+    assert!(smaps::fast_field(b"Rss: 4 kB\n", false).is_some());
+    assert!(smaps::fast_field(b"Rss: 4 kB\r\n", false).is_none());
+}
