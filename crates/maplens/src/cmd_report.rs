@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use maplens_core::analysis::{Category, Report, Usage, classify, report};
+use maplens_core::check::{self, CheckOptions, Outcome, Severity, SystemInfo};
 use maplens_core::source::{self, Target};
 use serde::Serialize;
 
@@ -107,6 +108,8 @@ struct Doc<'a> {
     schema_version: u32,
     #[serde(flatten)]
     report: &'a Report,
+    /// The findings of `maplens check` (severity low and up).
+    findings: &'a Outcome,
 }
 
 /// Reads `vm.max_map_count` from the proc root; `None` when unreadable.
@@ -115,8 +118,9 @@ fn max_map_count(proc_root: &Path) -> Option<u64> {
     String::from_utf8_lossy(&b).trim().parse().ok()
 }
 
-/// Builds the report for the arguments (live extras included).
-pub fn build(args: &Args) -> anyhow::Result<Report> {
+/// Builds the report for the arguments (live extras included), with the
+/// findings of `maplens check` at severity low and up.
+pub fn build(args: &Args) -> anyhow::Result<(Report, Outcome)> {
     let snap = args.target.load(true)?;
     let cl = classify(&snap);
     let mut rep = report(&snap, &cl);
@@ -126,32 +130,47 @@ pub fn build(args: &Args) -> anyhow::Result<Report> {
         .as_deref()
         .map(Target::parse)
         .is_some_and(|t| matches!(t, Target::Pid(_) | Target::Name(_)));
+    let proc_root = args.target.options().proc_root;
     if live {
-        rep.totals.max_map_count = max_map_count(&args.target.options().proc_root);
+        rep.totals.max_map_count = max_map_count(&proc_root);
     }
+    let findings = check::evaluate(
+        &snap,
+        &cl,
+        &CheckOptions {
+            min_severity: Severity::Low,
+            ignore: Vec::new(),
+            system: live.then(|| SystemInfo::read(&proc_root, Path::new("/sys"))),
+        },
+    );
     if args.sort == SortKey::Size {
         rep.categories
             .sort_by_key(|c| std::cmp::Reverse(c.usage.size));
         rep.objects.sort_by_key(|o| std::cmp::Reverse(o.usage.size));
         rep.named.sort_by_key(|n| std::cmp::Reverse(n.usage.size));
     }
-    Ok(rep)
+    Ok((rep, findings))
 }
 
 /// Runs the report.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let rep = build(args)?;
+    let (rep, findings) = build(args)?;
     let out = match args.format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&Doc {
                 schema_version: JSON_SCHEMA_VERSION,
                 report: &rep,
+                findings: &findings,
             })?;
             s.push('\n');
             s
         }
         Format::Csv => to_csv(&rep)?,
-        Format::Table => to_text(&rep, args.bytes, args.top),
+        Format::Table => {
+            let mut t = to_text(&rep, args.bytes, args.top);
+            t.push_str(&findings_text(&findings, args.bytes));
+            t
+        }
     };
     emit(out.as_bytes())
 }
@@ -598,5 +617,31 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
             let _ = writeln!(s, "note: {n}");
         }
     }
+    s
+}
+
+/// The findings section at the end of the text report: one line each; the
+/// evidence and advice are in `maplens check`.
+pub fn findings_text(o: &Outcome, exact: bool) -> String {
+    let mut s = String::from("\nFindings");
+    if o.findings.is_empty() {
+        s.push_str(": none at severity low or above\n");
+        return s;
+    }
+    s.push('\n');
+    for f in &o.findings {
+        let _ = write!(
+            s,
+            "  {:<6}  {:<20}  {}",
+            f.severity.id().to_uppercase(),
+            f.id,
+            f.summary
+        );
+        if let Some(sv) = &f.saving {
+            let _ = write!(s, " (saving {} {})", human(sv.bytes, exact), sv.kind.id());
+        }
+        s.push('\n');
+    }
+    s.push_str("  `maplens check TARGET` explains each finding and what to do\n");
     s
 }
