@@ -166,7 +166,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     for item in items {
         let (c, arg) = match item {
             Item::Error(msg) => {
-                warnx(&msg);
+                // glibc's getopt names the program by argv[0] as invoked.
+                let argv0 = std::env::args_os()
+                    .next()
+                    .filter(|a| Path::new(a).file_name().is_some_and(|n| n == "pmap"))
+                    .map_or_else(|| "pmap".into(), |a| a.to_string_lossy().into_owned());
+                let _ = writeln!(io::stderr().lock(), "{argv0}: {msg}");
                 return usage_err();
             }
             Item::Opt(c, a) => (c, a),

@@ -1,0 +1,253 @@
+//! `maplens pmap` against the installed procps-ng `pmap`, byte for byte, on
+//! frozen (SIGSTOP) children: small with odd names and shared memory, 5,000
+//! regions, 200 threads.
+//!
+//! Shared pages: the kids run a private copy of their binary
+//! (`Kid::spawn_copy`), so their own text/data Pss equals Rss and cannot move.
+//! libc, ld.so, libgcc and the vdso stay shared with every other process, and
+//! their Pss changes whenever any process (pmap itself, a compiler on this
+//! machine) maps them. So each comparison is first tried byte for byte, a
+//! few times; if Pss drift keeps it from matching, the outputs must still be
+//! identical in every line except rows of shared objects (`*.so*`) and the
+//! footer, and those rows must agree on every column but the Pss family.
+//! Formats without Pss (default, -x, -d) must match byte for byte.
+
+use std::process::{Command, Output};
+
+use maplens_testkid::Kid;
+
+const PMAP: &str = "/usr/bin/pmap";
+
+fn run(bin: &str, pre: &[&str], args: &[String]) -> Output {
+    use std::os::unix::process::CommandExt;
+    // As a user types it (glibc's getopt messages name argv[0]).
+    Command::new(bin)
+        .arg0(if bin == PMAP { "pmap" } else { bin })
+        .args(pre)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
+fn pmap(args: &[String]) -> Output {
+    run(PMAP, &[], args)
+}
+
+fn maplens(args: &[String]) -> Output {
+    run(env!("CARGO_BIN_EXE_maplens"), &["pmap"], args)
+}
+
+/// Lines equal except the Pss-family columns of shared-object rows and the
+/// footer (see the module docs).
+fn equal_but_shared_pss(want: &str, got: &str, header: &str) -> Result<(), String> {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    if w.len() != g.len() {
+        return Err("line count".into());
+    }
+    let head: Vec<&str> = header.split_whitespace().collect();
+    for (a, b) in w.iter().zip(&g) {
+        if a == b {
+            continue;
+        }
+        let (at, bt): (Vec<&str>, Vec<&str>) = (
+            a.split_whitespace().collect(),
+            b.split_whitespace().collect(),
+        );
+        let footer = a.starts_with(' ')
+            && at
+                .iter()
+                .all(|t| t.bytes().all(|c| c.is_ascii_digit() || c == b'=') || *t == "KB");
+        let shared = at
+            .last()
+            .is_some_and(|n| n.contains(".so") || *n == "[vdso]");
+        if at.len() != bt.len() || !(footer || shared) {
+            return Err(format!("want: {a}\n got: {b}"));
+        }
+        if shared {
+            for (i, (x, y)) in at.iter().zip(&bt).enumerate() {
+                let col = head.get(i).copied().unwrap_or("");
+                if x != y && !col.starts_with("Pss") && col != "SwapPss" {
+                    return Err(format!("column {col}\nwant: {a}\n got: {b}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compare(pid: u32, opts: &[&str]) {
+    let mut args: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+    args.push(pid.to_string());
+    let has_pss = opts.iter().any(|o| o.starts_with("-X"));
+    let mut last = None;
+    for _ in 0..5 {
+        // One after the other: each maps libc while it runs.
+        let want = pmap(&args);
+        let got = maplens(&args);
+        assert_eq!(want.status.code(), got.status.code(), "{opts:?}: exit code");
+        assert_eq!(
+            String::from_utf8_lossy(&want.stderr),
+            String::from_utf8_lossy(&got.stderr),
+            "{opts:?}: stderr"
+        );
+        if want.stdout == got.stdout {
+            return;
+        }
+        last = Some((want, got));
+    }
+    let (want, got) = last.expect("ran");
+    let (w, g) = (
+        String::from_utf8_lossy(&want.stdout),
+        String::from_utf8_lossy(&got.stdout),
+    );
+    if !has_pss {
+        panic!("{opts:?} on {pid}: outputs differ\n{}", first_diff(&w, &g));
+    }
+    // The column names, from a run without -q.
+    let mut full: Vec<String> = args.iter().filter(|a| *a != "-q").cloned().collect();
+    full.dedup();
+    let header = String::from_utf8_lossy(&maplens(&full).stdout)
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .to_owned();
+    if let Err(e) = equal_but_shared_pss(&w, &g, &header) {
+        panic!("{opts:?} on {pid}: {e}");
+    }
+}
+
+fn first_diff(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}:\nwant: {x}\n got: {y}", i + 1);
+        }
+    }
+    format!("lengths {} vs {}", a.len(), b.len())
+}
+
+/// A range covering some but not all of the kid's mappings.
+fn some_range(pid: u32) -> String {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let starts: Vec<&str> = maps.lines().filter_map(|l| l.split('-').next()).collect();
+    let lo = starts[starts.len() / 4];
+    let hi = starts[starts.len() / 2];
+    format!("{lo},{hi}")
+}
+
+#[test]
+fn matches_procps_pmap_on_frozen_kids() {
+    if !std::path::Path::new(PMAP).exists() {
+        eprintln!("skipped: {PMAP} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let small = Kid::spawn_copy(&[
+        "--file-spaces",
+        d,
+        "--file-newline",
+        d,
+        "--deleted",
+        d,
+        "--memfd",
+        "kid memfd",
+        "--sysv-shm",
+        "--sysv-key",
+        "1234abcd",
+        "--shared-anon",
+        "--rwx",
+        "--big-anon",
+        "3",
+    ])
+    .unwrap();
+    let regions = Kid::spawn_copy(&["--regions", "5000"]).unwrap();
+    let threads = Kid::spawn_copy(&["--threads", "200", "--thread-names"]).unwrap();
+    let kids = [&small, &regions, &threads];
+    for k in kids {
+        k.stop().unwrap();
+    }
+    let formats: &[&[&str]] = &[
+        &[],
+        &["-x"],
+        &["-X"],
+        &["-XX"],
+        &["-d"],
+        &["-q"],
+        &["-x", "-q"],
+        &["-X", "-q"],
+        &["-XX", "-q"],
+        &["-d", "-q"],
+        &["-p"],
+        &["-X", "-p"],
+        &["-d", "-p"],
+    ];
+    for k in kids {
+        for f in formats {
+            compare(k.pid, f);
+        }
+        let r = some_range(k.pid);
+        // -A: pmap 4.0.2 ignores it with -X and sums Rss/Dirty of mappings
+        // below the range into the -x total (see docs/pmap.md): compare the
+        // formats where it is right.
+        for f in [&[][..], &["-d"], &["-q", "-x"]] {
+            let mut o: Vec<&str> = f.to_vec();
+            o.extend(["-A", &r]);
+            compare(k.pid, &o);
+        }
+        let lo = r.split(',').next().unwrap().to_owned();
+        compare(k.pid, &["-A", &lo]);
+        compare(k.pid, &["-A", &format!(",{lo}")]);
+    }
+    // Several PIDs in one call, and one that does not exist: exit 42.
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    compare(dead, &[]);
+    compare(dead, &["-x"]);
+    let many = [
+        small.pid.to_string(),
+        dead.to_string(),
+        threads.pid.to_string(),
+    ];
+    let want = pmap(&many);
+    let got = maplens(&many);
+    assert_eq!(want.status.code(), Some(42));
+    assert_eq!(got.status.code(), Some(42));
+    assert_eq!(want.stdout, got.stdout);
+    for k in kids {
+        k.cont().unwrap();
+    }
+}
+
+#[test]
+fn refuses_what_pmap_refuses() {
+    if !std::path::Path::new(PMAP).exists() {
+        return;
+    }
+    let me = std::process::id().to_string();
+    for bad in [
+        vec!["-x", "-d", &me],
+        vec!["-X", "-c", &me],
+        vec!["-n", &me],
+        vec!["-q", "-n"],
+        vec!["-x"],
+        vec!["-A", "1x", &me],
+        vec!["abc"],
+        vec!["0"],
+        vec!["--read", &me],
+        vec!["--extended=1", &me],
+        vec!["-C", "/nonexistent/rc", &me],
+    ] {
+        let args: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
+        let (w, g) = (pmap(&args), maplens(&args));
+        assert_eq!(w.status.code(), g.status.code(), "{bad:?}");
+        assert_eq!(w.stdout, g.stdout, "{bad:?}");
+        // maplens lists its two extensions after pmap's usage text.
+        let gs = String::from_utf8_lossy(&g.stderr);
+        let gs = gs.split("\nmaplens extensions:").next().unwrap();
+        assert_eq!(String::from_utf8_lossy(&w.stderr), gs, "{bad:?}");
+    }
+}
