@@ -249,8 +249,10 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-/// `MAPLENS_PROFILE=maps|smaps [MAPLENS_PROFILE_ITERS=n]`: no criterion,
-/// just parse the text n times, for `perf` or `valgrind --tool=callgrind`.
+/// `MAPLENS_PROFILE=maps|smaps [MAPLENS_PROFILE_ITERS=n]
+/// [MAPLENS_PROFILE_ITER_ONLY=1]`: no criterion, just parse the text n times
+/// (with `parse_all`, or only iterating `Parser`), for `perf` or
+/// `valgrind --tool=callgrind`.
 fn profile(which: &str) {
     let rs = regions();
     let text = if which == "maps" {
@@ -264,8 +266,15 @@ fn profile(which: &str) {
         .unwrap_or(20);
     let t = std::time::Instant::now();
     let mut n = 0;
+    let iter_only = std::env::var_os("MAPLENS_PROFILE_ITER_ONLY").is_some();
     for _ in 0..iters {
-        n += parse_all(black_box(text.as_bytes()), Mode::Strict).map_or(0, |p| p.entries.len());
+        n += if iter_only {
+            Parser::new(black_box(text.as_bytes()))
+                .filter_map(Result::ok)
+                .count()
+        } else {
+            parse_all(black_box(text.as_bytes()), Mode::Strict).map_or(0, |p| p.entries.len())
+        };
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
