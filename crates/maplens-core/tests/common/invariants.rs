@@ -2,7 +2,9 @@
 //! `cargo fuzz` target (`fuzz/fuzz_targets/parse.rs`, which includes this
 //! file by path) and the bounded fuzz test in `tests/fuzz_regress.rs`.
 
-use maplens_core::parse::{Field, Format, Mode, Parser, PathKind, detect_format, parse_all};
+use maplens_core::parse::{
+    Field, FieldValue, Format, Mode, Parser, PathKind, detect_format, parse_all,
+};
 
 /// The lines of `input` as the parser numbers them (1-based index = line
 /// number), without terminator and, in CRLF text, without the final `\r`.
@@ -82,6 +84,23 @@ pub fn check(input: &[u8]) {
                         for c in v.codes() {
                             assert!(!c.is_empty());
                             assert!(!c.contains(&b' '));
+                        }
+                    }
+                    // The one-pass reader of known fields and the general
+                    // path (`fields()`) agree: each known field holds the
+                    // number of its last line. (Skipped when a line ends in
+                    // a `\r` the parser keeps: `fields()` drops it.)
+                    if crlf || !s.raw.contains(&b'\r') {
+                        let mut last = [None; maplens_core::parse::FIELD_COUNT];
+                        for f in &fields {
+                            if let (Some(k), FieldValue::Kb(v) | FieldValue::Number(v)) =
+                                (Field::from_key(f.key), f.value)
+                            {
+                                last[k as usize] = Some(v);
+                            }
+                        }
+                        for f in Field::ALL {
+                            assert_eq!(s.known.get(*f), last[*f as usize], "{}", f.key());
                         }
                     }
                     let _ = s.name;
