@@ -395,7 +395,7 @@ impl<W: Write> Capture<W> {
         let main = if self.light { "smaps_rollup" } else { "smaps" };
         self.read(&dir.join(main))
             .map_err(|e| Skip::Because(why(&e)))?;
-        if self.buf.is_empty() && !asked {
+        if self.buf.is_empty() && self.spill.is_none() && !asked {
             return Err(Skip::KernelThread);
         }
         // smemcap's directory entry: smem -S takes the owner from it.
