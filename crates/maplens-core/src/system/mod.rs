@@ -2,7 +2,8 @@
 //! each, with what could not be read, and aggregations by user, category,
 //! mapped object, library and shared-memory object.
 //!
-//! [`scan`] walks the PIDs under a proc root and builds one
+//! [`scan`] walks the PIDs under a proc root ([`scan_files`]: of any
+//! [`ProcFiles`], such as a capture bundle) and builds one
 //! [`ProcessRow`] per readable process from a single read of
 //! `smaps_rollup` (or `smaps`, when [`Detail`] asks for regions or the
 //! kernel has no rollup, before 4.14). It streams: the text of one process
@@ -20,12 +21,14 @@
 //! `Private_Clean + Private_Dirty`, as in smem and procrank.
 
 pub mod aggregate;
+pub mod files;
 mod info;
 
+pub use files::{BundleFiles, Owner, ProcDir, ProcFiles};
 pub use info::{MemInfo, Users, hidepid, tmpfs_devices};
 
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 
 use crate::analysis::{Category, classify};
 use crate::model::Snapshot;
@@ -349,14 +352,6 @@ fn classify_err(e: &io::Error) -> ReadFail {
     }
 }
 
-/// Reads a whole file into `buf` (cleared first).
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    let mut f = std::fs::File::open(path)?;
-    f.read_to_end(buf)?;
-    Ok(())
-}
-
 fn trim_nl(b: &[u8]) -> String {
     String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(b)).into_owned()
 }
@@ -374,29 +369,40 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
 
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// Scans every process (or [`ScanOptions::pids`]) under the proc root.
+/// Scans every process (or [`ScanOptions::pids`]) under
+/// [`ScanOptions::proc_root`].
 ///
 /// Errors only when the proc root itself cannot be listed.
 pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanReport> {
-    let root = &opts.proc_root;
+    scan_files(&mut ProcDir::new(&opts.proc_root), opts, hooks)
+}
+
+/// Scans every process (or [`ScanOptions::pids`]) of `files`: a `/proc`
+/// tree ([`ProcDir`]) or a capture bundle ([`BundleFiles`]).
+/// [`ScanOptions::proc_root`] is not used.
+///
+/// Errors only when the processes cannot be listed.
+pub fn scan_files<F: ProcFiles>(
+    files: &mut F,
+    opts: &ScanOptions,
+    hooks: &mut dyn ScanHooks,
+) -> io::Result<ScanReport> {
     let pids = if opts.pids.is_empty() {
-        crate::source::list_pids(root)?
+        files.pids()?
     } else {
         opts.pids.clone()
     };
-    let users = Users::load(root);
-    let rollup_available = root.join("self/smaps_rollup").exists()
-        || pids
-            .first()
-            .is_some_and(|p| root.join(format!("{p}/smaps_rollup")).exists());
-    let file = if opts.detail == Detail::Rollup && rollup_available {
+    let live = files.live();
+    let users = files.users();
+    let rollup_available = files.rollup_available(&pids);
+    let main_file = if opts.detail == Detail::Rollup && rollup_available {
         "smaps_rollup"
     } else {
         "smaps"
     };
     let mut report = ScanReport {
-        meminfo: MemInfo::read(root),
-        hidepid: hidepid(root),
+        meminfo: files.meminfo(),
+        hidepid: files.hidepid(),
         rollup_available,
         ..ScanReport::default()
     };
@@ -406,17 +412,11 @@ pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanRep
     let total = pids.len();
     for (i, &pid) in pids.iter().enumerate() {
         hooks.progress(i, total, pid);
-        let dir = root.join(pid.to_string());
-        let read_comm = |small: &mut Vec<u8>| {
-            read_into(&dir.join("comm"), small)
-                .ok()
-                .map(|()| trim_nl(small))
-        };
-        let uid = match std::fs::metadata(&dir) {
-            Ok(m) => Some(std::os::unix::fs::MetadataExt::uid(&m)),
+        let owner = match files.owner(pid) {
+            Ok(o) => o,
             Err(e) => match classify_err(&e) {
                 // Listed, then gone.
-                ReadFail::Gone if opts.pids.is_empty() => {
+                ReadFail::Gone if opts.pids.is_empty() && live => {
                     report.unreadable.push(Unreadable {
                         pid,
                         comm: None,
@@ -430,31 +430,29 @@ pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanRep
                         pid,
                         comm: None,
                         user: None,
-                        reason: Reason::Other("no such process".into()),
+                        reason: Reason::Other(if live {
+                            "no such process".into()
+                        } else {
+                            format!("not in {}", files.describe())
+                        }),
                     });
                     continue;
                 }
-                _ => None,
+                _ => Owner::default(),
             },
         };
-        let user = uid.map(|u| users.name(u)).unwrap_or_else(|| "?".into());
+        let user = owner
+            .user
+            .or_else(|| owner.uid.map(|u| users.name(u)))
+            .unwrap_or_else(|| "?".into());
         let mut meta = ProcessMeta {
             pid,
-            uid,
+            uid: owner.uid,
             user,
             comm: None,
             command: String::new(),
         };
-        let fail = |meta: ProcessMeta, reason: Reason, small: &mut Vec<u8>, r: &mut ScanReport| {
-            let comm = meta.comm.or_else(|| read_comm(small));
-            r.unreadable.push(Unreadable {
-                pid,
-                comm,
-                user: Some(meta.user),
-                reason,
-            });
-        };
-        match read_into(&dir.join("cmdline"), &mut small) {
+        match files.read(pid, "cmdline", &mut small) {
             Ok(()) => {
                 let args: Vec<String> = small
                     .split(|&b| b == 0)
@@ -463,24 +461,21 @@ pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanRep
                     .collect();
                 meta.command = args.join(" ");
             }
-            Err(e) => match classify_err(&e) {
-                ReadFail::Gone => {
-                    fail(meta, Reason::Exited, &mut small, &mut report);
-                    continue;
-                }
-                // hidepid=1 (invisible=noaccess) refuses even cmdline.
-                ReadFail::Denied => {
-                    fail(meta, Reason::PermissionDenied, &mut small, &mut report);
-                    continue;
-                }
-                ReadFail::Other(m) => {
-                    fail(meta, Reason::Other(m), &mut small, &mut report);
-                    continue;
-                }
-            },
+            // Not captured: go on with comm, as for an empty one.
+            Err(e) if !live && e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let reason = match classify_err(&e) {
+                    ReadFail::Gone => Reason::Exited,
+                    // hidepid=1 (invisible=noaccess) refuses even cmdline.
+                    ReadFail::Denied => Reason::PermissionDenied,
+                    ReadFail::Other(m) => Reason::Other(m),
+                };
+                fail(files, meta, reason, &mut small, &mut report);
+                continue;
+            }
         }
         if want_comm || meta.command.is_empty() {
-            meta.comm = read_comm(&mut small);
+            meta.comm = read_comm(files, pid, &mut small);
         }
         if !hooks.want(&meta) {
             report.filtered_out += 1;
@@ -489,37 +484,52 @@ pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanRep
         if meta.command.is_empty() {
             // Kernel threads and zombies have no cmdline (and no memory);
             // a process may also have emptied its own: read it anyway.
-            if read_into(&dir.join("stat"), &mut small).is_ok()
-                && let Some((state, flags)) = stat_state_flags(&small)
-            {
-                if flags & PF_KTHREAD != 0 {
-                    fail(meta, Reason::KernelThread, &mut small, &mut report);
-                    continue;
-                }
-                if state == b'Z' || state == b'X' {
-                    fail(meta, Reason::Zombie, &mut small, &mut report);
-                    continue;
-                }
+            if let Some(reason) = no_memory(files, pid, &mut small) {
+                fail(files, meta, reason, &mut small, &mut report);
+                continue;
             }
         }
-        let path = dir.join(file);
-        if let Err(e) = read_into(&path, &mut buf) {
+        let mut file = main_file;
+        let mut read = files.read(pid, file, &mut buf);
+        if !live
+            && file == "smaps_rollup"
+            && read
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
+            // A bundle may hold smaps_rollup for some processes only.
+            file = "smaps";
+            read = files.read(pid, file, &mut buf);
+        }
+        if let Err(e) = read {
             let reason = match classify_err(&e) {
-                ReadFail::Gone => Reason::Exited,
+                ReadFail::Gone if live => Reason::Exited,
+                ReadFail::Gone => Reason::Other(if main_file == "smaps" && rollup_available {
+                    format!("{e} (captured with --light: only smaps_rollup)")
+                } else {
+                    e.to_string()
+                }),
                 ReadFail::Denied => Reason::PermissionDenied,
-                ReadFail::Other(m) => Reason::Other(format!("{}: {m}", path.display())),
+                ReadFail::Other(m) => {
+                    Reason::Other(format!("{}/{pid}/{file}: {m}", files.describe()))
+                }
             };
-            fail(meta, reason, &mut small, &mut report);
+            fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
         if buf.is_empty() {
-            // No mm: it exited (or became a zombie) after cmdline was read.
-            let reason = if dir.join("stat").exists() {
-                Reason::Zombie
+            // No mm: it exited (or became a zombie) after cmdline was read;
+            // in a bundle, it was captured so.
+            let reason = if live {
+                if files.exists(pid, "stat") {
+                    Reason::Zombie
+                } else {
+                    Reason::Exited
+                }
             } else {
-                Reason::Exited
+                no_memory(files, pid, &mut small).unwrap_or(Reason::Exited)
             };
-            fail(meta, reason, &mut small, &mut report);
+            fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
         let row = build_row(meta, &buf, file, opts.detail, hooks);
@@ -528,6 +538,41 @@ pub fn scan(opts: &ScanOptions, hooks: &mut dyn ScanHooks) -> io::Result<ScanRep
     }
     hooks.progress(total, total, 0);
     Ok(report)
+}
+
+fn read_comm<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<String> {
+    files.read(pid, "comm", small).ok()?;
+    Some(trim_nl(small))
+}
+
+/// Kernel thread or zombie, by `stat`.
+fn no_memory<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<Reason> {
+    files.read(pid, "stat", small).ok()?;
+    let (state, flags) = stat_state_flags(small)?;
+    if flags & PF_KTHREAD != 0 {
+        Some(Reason::KernelThread)
+    } else if state == b'Z' || state == b'X' {
+        Some(Reason::Zombie)
+    } else {
+        None
+    }
+}
+
+fn fail<F: ProcFiles>(
+    files: &mut F,
+    meta: ProcessMeta,
+    reason: Reason,
+    small: &mut Vec<u8>,
+    r: &mut ScanReport,
+) {
+    let pid = meta.pid;
+    let comm = meta.comm.or_else(|| read_comm(files, pid, small));
+    r.unreadable.push(Unreadable {
+        pid,
+        comm,
+        user: Some(meta.user),
+        reason,
+    });
 }
 
 fn build_row(
