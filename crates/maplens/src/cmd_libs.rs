@@ -8,11 +8,11 @@ use anyhow::Context;
 use maplens_core::analysis::Category;
 use maplens_core::parse::Entry;
 use maplens_core::system::aggregate::LibTotals;
-use maplens_core::system::{Detail, ProcessMeta, ScanHooks, scan};
+use maplens_core::system::{Detail, ProcessMeta, ScanHooks};
 use serde_json::{Value, json};
 
 use crate::cmd_top::{
-    Selection, cell, check_perm, footer, kb, mem_json, report_json, scan_options, short_command,
+    Selection, Source, cell, check_perm, footer, kb, mem_json, report_json, short_command,
 };
 use crate::common::{Format, emit};
 use crate::render::{csv, plain_table};
@@ -22,8 +22,13 @@ use crate::render::{csv, plain_table};
 #[command(after_help = "Examples:
   maplens libs                       every mapped file, largest total PSS first
   maplens libs --path 'libc\\.so' --procs   libc, with each process's share
-  maplens libs --perm r-x            code segments only")]
+  maplens libs --perm r-x            code segments only
+  maplens libs cap.tar.gz            the libraries of a capture bundle's processes")]
 pub struct Args {
+    /// A capture bundle (`cap.tar`, `cap.tar:PID` for one process, `-` for
+    /// standard input) or a copied /proc tree; the live system when absent.
+    #[arg(value_name = "BUNDLE")]
+    pub target: Option<String>,
     /// Only files whose path matches this regex.
     #[arg(long, value_name = "REGEX")]
     pub path: Option<String>,
@@ -120,9 +125,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         libs: LibTotals::default(),
         done: false,
     };
-    let opts = scan_options(args.proc_root.as_ref(), Detail::Smaps, &args.pid);
-    let report = scan(&opts, &mut hooks)
-        .with_context(|| format!("cannot list processes in {}", opts.proc_root.display()))?;
+    let mut pids = args.pid.clone();
+    let source = Source::new(args.target.as_deref(), args.proc_root.as_ref(), &mut pids)?;
+    let report = source.scan(Detail::Smaps, &pids, &mut hooks)?;
     let _ = hooks.done;
     let mut rows = std::mem::take(&mut hooks.libs).into_rows();
     match args.sort.as_str() {

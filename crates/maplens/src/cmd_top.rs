@@ -3,16 +3,19 @@
 //! shared-memory object. Also what `maplens` with no arguments shows.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use maplens_core::analysis::Category;
 use maplens_core::parse::Entry;
+use maplens_core::source::bundle::Compression;
+use maplens_core::source::{Bundle, Target};
 use maplens_core::system::aggregate::{self, Group, ObjectTotals, ShmTotals};
 use maplens_core::system::{
-    Detail, Mem, ProcessMeta, ProcessRow, Reason, ScanHooks, ScanOptions, ScanReport, scan,
-    tmpfs_devices,
+    BundleFiles, Detail, Mem, ProcDir, ProcFiles, ProcessMeta, ProcessRow, Reason, ScanHooks,
+    ScanOptions, ScanReport, scan_files, tmpfs_devices,
 };
 use serde_json::{Value, json};
 
@@ -68,9 +71,15 @@ Examples:
   maplens top                      every process, largest PSS first
   maplens top -P firefox --by category
   maplens top -U www-data --format json
-  maplens top --by shm             shared memory counted once, with who maps it"
+  maplens top --by shm             shared memory counted once, with who maps it
+  maplens top cap.tar.gz           the processes of a capture bundle
+                                   (maplens capture --all, or smem's smemcap)"
 )]
 pub struct Args {
+    /// A capture bundle (`cap.tar`, `cap.tar:PID` for one process, `-` for
+    /// standard input) or a copied /proc tree; the live system when absent.
+    #[arg(value_name = "BUNDLE")]
+    pub target: Option<String>,
     /// Sort by this column (largest first; pid, user and command ascending).
     #[arg(long, short = 's', value_enum, default_value_t)]
     pub sort: SortKey,
@@ -220,13 +229,121 @@ impl ScanHooks for TopHooks {
     }
 }
 
-/// Scan options from the shared arguments.
-pub fn scan_options(proc_root: Option<&PathBuf>, detail: Detail, pids: &[u32]) -> ScanOptions {
-    ScanOptions {
-        proc_root: proc_root.cloned().unwrap_or_else(|| "/proc".into()),
-        detail,
-        comm: false,
-        pids: pids.to_vec(),
+/// What `top` and `libs` scan: a `/proc` tree or a capture bundle.
+pub enum Source {
+    /// The live `/proc`, or a copied tree.
+    Proc(PathBuf),
+    /// A capture bundle.
+    Bundle(Bundle),
+}
+
+impl Source {
+    /// From the positional BUNDLE and `--proc-root`; a `FILE:PID` bundle
+    /// target adds its PID to `pids`.
+    pub fn new(
+        target: Option<&str>,
+        proc_root: Option<&PathBuf>,
+        pids: &mut Vec<u32>,
+    ) -> anyhow::Result<Source> {
+        let Some(word) = target else {
+            return Ok(Source::Proc(
+                proc_root.cloned().unwrap_or_else(|| "/proc".into()),
+            ));
+        };
+        if proc_root.is_some() {
+            bail!("give either a BUNDLE or --proc-root, not both");
+        }
+        let bundle = match Target::parse(word) {
+            Target::Bundle { path, pid } => {
+                let b = Bundle::open(&path)?;
+                if let Some(pid) = pid {
+                    if !b.pids().contains(&pid) {
+                        return Err(maplens_core::source::SourceError::BundleNoPid {
+                            path,
+                            pid,
+                            pids: b.pids().to_vec(),
+                        }
+                        .into());
+                    }
+                    pids.push(pid);
+                }
+                b
+            }
+            Target::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .lock()
+                    .read_to_end(&mut bytes)
+                    .context("reading standard input")?;
+                if Compression::sniff(&bytes[..bytes.len().min(512)]).is_none() {
+                    bail!("standard input is not a capture bundle (tar, gzip or zstd)");
+                }
+                Bundle::from_bytes("<stdin>", bytes)?
+            }
+            Target::Dir(d) => {
+                if ["smaps", "maps", "smaps_rollup"]
+                    .iter()
+                    .any(|f| d.join(f).is_file())
+                {
+                    bail!(
+                        "{}: one process's directory; `maplens report {}` shows it, and \
+                         `maplens top` takes a copied /proc tree",
+                        d.display(),
+                        d.display()
+                    );
+                }
+                return Ok(Source::Proc(d));
+            }
+            Target::Pid(p) => {
+                bail!(
+                    "'{word}': `maplens top` takes a capture bundle; for one process give --pid {p}"
+                )
+            }
+            Target::File(p) if p.exists() => {
+                bail!("{}: not a capture bundle (tar, gzip or zstd)", p.display())
+            }
+            Target::File(p) => bail!("{}: no such file", p.display()),
+            Target::Name(n) => {
+                bail!("'{n}': no such file; to select processes by name, give -P REGEX")
+            }
+        };
+        Ok(Source::Bundle(bundle))
+    }
+
+    /// Devices of tmpfs mounts, for `--by shm`: this machine's, for a
+    /// `/proc` tree; none for a bundle (only `/dev/shm` names then count).
+    pub fn tmpfs_devices(&self) -> Vec<maplens_core::parse::Dev> {
+        match self {
+            Source::Proc(_) => tmpfs_devices(),
+            Source::Bundle(_) => Vec::new(),
+        }
+    }
+
+    /// Scans every process of the source (or those in `pids`).
+    pub fn scan(
+        &self,
+        detail: Detail,
+        pids: &[u32],
+        hooks: &mut dyn ScanHooks,
+    ) -> anyhow::Result<ScanReport> {
+        let opts = ScanOptions {
+            detail,
+            comm: false,
+            pids: pids.to_vec(),
+            ..ScanOptions::default()
+        };
+        fn go<F: ProcFiles>(
+            f: &mut F,
+            opts: &ScanOptions,
+            hooks: &mut dyn ScanHooks,
+        ) -> anyhow::Result<ScanReport> {
+            scan_files(f, opts, hooks)
+                .with_context(|| format!("cannot list processes in {}", f.describe()))
+        }
+        match self {
+            Source::Proc(root) => go(&mut ProcDir::new(root), &opts, hooks),
+            Source::Bundle(b) => go(&mut BundleFiles::new(b), &opts, hooks),
+        }
     }
 }
 
@@ -244,14 +361,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         _ if args.smaps => Detail::Smaps,
         _ => Detail::Rollup,
     };
+    let mut pids = args.pid.clone();
+    let source = Source::new(args.target.as_deref(), args.proc_root.as_ref(), &mut pids)?;
     let mut hooks = TopHooks {
         sel,
         objects: (args.by == Some(By::Object)).then(ObjectTotals::default),
-        shm: (args.by == Some(By::Shm)).then(|| ShmTotals::new(tmpfs_devices())),
+        shm: (args.by == Some(By::Shm)).then(|| ShmTotals::new(source.tmpfs_devices())),
     };
-    let opts = scan_options(args.proc_root.as_ref(), detail, &args.pid);
-    let report = scan(&opts, &mut hooks)
-        .with_context(|| format!("cannot list processes in {}", opts.proc_root.display()))?;
+    let report = source.scan(detail, &pids, &mut hooks)?;
     hooks.sel.tick(1, 1);
     let out = match args.by {
         None => processes(args, &report)?,
