@@ -5,11 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests use as oracles or helpers: procps pmap, smem,
-# setpriv (util-linux), qemu-user for cross-built binaries.
+# setpriv (util-linux), qemu-user and an ARM cross linker for the static
+# device builds (tests/cross.rs runs them under qemu).
 need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 if ((${#need[@]})); then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -17,6 +20,11 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# Static device builds: aarch64 and x86_64 with musl (linked by rust-lld),
+# armv7 with static glibc (rustup serves no armv7 musl std here).
+rustup target add aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf \
+    x86_64-unknown-linux-musl >/dev/null 2>&1 ||
+    echo "note: rustup could not add the cross targets; tests/cross.rs will say it skipped"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
