@@ -19,12 +19,36 @@ pub struct ProcFacts {
 /// (libproc2 then leaves it out, and pmap exits 42).
 pub fn facts(dir: &Path, pid: u32, utf8: bool) -> Option<ProcFacts> {
     let stat = std::fs::read(dir.join("stat")).ok()?;
-    let open = stat.iter().position(|&b| b == b'(')?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let comm = stat.get(open + 1..close).unwrap_or_default();
-    let rest: Vec<&[u8]> = stat
-        .get(close + 1..)
-        .unwrap_or_default()
+    if !stat.contains(&b'(') || !stat.contains(&b')') {
+        return None;
+    }
+    let status = std::fs::read(dir.join("status")).ok();
+    let raw = std::fs::read(dir.join("cmdline")).ok();
+    Some(facts_from(
+        &stat,
+        status.as_deref(),
+        raw.as_deref(),
+        pid,
+        utf8,
+    ))
+}
+
+/// The facts from the text of `stat`, `status` and `cmdline` (live, or
+/// saved in a capture bundle).
+pub fn facts_from(
+    stat: &[u8],
+    status: Option<&[u8]>,
+    cmdline: Option<&[u8]>,
+    pid: u32,
+    utf8: bool,
+) -> ProcFacts {
+    let open = stat.iter().position(|&b| b == b'(');
+    let close = stat.iter().rposition(|&b| b == b')');
+    let (comm, after) = match (open, close) {
+        (Some(o), Some(c)) if o < c => (&stat[o + 1..c], &stat[c + 1..]),
+        _ => (&b"?"[..], &b""[..]),
+    };
+    let rest: Vec<&[u8]> = after
         .split(|&b| b == b' ')
         .filter(|w| !w.is_empty())
         .collect();
@@ -39,8 +63,7 @@ pub fn facts(dir: &Path, pid: u32, utf8: bool) -> Option<ProcFacts> {
         .and_then(|w| std::str::from_utf8(w).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
-    let tgid = std::fs::read(dir.join("status"))
-        .ok()
+    let tgid = status
         .and_then(|s| {
             s.split(|&b| b == b'\n')
                 .find_map(|l| l.strip_prefix(b"Tgid:"))
@@ -48,12 +71,11 @@ pub fn facts(dir: &Path, pid: u32, utf8: bool) -> Option<ProcFacts> {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(pid);
-    let raw = std::fs::read(dir.join("cmdline")).ok();
-    Some(ProcFacts {
+    ProcFacts {
         tgid,
-        cmdline: cmdline_cvt(raw.as_deref(), comm, state, utf8),
+        cmdline: cmdline_cvt(cmdline, comm, state, utf8),
         start_stack,
-    })
+    }
 }
 
 /// libproc2's buffer size for a command line.

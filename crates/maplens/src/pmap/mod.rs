@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use getopt::{HasArg, Item, LongOpt};
+use maplens_core::source::{Bundle, Target};
 use render::{Mode, NameCtx, Persist, Shm, Style};
 
 const USAGE: &str = "
@@ -48,7 +49,8 @@ const EXTENSIONS: &str = "
 maplens extensions:
  -k, --use-kernel-name       use names provided by kernel ([heap], [vdso], ...)
      --from=<file>           show saved maps/smaps text (or a /proc/PID-like
-                             directory; `-` is stdin); PID then only labels it
+                             directory; `-` is stdin); PID then only labels it;
+                             or a capture bundle, cap.tar or cap.tar:PID
 ";
 
 const LONG: &[LongOpt] = &[
@@ -455,6 +457,11 @@ fn run_from(
         render(&mut stdin, out, style, &ctx, &mut persist)?;
         return Ok(0);
     }
+    if let Some(word) = from.to_str()
+        && let Target::Bundle { path, pid: which } = Target::parse(word)
+    {
+        return run_bundle(&path, which.or(pid), style, utf8, out);
+    }
     let (file, label, cmdline) = if from.is_dir() {
         let names: &[&str] = if smaps {
             &["smaps"]
@@ -494,5 +501,106 @@ fn run_from(
     };
     header(out, label, &cmdline)?;
     render(&mut f, out, style, &ctx, &mut persist)?;
+    Ok(0)
+}
+
+/// `--from cap.tar[:PID]`: the process's smaps (or maps) from a capture
+/// bundle, rendered as `--from FILE` renders saved text, under the header
+/// pmap would have printed: the TGID and command line from the bundle's
+/// `status`, `stat` and `cmdline`. With `stat` captured, its start of stack
+/// names `[ stack ]` as live pmap does.
+fn run_bundle(
+    path: &Path,
+    pid: Option<u32>,
+    style: &Style<'_>,
+    utf8: bool,
+    out: &mut dyn Write,
+) -> io::Result<u8> {
+    let fail = |m: String| {
+        warnx(&m);
+        Ok(1)
+    };
+    let b = match Bundle::open(path) {
+        Ok(b) => b,
+        Err(e) => return fail(e.to_string()),
+    };
+    let pid = match pid {
+        Some(p) if b.pids().contains(&p) => p,
+        Some(p) => {
+            return fail(
+                maplens_core::source::SourceError::BundleNoPid {
+                    path: path.to_owned(),
+                    pid: p,
+                    pids: b.pids().to_vec(),
+                }
+                .to_string(),
+            );
+        }
+        None => match b.single_pid() {
+            Ok(p) => p,
+            Err(e) => return fail(e.to_string()),
+        },
+    };
+    let file = |name: &str| b.file(pid, name);
+    let smaps = matches!(style.mode, Mode::Extended | Mode::Detail);
+    let names: &[&str] = if smaps {
+        &["smaps"]
+    } else {
+        &["maps", "smaps"]
+    };
+    let mut text = None;
+    for name in names {
+        match file(name) {
+            Ok(Some(t)) => {
+                text = Some(t);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    let Some(text) = text else {
+        let light = smaps && matches!(file("smaps_rollup"), Ok(Some(_)));
+        return fail(format!(
+            "{}: holds no {} file{}",
+            b.origin(pid),
+            names.join(" or "),
+            if light {
+                " (captured with --light: smaps_rollup only)"
+            } else {
+                ""
+            }
+        ));
+    };
+    // Informative files: a missing or unreadable one is not fatal.
+    let soft = |name: &str| file(name).ok().flatten();
+    let stat = soft("stat");
+    let status = soft("status");
+    let cmdline = soft("cmdline");
+    let (facts, start_stack) = match &stat {
+        Some(st) => {
+            let f = live::facts_from(st, status.as_deref(), cmdline.as_deref(), pid, utf8);
+            let s = f.start_stack;
+            (f, Some(s))
+        }
+        None => {
+            let comm = soft("comm").unwrap_or_else(|| b"?".to_vec());
+            let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+            let fake = format!("{pid} (");
+            let mut st = fake.into_bytes();
+            st.extend_from_slice(comm);
+            st.extend_from_slice(b") S");
+            let f = live::facts_from(&st, status.as_deref(), cmdline.as_deref(), pid, utf8);
+            (f, None)
+        }
+    };
+    let ctx = NameCtx {
+        start_stack,
+        // The captured machine's shm minor is unknown.
+        shm: Shm::FromText,
+    };
+    let mut persist = Persist::default();
+    header(out, facts.tgid, &facts.cmdline)?;
+    render(&mut io::Cursor::new(text), out, style, &ctx, &mut persist)?;
     Ok(0)
 }
