@@ -9,10 +9,10 @@ mod cmd_explain;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
-mod pmap;
 mod cmd_report;
 mod cmd_top;
 mod common;
+mod pmap;
 mod render;
 
 use std::ffi::OsString;
