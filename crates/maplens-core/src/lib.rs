@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+#[cfg(feature = "check")]
 pub mod check;
 pub mod model;
 pub mod parse;

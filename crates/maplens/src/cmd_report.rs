@@ -7,7 +7,18 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use maplens_core::analysis::{Category, Report, Usage, classify, report};
-use maplens_core::check::{self, CheckOptions, Outcome, Severity, SystemInfo};
+#[cfg(feature = "check")]
+use maplens_core::check::{self, CheckOptions, Severity, SystemInfo};
+
+/// What `maplens check` found (nothing in a build without the `check`
+/// feature, which has no findings engine).
+#[cfg(feature = "check")]
+pub type Findings = maplens_core::check::Outcome;
+/// What `maplens check` found (nothing in a build without the `check`
+/// feature, which has no findings engine).
+#[cfg(not(feature = "check"))]
+#[derive(Serialize, Default, Debug)]
+pub struct Findings {}
 use maplens_core::source::{self, Target};
 use serde::Serialize;
 
@@ -109,7 +120,7 @@ struct Doc<'a> {
     #[serde(flatten)]
     report: &'a Report,
     /// The findings of `maplens check` (severity low and up).
-    findings: &'a Outcome,
+    findings: &'a Findings,
 }
 
 /// Reads `vm.max_map_count` from the proc root; `None` when unreadable.
@@ -120,7 +131,7 @@ fn max_map_count(proc_root: &Path) -> Option<u64> {
 
 /// Builds the report for the arguments (live extras included), with the
 /// findings of `maplens check` at severity low and up.
-pub fn build(args: &Args) -> anyhow::Result<(Report, Outcome)> {
+pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
     let snap = args.target.load(true)?;
     let cl = classify(&snap);
     let mut rep = report(&snap, &cl);
@@ -134,6 +145,7 @@ pub fn build(args: &Args) -> anyhow::Result<(Report, Outcome)> {
     if live {
         rep.totals.max_map_count = max_map_count(&proc_root);
     }
+    #[cfg(feature = "check")]
     let findings = check::evaluate(
         &snap,
         &cl,
@@ -143,6 +155,8 @@ pub fn build(args: &Args) -> anyhow::Result<(Report, Outcome)> {
             system: live.then(|| SystemInfo::read(&proc_root, Path::new("/sys"))),
         },
     );
+    #[cfg(not(feature = "check"))]
+    let findings = Findings::default();
     if args.sort == SortKey::Size {
         rep.categories
             .sort_by_key(|c| std::cmp::Reverse(c.usage.size));
@@ -622,7 +636,15 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
 
 /// The findings section at the end of the text report: one line each; the
 /// evidence and advice are in `maplens check`.
-pub fn findings_text(o: &Outcome, exact: bool) -> String {
+#[cfg(not(feature = "check"))]
+pub fn findings_text(_: &Findings, _: bool) -> String {
+    String::new()
+}
+
+/// The findings section at the end of the text report: one line each; the
+/// evidence and advice are in `maplens check`.
+#[cfg(feature = "check")]
+pub fn findings_text(o: &Findings, exact: bool) -> String {
     let mut s = String::from("\nFindings");
     if o.findings.is_empty() {
         s.push_str(": none at severity low or above\n");

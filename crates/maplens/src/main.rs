@@ -4,6 +4,7 @@
 //! line, loads snapshots through `maplens_core::source`, and renders them.
 
 mod cmd_capture;
+#[cfg(feature = "check")]
 mod cmd_check;
 mod cmd_explain;
 mod cmd_libs;
@@ -57,6 +58,7 @@ enum Command {
     /// Libraries and mapped files across processes (like librank).
     Libs(cmd_libs::Args),
     /// Findings: security and memory problems, with what to do.
+    #[cfg(feature = "check")]
     Check(cmd_check::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Some(Command::Report(a)) => cmd_report::run(&a),
         Some(Command::Top(a)) => cmd_top::run(&a),
         Some(Command::Libs(a)) => cmd_libs::run(&a),
+        #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
