@@ -242,7 +242,11 @@ fn check_regions(m: &[Line], r: &Value) {
         let i = i as u64;
         assert_eq!(l.start, base + i * ps, "region {i} contiguous");
         assert_eq!(l.end - l.start, ps, "region {i} is one page");
-        let want: &[u8] = if i % 2 == 0 { b"rw-p" } else { b"r--p" };
+        let want: &[u8] = if i.is_multiple_of(2) {
+            b"rw-p"
+        } else {
+            b"r--p"
+        };
         assert_eq!(l.perms, want, "region {i} perms");
     }
 }

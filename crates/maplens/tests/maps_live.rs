@@ -335,7 +335,7 @@ fn a_thousand_alternating_regions_and_totals_match_proc_maps() {
         assert_eq!(hex(&r["start"]), base + i * ps, "row {i}");
         assert_eq!(hex(&r["end"]), base + (i + 1) * ps, "row {i}");
         assert_eq!(num(&r["size"]), ps);
-        let want = if i % 2 == 0 { "rw-p" } else { "r--p" };
+        let want = if i.is_multiple_of(2) { "rw-p" } else { "r--p" };
         assert_eq!(r["perms"], want, "row {i}: {r:#}");
         assert_eq!(r["path_kind"], "anonymous");
         assert_eq!(r["path"], "");

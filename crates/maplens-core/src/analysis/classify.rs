@@ -873,7 +873,7 @@ fn anon_class(
     }
     // glibc arena: a heap of HEAP_MAX_SIZE aligned to its size, rw-p head
     // followed by a ---p tail (or all of it in one piece).
-    let arena_head = r.start % arena == 0
+    let arena_head = r.start.is_multiple_of(arena)
         && (p.read() && p.write())
         && match next.filter(|n| anon(n) && n.perms.none()) {
             Some(n) => size + n.size() == arena,
@@ -881,13 +881,16 @@ fn anon_class(
         };
     let arena_tail = p.none()
         && prev.is_some_and(|pr| {
-            anon(pr) && pr.perms.write() && pr.start % arena == 0 && pr.size() + size == arena
+            anon(pr)
+                && pr.perms.write()
+                && pr.start.is_multiple_of(arena)
+                && pr.size() + size == arena
         });
     // The kernel merged the arena's used head with an anonymous mapping
     // right below it: the tail still ends on the arena boundary.
     let arena_tail_merged = p.none()
         && size < arena
-        && r.end % arena == 0
+        && r.end.is_multiple_of(arena)
         && prev.is_some_and(|pr| {
             anon(pr) && pr.perms.read() && pr.perms.write() && pr.start < r.end - arena
         });
