@@ -331,7 +331,7 @@ fn strict_parse_counts_and_sums() {
             let parser: u128 = parsed
                 .entries
                 .iter()
-                .filter_map(|e| e.smaps)
+                .filter_map(|e| e.smaps.as_deref())
                 .map(|s| u128::from(s.known.get_or_zero(*f)))
                 .sum();
             assert_eq!(parser, sum_key(&data, f.key()), "{name}: {}", f.key());
@@ -348,7 +348,7 @@ fn strict_parse_counts_and_sums() {
                 "{name}: Size"
             );
             for e in &parsed.entries {
-                let s = e.smaps.unwrap();
+                let s = e.smaps.as_deref().unwrap();
                 if let Some(size) = s.known.get(Field::Size) {
                     let extra = if guard && e.header.path.kind() == PathKind::Stack {
                         4096
@@ -410,7 +410,7 @@ fn rss_matches_a_hand_scan_per_region() {
         let got: Vec<u64> = parsed
             .entries
             .iter()
-            .map(|e| e.smaps.unwrap().known.get_or_zero(Field::Rss))
+            .map(|e| e.smaps.as_deref().unwrap().known.get_or_zero(Field::Rss))
             .collect();
         assert_eq!(got, hand, "{name}");
     }

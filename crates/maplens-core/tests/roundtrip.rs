@@ -252,7 +252,9 @@ fn check(recs: &[Record], text: &[u8]) -> Result<(), TestCaseError> {
         }
         let has_block = !r.fields.is_empty() || !r.unknown.is_empty() || r.vmflags.is_some();
         prop_assert_eq!(e.smaps.is_some(), has_block);
-        let Some(s) = e.smaps else { continue };
+        let Some(s) = e.smaps.as_deref() else {
+            continue;
+        };
         let got: Vec<(Field, u64)> = s.known.iter().collect();
         prop_assert_eq!(&got, &r.fields);
         let unknown: Vec<(&[u8], u64)> = s

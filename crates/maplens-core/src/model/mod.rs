@@ -218,7 +218,7 @@ impl Snapshot {
             self.rollup = parsed
                 .entries
                 .first()
-                .and_then(|e| e.smaps.as_ref())
+                .and_then(|e| e.smaps.as_deref())
                 .map(Smaps::from_block);
             if self.format.is_none() {
                 self.format = Some(Format::SmapsRollup);

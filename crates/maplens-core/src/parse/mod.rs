@@ -19,7 +19,7 @@
 //! assert_eq!(maplens_core::parse::detect_format(text), Format::Smaps);
 //! let e = Parser::new(text).next().unwrap().unwrap();
 //! assert_eq!(e.header.path.kind(), PathKind::Heap);
-//! assert_eq!(e.smaps.unwrap().known.get(Field::Rss), Some(12));
+//! assert_eq!(e.smaps.as_deref().unwrap().known.get(Field::Rss), Some(12));
 //! ```
 
 mod error;
@@ -86,7 +86,10 @@ pub fn detect_format(input: &[u8]) -> Format {
 }
 
 /// One region: its header and, in smaps text, its fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The smaps block is boxed: it is ~300 bytes, and maps text (no block)
+/// would otherwise pay for it in every entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<'a> {
     /// The header line, parsed.
     pub header: Header<'a>,
@@ -95,7 +98,7 @@ pub struct Entry<'a> {
     /// Byte offset of the header line in the input.
     pub byte_offset: usize,
     /// The field lines, for smaps and smaps_rollup text.
-    pub smaps: Option<SmapsBlock<'a>>,
+    pub smaps: Option<Box<SmapsBlock<'a>>>,
 }
 
 /// Zero-copy iterator over the regions of maps, smaps or smaps_rollup text.
@@ -196,7 +199,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn block(&mut self) -> Option<SmapsBlock<'a>> {
+    fn block(&mut self) -> Option<Box<SmapsBlock<'a>>> {
         if !self.next_is_field() {
             return None;
         }
@@ -254,19 +257,28 @@ impl<'a> Parser<'a> {
                 },
             }
         }
+        if known == KnownValues::default()
+            && vmflags.is_none()
+            && name.is_none()
+            && unknown_fields == 0
+        {
+            // Not one good field line: a malformed line under a maps line,
+            // not an smaps block (its errors are queued already).
+            return None;
+        }
         let mut end = self.pos.min(self.input.len());
         // Keep `raw` to the field lines (drop the final terminator).
         if end > start && self.input[end - 1] == b'\n' {
             end -= 1;
         }
-        Some(SmapsBlock {
+        Some(Box::new(SmapsBlock {
             known,
             vmflags,
             name,
             unknown_fields,
             raw: &self.input[start..end],
             first_line,
-        })
+        }))
     }
 }
 

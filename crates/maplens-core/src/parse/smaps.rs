@@ -364,7 +364,7 @@ impl<'a> SmapsBlock<'a> {
     /// use maplens_core::parse::{Parser, FieldValue};
     /// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nHugePFNMap: 0 kB\n";
     /// let e = Parser::new(text).next().unwrap().unwrap();
-    /// let s = e.smaps.unwrap();
+    /// let s = e.smaps.as_deref().unwrap();
     /// let f: Vec<_> = s.fields().collect();
     /// assert_eq!(f[1].key, b"HugePFNMap");
     /// assert_eq!(f[1].value, FieldValue::Kb(0));

@@ -353,7 +353,7 @@ fn unknown_key_preserved() {
     // made up: HugePFNMap is not in the corpus (a newer kernel's key)
     let text = b"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \nRss:                   4 kB\nHugePFNMap:            0 kB\nFutureThing:   some text\nLocked:                0 kB\n";
     let e = entries(text);
-    let s = e[0].smaps.unwrap();
+    let s = e[0].smaps.as_deref().unwrap();
     assert_eq!(s.unknown_fields, 2);
     let unknown: Vec<_> = s.unknown().collect();
     assert_eq!(unknown.len(), 2);
@@ -408,7 +408,7 @@ THPeligible:\t\t0
 VmFlags: rd mr mw me dw sd 
 ";
     let e = entries(text);
-    let s = e[0].smaps.unwrap();
+    let s = e[0].smaps.as_deref().unwrap();
     assert_eq!(s.known.get(Field::ThpEligible), Some(0));
     assert_eq!(s.known.get(Field::Pss), Some(104));
     assert_eq!(s.known.get(Field::FilePmdMapped), Some(0));
@@ -423,7 +423,8 @@ VmFlags: rd mr mw me dw sd
 fn protection_key() {
     // made up: no capture in the corpus has protection keys
     let text = b"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nProtectionKey:         3\nVmFlags: rd wr mr mw me ac \n";
-    let s = entries(text)[0].smaps.unwrap();
+    let es = entries(text);
+    let s = es[0].smaps.as_deref().unwrap();
     assert_eq!(s.known.get(Field::ProtectionKey), Some(3));
 }
 
@@ -455,7 +456,7 @@ fn vmflags_every_known_code_and_an_unknown_one() {
     ]
     .concat();
     let e = entries(&text);
-    let v = e[0].smaps.unwrap().vmflags.unwrap();
+    let v = e[0].smaps.as_deref().unwrap().vmflags.unwrap();
     for f in KNOWN_FLAGS {
         assert!(v.has(f.code), "{}", f.code);
     }
@@ -469,7 +470,16 @@ fn vmflags_every_known_code_and_an_unknown_one() {
     assert_eq!(v.unknown().count(), 0);
     // An empty VmFlags line still yields (empty) flags.
     let e = entries(b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nVmFlags:\n");
-    assert_eq!(e[0].smaps.unwrap().vmflags.unwrap().codes().count(), 0);
+    assert_eq!(
+        e[0].smaps
+            .as_deref()
+            .unwrap()
+            .vmflags
+            .unwrap()
+            .codes()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -479,7 +489,8 @@ fn android_name_line() {
 Name:           [anon:dalvik-main space (region space)]
 Size:               9984 kB
 ";
-    let s = entries(text)[0].smaps.unwrap();
+    let es = entries(text);
+    let s = es[0].smaps.as_deref().unwrap();
     assert_eq!(
         s.name,
         Some(&b"[anon:dalvik-main space (region space)]"[..])
@@ -510,12 +521,19 @@ Private_Dirty:        4 kB
     assert_eq!(detect_format(text), Format::Smaps);
     let e = entries(text);
     assert_eq!(e.len(), 2);
-    let s = e[0].smaps.unwrap();
+    let s = e[0].smaps.as_deref().unwrap();
     assert_eq!(s.known.iter().count(), 6);
     assert_eq!(s.known.get(Field::Pss), None);
     assert!(s.vmflags.is_none());
     assert_eq!(e[1].line, 8);
-    assert_eq!(e[1].smaps.unwrap().known.get(Field::PrivateDirty), Some(4));
+    assert_eq!(
+        e[1].smaps
+            .as_deref()
+            .unwrap()
+            .known
+            .get(Field::PrivateDirty),
+        Some(4)
+    );
 }
 
 // ---- text-level quirks ----------------------------------------------------
@@ -532,7 +550,7 @@ ffffffffff600000-ffffffffff601000 r-xp 00000000 00:00 0                  [vsysca
     assert_eq!(e[2].header.path.kind(), PathKind::Vsyscall);
     // An smaps block whose last line has no newline.
     let e = entries(b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nVmFlags: rd");
-    let s = e[0].smaps.unwrap();
+    let s = e[0].smaps.as_deref().unwrap();
     assert_eq!(s.raw, b"Rss: 4 kB\nVmFlags: rd");
     assert!(s.vmflags.unwrap().has("rd"));
 }
@@ -549,7 +567,7 @@ fn crlf() {
         e[0].header.path.raw(),
         b"/root/.pyenv/versions/3.11.7/bin/python3.11"
     );
-    let s = e[0].smaps.unwrap();
+    let s = e[0].smaps.as_deref().unwrap();
     assert_eq!(s.known.get(Field::Rss), Some(4));
     assert_eq!(s.fields().count(), 3);
     assert!(e[1].header.path.is_empty());
@@ -570,7 +588,7 @@ fn hotspot_trailer_ignored() {
         b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nTotal number of mappings: 1\n";
     let p = parse_all(text, Mode::Strict).unwrap();
     assert_eq!((p.entries.len(), p.ignored), (1, 1));
-    assert_eq!(p.entries[0].smaps.unwrap().raw, b"Rss: 4 kB");
+    assert_eq!(p.entries[0].smaps.as_deref().unwrap().raw, b"Rss: 4 kB");
 }
 
 #[test]
@@ -590,7 +608,7 @@ fn rollup() {
     let p = parse_all(text, Mode::Strict).unwrap();
     assert_eq!(p.format, Format::SmapsRollup);
     assert_eq!(
-        p.entries[0].smaps.unwrap().known.get(Field::Pss),
+        p.entries[0].smaps.as_deref().unwrap().known.get(Field::Pss),
         Some(29944)
     );
 }
@@ -719,8 +737,8 @@ Pss: 4 kB
     let items: Vec<_> = Parser::new(text).collect();
     assert_eq!(items.len(), 4);
     let e = items[3].as_ref().unwrap();
-    assert_eq!(e.smaps.unwrap().known.get(Field::Pss), Some(4));
-    assert_eq!(e.smaps.unwrap().known.get(Field::Rss), None);
+    assert_eq!(e.smaps.as_deref().unwrap().known.get(Field::Pss), Some(4));
+    assert_eq!(e.smaps.as_deref().unwrap().known.get(Field::Rss), None);
 }
 
 #[test]
@@ -828,4 +846,25 @@ fn fast_field_agrees_with_parse_field() {
 #[test]
 fn entry_size() {
     assert!(std::mem::size_of::<Entry<'_>>() <= 384);
+}
+
+#[test]
+fn garbage_under_a_maps_line_does_not_make_it_smaps() {
+    // A malformed line after a maps line used to become an empty smaps
+    // block, so the whole text was taken for smaps (residency columns of
+    // zeros). It is an error, and the text stays maps.
+    let text = b"00400000-00401000 r-xp 00000000 08:01 12 /bin/true\n\
+                 this is not a maps line\n\
+                 00401000-00402000 rw-p 00001000 08:01 12 /bin/true\n";
+    let p = parse_all(text, Mode::Lenient).unwrap();
+    assert_eq!(p.format, Format::Maps);
+    assert_eq!(p.skipped, 1);
+    assert_eq!(p.errors[0].line, 2);
+    assert!(p.entries.iter().all(|e| e.smaps.is_none()));
+}
+
+#[test]
+fn maps_entries_stay_small() {
+    // Maps text has no smaps block; the entry must not pay for one.
+    assert!(std::mem::size_of::<Entry<'_>>() <= 128);
 }
