@@ -2,9 +2,9 @@
 //! across processes, with its total PSS, USS and RSS and the processes that
 //! map it.
 
+use crate::pattern::Pattern;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use maplens_core::analysis::Category;
 use maplens_core::parse::Entry;
 use maplens_core::system::aggregate::LibTotals;
@@ -69,7 +69,7 @@ pub struct Args {
 
 struct LibHooks {
     sel: Selection,
-    path: Option<regex::bytes::Regex>,
+    path: Option<Pattern>,
     perm: Option<Vec<u8>>,
     libs: LibTotals,
     done: bool,
@@ -117,9 +117,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         path: args
             .path
             .as_deref()
-            .map(|p| {
-                regex::bytes::Regex::new(p).with_context(|| format!("--path: bad regex '{p}'"))
-            })
+            .map(|p| Pattern::new(p).map_err(|e| anyhow::anyhow!("--path: bad regex '{p}': {e}")))
             .transpose()?,
         perm: args.perm.as_deref().map(check_perm).transpose()?,
         libs: LibTotals::default(),

@@ -1,5 +1,6 @@
 //! `maplens maps TARGET`: one row per region, with its kind and a note.
 
+use crate::pattern::Pattern;
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
@@ -69,7 +70,7 @@ struct Filter {
     perm: Option<Vec<u8>>,
     kinds: Vec<String>,
     addr: Option<(u64, u64)>,
-    path: Option<regex::bytes::Regex>,
+    path: Option<Pattern>,
 }
 
 impl Filter {
@@ -118,9 +119,9 @@ impl Filter {
             None => None,
         };
         let path = match &a.path {
-            Some(p) => Some(
-                regex::bytes::Regex::new(p).with_context(|| format!("--path: bad regex '{p}'"))?,
-            ),
+            Some(p) => {
+                Some(Pattern::new(p).map_err(|e| anyhow::anyhow!("--path: bad regex '{p}': {e}"))?)
+            }
             None => None,
         };
         Ok(Filter {

@@ -2,6 +2,8 @@
 //! procrank in one), or the same sums by user, category, mapped object or
 //! shared-memory object. Also what `maplens` with no arguments shows.
 
+use crate::pattern::Pattern;
+use crate::progress::Progress;
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -124,9 +126,9 @@ pub struct Args {
 
 /// Process selection and progress shared by `top` and `libs`.
 pub struct Selection {
-    filter: Option<regex::Regex>,
+    filter: Option<Pattern>,
     user: Option<String>,
-    bar: Option<indicatif::ProgressBar>,
+    bar: Option<Progress>,
     started: Instant,
     progress: bool,
 }
@@ -139,7 +141,9 @@ impl Selection {
         progress: bool,
     ) -> anyhow::Result<Selection> {
         let filter = filter
-            .map(|f| regex::Regex::new(f).with_context(|| format!("-P/--filter: bad regex '{f}'")))
+            .map(|f| {
+                Pattern::new(f).map_err(|e| anyhow::anyhow!("-P/--filter: bad regex '{f}': {e}"))
+            })
             .transpose()?;
         use std::io::IsTerminal;
         Ok(Selection {
@@ -160,8 +164,8 @@ impl Selection {
             return false;
         }
         if let Some(re) = &self.filter {
-            return re.is_match(&meta.command)
-                || meta.comm.as_deref().is_some_and(|c| re.is_match(c));
+            return re.is_match_str(&meta.command)
+                || meta.comm.as_deref().is_some_and(|c| re.is_match_str(c));
         }
         true
     }
@@ -173,26 +177,16 @@ impl Selection {
         }
         if done >= total {
             if let Some(b) = self.bar.take() {
-                b.finish_and_clear();
+                b.finish();
             }
             return;
         }
         // Only when the scan takes long enough to be noticed.
         if self.bar.is_none() && self.started.elapsed() > Duration::from_millis(300) {
-            let b = indicatif::ProgressBar::with_draw_target(
-                Some(total as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "maplens: reading processes {bar:30} {pos}/{len}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            self.bar = Some(b);
+            self.bar = Some(Progress::new(total as u64, "reading processes"));
         }
         if let Some(b) = &self.bar {
-            b.set_position(done as u64);
+            b.set(done as u64);
         }
     }
 

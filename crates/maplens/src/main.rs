@@ -13,7 +13,9 @@ mod cmd_pmap;
 mod cmd_report;
 mod cmd_top;
 mod common;
+mod pattern;
 mod pmap;
+mod progress;
 mod render;
 
 use std::ffi::OsString;
