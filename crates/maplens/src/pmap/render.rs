@@ -605,6 +605,29 @@ enum Decision {
     Flags,
 }
 
+/// Equality of two short keys of the same length without a call to memcmp
+/// (smaps keys are 3 to 15 bytes; this runs for every field line).
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    if (8..=16).contains(&n) {
+        // Two overlapping 8-byte words cover the whole key.
+        word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
+    } else if n < 8 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
 /// Interns byte strings: index by content.
 #[derive(Default)]
 struct Interner {
@@ -732,16 +755,26 @@ pub fn detail(
                 if cur_hdr.is_none() {
                     return Ok(());
                 }
-                let Some(colon) = line.find_byte(b':') else {
-                    return Ok(());
+                let li = line_idx;
+                // Kernels print the same keys in the same order for every
+                // mapping: try the key seen at this line position first,
+                // which saves looking for the colon.
+                let colon = match cache.get(li) {
+                    Some((k, _))
+                        if line.get(k.len()) == Some(&b':') && key_eq(&line[..k.len()], k) =>
+                    {
+                        k.len()
+                    }
+                    _ => match line.find_byte(b':') {
+                        Some(c) => c,
+                        None => return Ok(()),
+                    },
                 };
                 let key = &line[..colon];
-                let li = line_idx;
                 line_idx += 1;
-                // Kernels print the same keys in the same order for every
-                // mapping: decide once per line position.
+                // Decide once per line position.
                 let decision = match cache.get(li) {
-                    Some((k, d)) if k.as_slice() == key => *d,
+                    Some((k, d)) if k.len() == key.len() && key_eq(k, key) => *d,
                     _ => {
                         let d = if key == b"VmFlags" {
                             Decision::Flags
