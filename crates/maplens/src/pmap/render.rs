@@ -215,8 +215,8 @@ fn put_dec(out: &mut Vec<u8>, v: u64, width: usize) {
         }
     }
     let digits = &tmp[i..];
-    for _ in digits.len()..width {
-        out.push(b' ');
+    if width > digits.len() {
+        out.resize(out.len() + width - digits.len(), b' ');
     }
     out.extend_from_slice(digits);
 }
@@ -235,16 +235,16 @@ fn put_hex0(out: &mut Vec<u8>, v: u64, width: usize) {
         }
     }
     let digits = &tmp[i..];
-    for _ in digits.len()..width {
-        out.push(b'0');
+    if width > digits.len() {
+        out.resize(out.len() + width - digits.len(), b'0');
     }
     out.extend_from_slice(digits);
 }
 
 /// `%*s`: right-justified.
 fn put_right(out: &mut Vec<u8>, s: &[u8], width: usize) {
-    for _ in s.len()..width {
-        out.push(b' ');
+    if width > s.len() {
+        out.resize(out.len() + width - s.len(), b' ');
     }
     out.extend_from_slice(s);
 }
