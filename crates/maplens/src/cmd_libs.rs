@@ -2,7 +2,7 @@
 //! across processes, with its total PSS, USS and RSS and the processes that
 //! map it.
 
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, PermPattern};
 use std::path::PathBuf;
 
 use maplens_core::analysis::Category;
@@ -11,9 +11,7 @@ use maplens_core::system::aggregate::LibTotals;
 use maplens_core::system::{Detail, ProcessMeta, ScanHooks};
 use serde_json::{Value, json};
 
-use crate::cmd_top::{
-    Selection, Source, cell, check_perm, footer, kb, mem_json, report_json, short_command,
-};
+use crate::cmd_top::{Selection, Source, cell, footer, kb, mem_json, report_json, short_command};
 use crate::common::{Format, emit};
 use crate::render::{csv, plain_table};
 
@@ -70,7 +68,7 @@ pub struct Args {
 struct LibHooks {
     sel: Selection,
     path: Option<Pattern>,
-    perm: Option<Vec<u8>>,
+    perm: Option<PermPattern>,
     libs: LibTotals,
     done: bool,
 }
@@ -87,15 +85,10 @@ impl ScanHooks for LibHooks {
         self.done = done >= total;
     }
     fn region(&mut self, meta: &ProcessMeta, e: &Entry<'_>, _c: Option<Category>) {
-        if let Some(p) = &self.perm {
-            let have = e.header.perms.as_bytes();
-            if !p
-                .iter()
-                .zip(have.iter())
-                .all(|(w, h)| matches!(w, b'?' | b'.') || w == h)
-            {
-                return;
-            }
+        if let Some(p) = &self.perm
+            && !p.matches(e.header.perms)
+        {
+            return;
         }
         if let Some(re) = &self.path
             && !re.is_match(&e.header.path.decoded())
@@ -119,7 +112,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .as_deref()
             .map(|p| Pattern::new(p).map_err(|e| anyhow::anyhow!("--path: bad regex '{p}': {e}")))
             .transpose()?,
-        perm: args.perm.as_deref().map(check_perm).transpose()?,
+        perm: args.perm.as_deref().map(PermPattern::new).transpose()?,
         libs: LibTotals::default(),
         done: false,
     };

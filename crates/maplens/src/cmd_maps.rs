@@ -1,6 +1,6 @@
 //! `maplens maps TARGET`: one row per region, with its kind and a note.
 
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, PermPattern};
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
@@ -67,7 +67,7 @@ fn parse_hex(s: &str) -> anyhow::Result<u64> {
 
 /// A region filter built from the arguments.
 struct Filter {
-    perm: Option<Vec<u8>>,
+    perm: Option<PermPattern>,
     kinds: Vec<String>,
     addr: Option<(u64, u64)>,
     path: Option<Pattern>,
@@ -75,28 +75,7 @@ struct Filter {
 
 impl Filter {
     fn new(a: &Args) -> anyhow::Result<Filter> {
-        let perm = match &a.perm {
-            Some(p) => {
-                let b = p.as_bytes().to_vec();
-                let ok = b.len() <= 4
-                    && b.iter().enumerate().all(|(i, c)| {
-                        matches!(c, b'?' | b'.')
-                            || match i {
-                                0 => matches!(c, b'r' | b'-'),
-                                1 => matches!(c, b'w' | b'-'),
-                                2 => matches!(c, b'x' | b'-'),
-                                _ => matches!(c, b's' | b'p'),
-                            }
-                    });
-                if !ok {
-                    bail!(
-                        "--perm: '{p}' is not a pattern like rw, r-x, ??xp (r/w/x/s/p, '-' or '?')"
-                    );
-                }
-                Some(b)
-            }
-            None => None,
-        };
+        let perm = a.perm.as_deref().map(PermPattern::new).transpose()?;
         for k in &a.kind {
             if Category::from_id(k).is_none() && !PathKind::ALL_TAGS.contains(&k.as_str()) {
                 bail!("--kind: unknown kind '{k}' (see `maplens maps --help` for the list)");
@@ -133,15 +112,10 @@ impl Filter {
     }
 
     fn keep(&self, r: &Region, c: &Class) -> bool {
-        if let Some(p) = &self.perm {
-            let have = r.perms.as_bytes();
-            if !p
-                .iter()
-                .zip(have.iter())
-                .all(|(w, h)| matches!(w, b'?' | b'.') || w == h)
-            {
-                return false;
-            }
+        if let Some(p) = &self.perm
+            && !p.matches(r.perms)
+        {
+            return false;
         }
         if !self.kinds.is_empty()
             && !self

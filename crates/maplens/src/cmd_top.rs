@@ -890,22 +890,3 @@ fn shm(args: &Args, report: &ScanReport, t: ShmTotals) -> anyhow::Result<String>
         }
     }
 }
-
-/// Checks a `--perm` pattern like `r-x`, `??xp` (shared with `libs`).
-pub fn check_perm(p: &str) -> anyhow::Result<Vec<u8>> {
-    let b = p.as_bytes().to_vec();
-    let ok = b.len() <= 4
-        && b.iter().enumerate().all(|(i, c)| {
-            matches!(c, b'?' | b'.')
-                || match i {
-                    0 => matches!(c, b'r' | b'-'),
-                    1 => matches!(c, b'w' | b'-'),
-                    2 => matches!(c, b'x' | b'-'),
-                    _ => matches!(c, b's' | b'p'),
-                }
-        });
-    if !ok {
-        bail!("--perm: '{p}' is not a pattern like rw, r-x, ??xp (r/w/x/s/p, '-' or '?')");
-    }
-    Ok(b)
-}

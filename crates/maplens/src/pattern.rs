@@ -43,6 +43,42 @@ impl Pattern {
     }
 }
 
+/// A `--perm` pattern: a prefix of `rwxp` where each position is the
+/// letter, `-`, or `?`/`.` for either (`rw`, `r-x`, `??xp`, `---p`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermPattern(Vec<u8>);
+
+impl PermPattern {
+    /// Parses a pattern; the error is the one-line message for the user.
+    pub fn new(p: &str) -> anyhow::Result<PermPattern> {
+        let b = p.as_bytes().to_vec();
+        let ok = b.len() <= 4
+            && b.iter().enumerate().all(|(i, c)| {
+                matches!(c, b'?' | b'.')
+                    || match i {
+                        0 => matches!(c, b'r' | b'-'),
+                        1 => matches!(c, b'w' | b'-'),
+                        2 => matches!(c, b'x' | b'-'),
+                        _ => matches!(c, b's' | b'p'),
+                    }
+            });
+        if !ok {
+            anyhow::bail!(
+                "--perm: '{p}' is not a pattern like rw, r-x, ??xp (r/w/x/s/p, '-' or '?')"
+            );
+        }
+        Ok(PermPattern(b))
+    }
+
+    /// Whether permissions match.
+    pub fn matches(&self, perms: maplens_core::parse::Perms) -> bool {
+        self.0
+            .iter()
+            .zip(perms.as_bytes().iter())
+            .all(|(w, h)| matches!(w, b'?' | b'.') || w == h)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +92,21 @@ mod tests {
         assert!(Pattern::new("(").is_err());
         let q = Pattern::new("caf").unwrap();
         assert!(q.is_match(b"/tmp/caf\xe9"));
+    }
+
+    #[test]
+    fn perm_patterns() {
+        use maplens_core::parse::Perms;
+        let rx = Perms::parse(b"r-xp").unwrap();
+        assert!(PermPattern::new("r-x").unwrap().matches(rx));
+        assert!(PermPattern::new("??xp").unwrap().matches(rx));
+        assert!(!PermPattern::new("rw").unwrap().matches(rx));
+        assert!(
+            PermPattern::new("---p")
+                .unwrap()
+                .matches(Perms::parse(b"---p").unwrap())
+        );
+        assert!(PermPattern::new("rwxps").is_err());
+        assert!(PermPattern::new("x").is_err());
     }
 }
