@@ -3,7 +3,7 @@
 #
 #   scripts/cross-build.sh [--lite|--full] [TARGET…]
 #
-# TARGET is one of (default: all three):
+# TARGET is one of (default: x86_64 and aarch64 musl, armv7 gnueabihf):
 #   x86_64-unknown-linux-musl      static musl, linked by rust-lld
 #   aarch64-unknown-linux-musl     static musl, linked by rust-lld
 #   armv7-unknown-linux-musleabihf static musl, linked by rust-lld
@@ -31,7 +31,7 @@ for a in "$@"; do
         *) targets+=("$a") ;;
     esac
 done
-((${#targets[@]})) || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
+((${#targets[@]})) || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
 
 # musl targets carry their own crt objects and libc: rust-lld links them
 # with no C cross compiler.
