@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin layer over `maplens-core`: it reads the command
 //! line, loads snapshots through `maplens_core::source`, and renders them.
+#![forbid(unsafe_code)]
 
 mod cmd_capture;
 #[cfg(feature = "check")]
