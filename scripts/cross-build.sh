@@ -43,6 +43,8 @@ export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
 export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="-C target-feature=+crt-static"
 
 out="${CARGO_TARGET_DIR:-target}"
+# Print absolute paths: callers (tests) run from other directories.
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 for t in "${targets[@]}"; do
     cargo build -p maplens --profile release-small --target "$t" "${features[@]}" >&2
     bin="$out/$t/release-small/maplens"
