@@ -208,7 +208,6 @@ fn thread_stack_tag_names_the_thread() {
 
 /// The `---p` page right below a `[stack:TID]` region is its guard page.
 #[test]
-#[ignore = "bug in maplens-core classify: the guard under [stack:TID] is called a reservation"]
 fn guard_page_under_a_stack_tid_region() {
     let fx = "innofirmware__armv7-linux4.4-python34-stackTID.maps";
     let text = fixture_text(fx);
