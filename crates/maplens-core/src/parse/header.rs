@@ -43,6 +43,7 @@ impl Perms {
     }
 
     /// Parses exactly four bytes `[r-][w-][x-][sp]`.
+    #[inline]
     pub fn parse(b: &[u8]) -> Option<Perms> {
         if b.len() != 4 {
             return None;
@@ -255,7 +256,13 @@ fn hex(line: &[u8], pos: &mut usize, max_digits: usize) -> Option<u64> {
     let k = hex_prefix_len(w);
     let mut v = hex_value(w, k);
     let mut n = k;
-    if k == 8 {
+    // Eight digits and then a delimiter (offsets, 32-bit addresses): one
+    // table look instead of a second chunk.
+    if k == 8
+        && line
+            .get(start + 8)
+            .is_some_and(|&c| HEX[c as usize] != 0xff)
+    {
         let w = chunk(line, start + 8);
         let k = hex_prefix_len(w);
         v = (v << (4 * k)) | hex_value(w, k);
@@ -275,11 +282,46 @@ fn hex(line: &[u8], pos: &mut usize, max_digits: usize) -> Option<u64> {
     Some(v)
 }
 
+/// How many of the eight bytes of `w`, from the first, are decimal digits.
+#[inline(always)]
+pub(crate) fn dec_prefix_len(w: u64) -> usize {
+    let x = w & LO7;
+    let ge_0 = x + ONES * (0x80 - b'0' as u64);
+    let gt_9 = x + ONES * (0x80 - b'9' as u64 - 1);
+    let ok = ge_0 & !gt_9 & !w & HI;
+    ((!ok & HI).trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `k` (0..=8) bytes of `w`, all decimal digits:
+/// three multiplications combine pairs, quads and then the two halves.
+#[inline(always)]
+pub(crate) fn dec_value(w: u64, k: usize) -> u64 {
+    if k == 0 {
+        return 0;
+    }
+    // The first digit lands in byte 8-k; the zero bytes below it are
+    // leading zeros.
+    let d = (w.wrapping_sub(ONES * u64::from(b'0'))) << (8 * (8 - k));
+    let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_ffff_0000_ffff;
+    (d.wrapping_mul(10000) + (d >> 32)) & 0xffff_ffff
+}
+
 /// Parses a decimal `u64`; on failure (no digit, overflow) `*pos` is left
-/// at the first digit.
+/// at the first digit. Reads up to eight digits at once.
 #[inline(always)]
 fn dec(line: &[u8], pos: &mut usize) -> Option<u64> {
     let start = *pos;
+    let w = chunk(line, start);
+    let k = dec_prefix_len(w);
+    if k == 0 {
+        return None;
+    }
+    if k < 8 || !line.get(start + 8).is_some_and(u8::is_ascii_digit) {
+        *pos = start + k;
+        return Some(dec_value(w, k));
+    }
+    // Nine digits or more (large inode numbers): one at a time, checked.
     let mut p = start;
     let mut v: u64 = 0;
     while let Some(&c) = line.get(p) {
@@ -295,6 +337,23 @@ fn dec(line: &[u8], pos: &mut usize) -> Option<u64> {
     }
     *pos = p;
     Some(v)
+}
+
+/// `hh:hh ` at `p`: the device as the kernel prints it for minor and
+/// major numbers below 256.
+#[inline(always)]
+fn dev2(line: &[u8], p: usize) -> Option<(u64, u64)> {
+    let b = line.get(p..p + 6)?;
+    let (a, c, d, e) = (
+        HEX[b[0] as usize],
+        HEX[b[1] as usize],
+        HEX[b[3] as usize],
+        HEX[b[4] as usize],
+    );
+    if (a | c | d | e) & 0xf0 != 0 || b[2] != b':' || b[5] != b' ' {
+        return None;
+    }
+    Some((u64::from(a << 4 | c), u64::from(d << 4 | e)))
 }
 
 #[inline(always)]
@@ -336,6 +395,49 @@ pub(crate) fn looks_like_header(line: &[u8]) -> bool {
 /// assert_eq!((h.dev.major, h.dev.minor, h.inode), (8, 5, 1234));
 /// ```
 pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
+    let (mut h, p) = fields(line)?;
+    h.path = match line.get(p) {
+        None => Pathname::new(b""),
+        // Skip the padding; whatever follows, to the end of the line, is
+        // the name. A line trimmed of trailing blanks has no padding.
+        Some(b' ') => Pathname::new(&line[skip_spaces(line, p)..]),
+        Some(_) => return Err((p, ErrorKind::BadInode)),
+    };
+    Ok(h)
+}
+
+/// The header fast path: parses a header at the start of `rest` (the text
+/// from a line start to the end of the input, LF line ends) and finds the
+/// end of its line in the same pass. Returns the header and the length of
+/// the line with its terminator, or `None` for anything the general path
+/// ([`parse_header`] on a line found first) must look at; for every line it
+/// accepts the two give the same header.
+#[inline(always)]
+pub(crate) fn fast_header(rest: &[u8]) -> Option<(Header<'_>, usize)> {
+    // `fields` never reads past the line: each number stops at the first
+    // byte that is not a digit, and a newline is none.
+    let (mut h, p) = fields(rest).ok()?;
+    match rest.get(p) {
+        None => Some((h, p)),
+        Some(b'\n') => Some((h, p + 1)),
+        Some(b' ') => {
+            let q = skip_spaces(rest, p);
+            let tail = rest.get(q..)?;
+            let (name, len) = match memchr::memchr(b'\n', tail) {
+                Some(i) => (&tail[..i], q + i + 1),
+                None => (tail, rest.len()),
+            };
+            h.path = Pathname::new(name);
+            Some((h, len))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Everything before the name: the header with an empty path, and the
+/// position just after the inode.
+#[inline(always)]
+fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
     let mut p = 0usize;
     let start = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadAddress))?;
     if !expect(line, &mut p, b'-') {
@@ -360,36 +462,40 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
     if !expect(line, &mut p, b' ') {
         return Err((p, ErrorKind::BadOffset));
     }
-    let major = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
-    if !expect(line, &mut p, b':') {
-        return Err((p, ErrorKind::BadDevice));
-    }
-    let minor = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
-    if !expect(line, &mut p, b' ') {
-        return Err((p, ErrorKind::BadDevice));
-    }
-    let inode = dec(line, &mut p).ok_or((p, ErrorKind::BadInode))?;
-    let path: &[u8] = match line.get(p) {
-        None => b"",
-        Some(b' ') => {
-            // Skip the padding; whatever follows, to the end of the line, is
-            // the name. A line trimmed of trailing blanks has no padding.
-            &line[skip_spaces(line, p)..]
+    let (major, minor) = match dev2(line, p) {
+        // The kernel's `%02x:%02x`, nearly always two digits each.
+        Some(d) => {
+            p += 6;
+            d
         }
-        Some(_) => return Err((p, ErrorKind::BadInode)),
+        None => {
+            let major = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+            if !expect(line, &mut p, b':') {
+                return Err((p, ErrorKind::BadDevice));
+            }
+            let minor = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+            if !expect(line, &mut p, b' ') {
+                return Err((p, ErrorKind::BadDevice));
+            }
+            (major, minor)
+        }
     };
-    Ok(Header {
-        start,
-        end,
-        perms,
-        offset,
-        dev: Dev {
-            major: major as u32,
-            minor: minor as u32,
+    let inode = dec(line, &mut p).ok_or((p, ErrorKind::BadInode))?;
+    Ok((
+        Header {
+            start,
+            end,
+            perms,
+            offset,
+            dev: Dev {
+                major: major as u32,
+                minor: minor as u32,
+            },
+            inode,
+            path: Pathname::new(b""),
         },
-        inode,
-        path: Pathname::new(path),
-    })
+        p,
+    ))
 }
 
 #[cfg(test)]

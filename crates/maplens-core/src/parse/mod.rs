@@ -34,8 +34,8 @@ pub use path::{PathKind, Pathname, decode_escapes, encode_escapes};
 pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
-use header::looks_like_header;
-use smaps::{fast_field, parse_field};
+use header::{fast_header, looks_like_header};
+use smaps::{FieldOrder, fast_field, parse_field};
 use std::collections::VecDeque;
 
 /// Which kernel file the text is.
@@ -117,6 +117,14 @@ pub struct Parser<'a> {
     /// queue: a block of many bad lines must not cost O(n²) to drain.
     errors: VecDeque<ParseError>,
     pending: Option<Entry<'a>>,
+    /// The header of the next line and its length, when already parsed
+    /// (see `peek_header`).
+    peeked: Option<(Header<'a>, usize)>,
+    /// The order of smaps fields seen so far.
+    order: FieldOrder,
+    /// Use the one-pass readers for well-formed lines (always, except to
+    /// test them against the general path).
+    fast: bool,
     ignored: usize,
 }
 
@@ -141,8 +149,20 @@ impl<'a> Parser<'a> {
             crlf,
             errors: VecDeque::new(),
             pending: None,
+            peeked: None,
+            order: FieldOrder::new(),
+            fast: true,
             ignored: 0,
         }
+    }
+
+    /// The same parser without its fast paths: every line is found first
+    /// and then read by the general code. It gives the same items, only
+    /// slower; it exists so that tests and the fuzzer can check that.
+    #[doc(hidden)]
+    pub fn without_fast_paths(mut self) -> Self {
+        self.fast = false;
+        self
     }
 
     /// The text uses CRLF line ends (judged from the first line). Then a
@@ -199,8 +219,26 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The header at the current position, by the fast path.
+    #[inline(always)]
+    fn fast_header(&self) -> Option<(Header<'a>, usize)> {
+        if self.crlf || !self.fast {
+            return None;
+        }
+        fast_header(self.input.get(self.pos..).unwrap_or_default())
+    }
+
+    /// True when the next line is a well-formed header; it is kept for
+    /// the next entry, so that it is parsed once.
+    #[inline(always)]
+    fn peek_header(&mut self) -> bool {
+        self.peeked = self.fast_header();
+        self.peeked.is_some()
+    }
+
     fn block(&mut self) -> Option<Box<SmapsBlock<'a>>> {
-        if !self.next_is_field() {
+        // In maps text the next line is the next header.
+        if self.peek_header() || !self.next_is_field() {
             return None;
         }
         let start = self.pos;
@@ -209,19 +247,29 @@ impl<'a> Parser<'a> {
         let mut vmflags = None;
         let mut name = None;
         let mut unknown_fields = 0u16;
+        let mut prev = FieldOrder::START;
         loop {
             // Most lines are `Key:   N kB` with a known key: read them in
-            // one pass, without looking for the line end first.
+            // one pass, without looking for the line end first; first as
+            // the key that came next last time, then by a key lookup.
             let rest = self.input.get(self.pos..).unwrap_or_default();
             // (A known key is never a foreign line: see the test
             // `foreign_lines_are_not_fast_fields`.)
-            if let Some((f, v, len)) = fast_field(rest, self.crlf) {
+            let fast = match self.order.predict(prev, rest) {
+                _ if !self.fast => None,
+                Some(x) => Some(x),
+                None => fast_field(rest, self.crlf).inspect(|&(f, _, _)| {
+                    self.order.learn(prev, f, rest);
+                }),
+            };
+            if let Some((f, v, len)) = fast {
                 known.set(f, v);
                 self.pos += len;
                 self.line += 1;
+                prev = f as usize;
                 continue;
             }
-            if !self.next_is_field() {
+            if self.peek_header() || !self.next_is_field() {
                 break;
             }
             let Some((line, no, _)) = self.next_line() else {
@@ -236,7 +284,10 @@ impl<'a> Parser<'a> {
             };
             match Field::from_key(f.key) {
                 Some(k) => match f.value {
-                    FieldValue::Kb(v) | FieldValue::Number(v) => known.set(k, v),
+                    FieldValue::Kb(v) | FieldValue::Number(v) => {
+                        known.set(k, v);
+                        prev = k as usize;
+                    }
                     FieldValue::Text(_) => {
                         // Point at the value that is not a number.
                         let after = f.key.len() + 1;
@@ -292,6 +343,15 @@ impl<'a> Iterator for Parser<'a> {
         if let Some(e) = self.pending.take() {
             return Some(Ok(e));
         }
+        // Most lines are well-formed headers: parse one where it starts,
+        // finding its end on the way (a header line is never blank, never
+        // foreign: it starts with a hex digit).
+        if let Some((header, len)) = self.peeked.take().or_else(|| self.fast_header()) {
+            let off = self.pos;
+            self.pos += len;
+            self.line += 1;
+            return Some(self.entry(header, self.line, off));
+        }
         loop {
             let (line, no, off) = self.next_line()?;
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -315,23 +375,35 @@ impl<'a> Iterator for Parser<'a> {
                     }
                     Some(Err(self.error(no, col, kind, line)))
                 }
-                Ok(header) => {
-                    let smaps = self.block();
-                    let entry = Entry {
-                        header,
-                        line: no,
-                        byte_offset: off,
-                        smaps,
-                    };
-                    match self.errors.pop_front() {
-                        None => Some(Ok(entry)),
-                        Some(e) => {
-                            self.pending = Some(entry);
-                            Some(Err(e))
-                        }
-                    }
-                }
+                Ok(header) => Some(self.entry(header, no, off)),
             };
+        }
+    }
+}
+
+impl<'a> Parser<'a> {
+    /// The entry of a header just read: reads its smaps block, and yields
+    /// the block's errors first.
+    #[inline(always)]
+    fn entry(
+        &mut self,
+        header: Header<'a>,
+        line: usize,
+        off: usize,
+    ) -> Result<Entry<'a>, ParseError> {
+        let smaps = self.block();
+        let entry = Entry {
+            header,
+            line,
+            byte_offset: off,
+            smaps,
+        };
+        match self.errors.pop_front() {
+            None => Ok(entry),
+            Some(e) => {
+                self.pending = Some(entry);
+                Err(e)
+            }
         }
     }
 }

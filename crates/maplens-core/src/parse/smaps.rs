@@ -1,7 +1,7 @@
 //! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
 //! Android's `Name:` and any key a newer kernel adds.
 
-use super::header::{HI, ONES, chunk};
+use super::header::{HI, ONES, chunk, dec_prefix_len, dec_value};
 use super::vmflags::VmFlags;
 
 macro_rules! known_fields {
@@ -135,6 +135,106 @@ static KEY_WORDS: [KeyWords; FIELD_COUNT] = {
     }
     t
 };
+
+/// `CANON[i]` is how the kernel prints the key of `Field::ALL[i]`: the key,
+/// its colon and spaces to column 16, as two little-endian words. (Every
+/// kernel since 2.6 prints a numeric field as `"Key:" padded to 16` and the
+/// value right-aligned in 8 columns, then ` kB` or nothing.)
+static CANON: [(u64, u64); FIELD_COUNT] = {
+    let mut t = [(0u64, 0u64); FIELD_COUNT];
+    let mut i = 0;
+    while i < FIELD_COUNT {
+        let k = Field::ALL[i].key().as_bytes();
+        let mut b = [b' '; 16];
+        let mut j = 0;
+        while j < k.len() {
+            b[j] = k[j];
+            j += 1;
+        }
+        b[k.len()] = b':';
+        let mut lo = 0u64;
+        let mut hi = 0u64;
+        let mut j = 0;
+        while j < 8 {
+            lo |= (b[j] as u64) << (8 * j);
+            hi |= (b[j + 8] as u64) << (8 * j);
+            j += 1;
+        }
+        t[i] = (lo, hi);
+        i += 1;
+    }
+    t
+};
+
+/// The order of the fields of an smaps block, learned from the text: a
+/// kernel prints the same keys in the same order for every region, so the
+/// key that followed a field last time is, nearly always, the next one.
+/// A line in the kernel's exact layout with that key is read with a few
+/// word comparisons ([`FieldOrder::predict`]); anything else goes to
+/// [`fast_field`] and teaches the order ([`FieldOrder::learn`]).
+#[derive(Clone, Debug)]
+pub(crate) struct FieldOrder {
+    /// `next[i]`: the field index that followed field `i` (`START` for
+    /// the first line of a block), or `0xff`.
+    next: [u8; FIELD_COUNT + 1],
+}
+
+impl FieldOrder {
+    /// The "field" before the first line of a block.
+    pub(crate) const START: usize = FIELD_COUNT;
+
+    pub(crate) const fn new() -> Self {
+        FieldOrder {
+            next: [0xff; FIELD_COUNT + 1],
+        }
+    }
+
+    /// Reads the line at the start of `rest` as the field that followed
+    /// `prev` last time, if it is printed exactly as the kernel does:
+    /// the 16-byte padded key, eight columns of spaces then digits, and
+    /// ` kB\n` or `\n`. Gives the same result as [`fast_field`] for every
+    /// line it accepts.
+    #[inline(always)]
+    pub(crate) fn predict(&self, prev: usize, rest: &[u8]) -> Option<(Field, u64, usize)> {
+        const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+        let idx = usize::from(*self.next.get(prev)?);
+        let &(lo, hi) = CANON.get(idx)?;
+        if chunk(rest, 0) != lo || chunk(rest, 8) != hi {
+            return None;
+        }
+        let len = match rest.get(24..28) {
+            Some(b" kB\n") => 28,
+            _ if rest.get(24) == Some(&b'\n') => 25,
+            _ => return None,
+        };
+        let w = chunk(rest, 16);
+        let x = w ^ SPACES;
+        if x == 0 {
+            return None;
+        }
+        let blanks = (x.trailing_zeros() / 8) as usize;
+        let digits = w >> (8 * blanks);
+        let k = 8 - blanks;
+        if dec_prefix_len(digits) != k {
+            return None;
+        }
+        Some((*Field::ALL.get(idx)?, dec_value(digits, k), len))
+    }
+
+    /// Notes that field `f`, read at the start of `rest`, followed `prev`
+    /// (only when it is printed in the kernel's layout, the one
+    /// [`FieldOrder::predict`] reads).
+    #[inline(always)]
+    pub(crate) fn learn(&mut self, prev: usize, f: Field, rest: &[u8]) {
+        let (lo, hi) = CANON[f as usize];
+        if chunk(rest, 0) == lo
+            && chunk(rest, 8) == hi
+            && let Some(slot) = self.next.get_mut(prev)
+        {
+            *slot = f as u8;
+        }
+    }
+}
 
 /// Index of the first `:` among the eight bytes of `w` (8 when none).
 #[inline(always)]

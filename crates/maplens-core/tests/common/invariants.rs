@@ -26,6 +26,11 @@ fn lines(input: &[u8], crlf: bool) -> Vec<&[u8]> {
 /// Panics (with a message) when an invariant does not hold.
 pub fn check(input: &[u8]) {
     let _ = detect_format(input);
+    // The one-pass readers of well-formed lines give exactly what the
+    // general code gives, item for item (entries and errors).
+    let fast: Vec<_> = Parser::new(input).collect();
+    let general: Vec<_> = Parser::new(input).without_fast_paths().collect();
+    assert_eq!(fast, general, "fast and general paths differ");
     let parser = Parser::new(input);
     let crlf = parser.crlf();
     let lines = lines(input, crlf);
