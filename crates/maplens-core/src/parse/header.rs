@@ -339,6 +339,29 @@ fn dec(line: &[u8], pos: &mut usize) -> Option<u64> {
     Some(v)
 }
 
+/// The four permission bytes at `p`, all at once: each must be its letter
+/// or `-` (`s` or `p` for the last).
+#[inline(always)]
+fn perms4(line: &[u8], p: usize) -> Option<Perms> {
+    let b = line.get(p..p + 4)?;
+    let w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    // High bit of each byte set where the byte of `w` equals that of `t`
+    // (exact: no borrow crosses bytes).
+    let eq = |t: u32| {
+        let x = w ^ t;
+        !(((x & 0x7f7f_7f7f) + 0x7f7f_7f7f) | x) & 0x8080_8080
+    };
+    let letter = eq(u32::from_le_bytes(*b"rwxs"));
+    let other = eq(u32::from_le_bytes(*b"---p"));
+    if letter | other != 0x8080_8080 {
+        return None;
+    }
+    // Gather the four flags (bits 7, 15, 23, 31) into bits 0-3, in the
+    // order of `Perms`' bits: r, w, x, s.
+    let bits = ((u64::from(letter >> 7) * 0x0020_4081) >> 21) & 0xf;
+    Some(Perms(bits as u8))
+}
+
 /// `hh:hh ` at `p`: the device as the kernel prints it for minor and
 /// major numbers below 256.
 #[inline(always)]
@@ -423,7 +446,7 @@ pub(crate) fn fast_header(rest: &[u8]) -> Option<(Header<'_>, usize)> {
         Some(b' ') => {
             let q = skip_spaces(rest, p);
             let tail = rest.get(q..)?;
-            let (name, len) = match memchr::memchr(b'\n', tail) {
+            let (name, len) = match newline(tail) {
                 Some(i) => (&tail[..i], q + i + 1),
                 None => (tail, rest.len()),
             };
@@ -432,6 +455,31 @@ pub(crate) fn fast_header(rest: &[u8]) -> Option<(Header<'_>, usize)> {
         }
         Some(_) => None,
     }
+}
+
+/// Index of the first `\n` in `s`. Names are short (tens of bytes): eight
+/// bytes at a time beats a call to `memchr` for them; long ones go to it.
+#[inline(always)]
+fn newline(s: &[u8]) -> Option<usize> {
+    const NL: u64 = ONES * b'\n' as u64;
+    let mut i = 0;
+    while i < 64 {
+        let Some(c) = s.get(i..i + 8) else {
+            break;
+        };
+        let Ok(a) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let x = u64::from_le_bytes(a) ^ NL;
+        // Exact zero-byte test: the lowest flagged byte is the first
+        // newline.
+        let z = x.wrapping_sub(ONES) & !x & HI;
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b'\n', s.get(i..)?).map(|j| i + j)
 }
 
 /// Everything before the name: the header with an empty path, and the
@@ -450,10 +498,7 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
     if !expect(line, &mut p, b' ') {
         return Err((p, ErrorKind::BadAddress));
     }
-    let perms = line
-        .get(p..p + 4)
-        .and_then(Perms::parse)
-        .ok_or((p, ErrorKind::BadPerms))?;
+    let perms = perms4(line, p).ok_or((p, ErrorKind::BadPerms))?;
     p += 4;
     if !expect(line, &mut p, b' ') {
         return Err((p, ErrorKind::BadPerms));
@@ -501,6 +546,60 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time permission reader agrees with `Perms::parse` on
+    /// every 4-byte combination of interesting bytes.
+    #[test]
+    fn perms4_agrees_with_parse() {
+        let bytes = b"rwxsp-\0 R\xff";
+        for &a in bytes {
+            for &b in bytes {
+                for &c in bytes {
+                    for &d in bytes {
+                        let s = [a, b, c, d];
+                        assert_eq!(perms4(&s, 0), Perms::parse(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(perms4(b"rwx", 0), None);
+    }
+
+    #[test]
+    fn swar_dec_agrees_with_bytes() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for n in [0u64, 1, 9, 10, 99, 1234567, 12345678, 123456789, u64::MAX] {
+            cases.push(n.to_string().into_bytes());
+        }
+        cases.push(b"18446744073709551616".to_vec());
+        cases.push(b"00000000000000000000000001".to_vec());
+        for c in cases {
+            for tail in [&b""[..], b" ", b"\n", b"x", b"/"] {
+                let t = [&c[..], tail].concat();
+                let mut p = 0;
+                let want = std::str::from_utf8(&c)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok());
+                assert_eq!(dec(&t, &mut p), want, "{t:?}");
+                if want.is_some() {
+                    assert_eq!(p, c.len());
+                }
+            }
+        }
+        let mut p = 0;
+        assert_eq!(dec(b"x1", &mut p), None);
+    }
+
+    #[test]
+    fn newline_search() {
+        for n in 0..200 {
+            let mut s = vec![b'a'; n];
+            assert_eq!(newline(&s), None);
+            s.push(b'\n');
+            s.extend_from_slice(b"xx\n");
+            assert_eq!(newline(&s), Some(n));
+        }
+    }
 
     /// The SWAR digit scan and value agree with a byte-at-a-time reading
     /// for every byte in every position.

@@ -1,7 +1,7 @@
 //! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
 //! Android's `Name:` and any key a newer kernel adds.
 
-use super::header::{HI, ONES, chunk, dec_prefix_len, dec_value};
+use super::header::{HI, ONES, chunk, dec_value};
 use super::vmflags::VmFlags;
 
 macro_rules! known_fields {
@@ -197,28 +197,51 @@ impl FieldOrder {
     #[inline(always)]
     pub(crate) fn predict(&self, prev: usize, rest: &[u8]) -> Option<(Field, u64, usize)> {
         const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+        const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+        const KB_NL: u32 = u32::from_le_bytes(*b" kB\n");
+        // One bounds check for the whole line (and beyond: a line this
+        // short can only be near the end of the text, where the general
+        // path takes over).
+        let b: &[u8; 32] = rest.get(..32)?.try_into().ok()?;
+        let word = |i: usize| {
+            u64::from_le_bytes([
+                b[i],
+                b[i + 1],
+                b[i + 2],
+                b[i + 3],
+                b[i + 4],
+                b[i + 5],
+                b[i + 6],
+                b[i + 7],
+            ])
+        };
         let idx = usize::from(*self.next.get(prev)?);
         let &(lo, hi) = CANON.get(idx)?;
-        if chunk(rest, 0) != lo || chunk(rest, 8) != hi {
+        if word(0) != lo || word(8) != hi {
             return None;
         }
-        let len = match rest.get(24..28) {
-            Some(b" kB\n") => 28,
-            _ if rest.get(24) == Some(&b'\n') => 25,
-            _ => return None,
+        let len = if u32::from_le_bytes([b[24], b[25], b[26], b[27]]) == KB_NL {
+            28
+        } else if b[24] == b'\n' {
+            25
+        } else {
+            return None;
         };
-        let w = chunk(rest, 16);
+        // Eight columns: spaces, then at least one digit, then only digits.
+        let w = word(16);
         let x = w ^ SPACES;
         if x == 0 {
             return None;
         }
-        let blanks = (x.trailing_zeros() / 8) as usize;
-        let digits = w >> (8 * blanks);
-        let k = 8 - blanks;
-        if dec_prefix_len(digits) != k {
+        let mask = u64::MAX << (x.trailing_zeros() & 56);
+        let w = (w & mask) | (ZEROS & !mask);
+        if (w & 0xf0f0_f0f0_f0f0_f0f0)
+            | ((w.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0) >> 4)
+            != 0x3333_3333_3333_3333
+        {
             return None;
         }
-        Some((*Field::ALL.get(idx)?, dec_value(digits, k), len))
+        Some((*Field::ALL.get(idx)?, dec_value(w, 8), len))
     }
 
     /// Notes that field `f`, read at the start of `rest`, followed `prev`
