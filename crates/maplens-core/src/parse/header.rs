@@ -216,14 +216,42 @@ pub(crate) fn chunk(line: &[u8], i: usize) -> u64 {
 /// cleared first.
 #[inline(always)]
 fn hex_prefix_len(w: u64) -> usize {
+    ((!hex_ok(w) & HI).trailing_zeros() / 8) as usize
+}
+
+/// The high bit of each byte of the result is set when that byte of `w`
+/// is a hex digit; the other bits are clear.
+#[inline(always)]
+fn hex_ok(w: u64) -> u64 {
     let x = w & LO7;
     let ge_0 = x + ONES * (0x80 - b'0' as u64);
     let gt_9 = x + ONES * (0x80 - b'9' as u64 - 1);
     let l = x | (ONES * 0x20);
     let ge_a = l + ONES * (0x80 - b'a' as u64);
     let gt_f = l + ONES * (0x80 - b'f' as u64 - 1);
-    let ok = ((ge_0 & !gt_9) | (ge_a & !gt_f)) & !w & HI;
-    ((!ok & HI).trailing_zeros() / 8) as usize
+    ((ge_0 & !gt_9) | (ge_a & !gt_f)) & !w & HI
+}
+
+/// Exactly `n` (1..=16) hex digits at `pos` (what follows is not looked
+/// at). The loads do not depend on each other or on earlier fields, so a
+/// whole header's numbers are read in parallel.
+#[inline(always)]
+fn hex_exact(line: &[u8], pos: usize, n: usize) -> Option<u64> {
+    let a = chunk(line, pos);
+    if n <= 8 {
+        let need = HI >> (8 * (8 - n));
+        if hex_ok(a) & need != need {
+            return None;
+        }
+        Some(hex_value(a, n))
+    } else {
+        // The last eight digits, overlapping the first word when n < 16.
+        let b = chunk(line, pos + n - 8);
+        if hex_ok(a) & hex_ok(b) != HI {
+            return None;
+        }
+        Some((hex_value(a, n - 8) << 32) | hex_value(b, 8))
+    }
 }
 
 /// The value of the first `k` (0..=8) bytes of `w`, all hex digits.
@@ -418,7 +446,7 @@ pub(crate) fn looks_like_header(line: &[u8]) -> bool {
 /// assert_eq!((h.dev.major, h.dev.minor, h.inode), (8, 5, 1234));
 /// ```
 pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
-    let (mut h, p) = fields(line)?;
+    let (mut h, p, _) = fields(line)?;
     h.path = match line.get(p) {
         None => Pathname::new(b""),
         // Skip the padding; whatever follows, to the end of the line, is
@@ -429,6 +457,95 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
     Ok(h)
 }
 
+/// The widths of a header's numbers (digits of start, end, offset, major
+/// and minor), learned from the last header read: in one process they are
+/// nearly always the same on every line. All zero: none learned yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Layout {
+    start: u8,
+    end: u8,
+    offset: u8,
+    major: u8,
+    minor: u8,
+}
+
+/// The fields of a header whose numbers have the widths of `l`: every
+/// position is known in advance, so nothing waits for the field before it.
+/// `None` when the line is laid out otherwise (or is not a header); for a
+/// line it accepts it gives what [`fields`] gives.
+#[inline(always)]
+fn fields_as(line: &[u8], l: Layout) -> Option<(Header<'static>, usize)> {
+    let (ns, ne, no, nma, nmi) = (
+        usize::from(l.start),
+        usize::from(l.end),
+        usize::from(l.offset),
+        usize::from(l.major),
+        usize::from(l.minor),
+    );
+    if ns == 0 {
+        return None;
+    }
+    let pe = ns + 1;
+    let pp = pe + ne + 1;
+    let po = pp + 5;
+    let pma = po + no + 1;
+    let pmi = pma + nma + 1;
+    let pi = pmi + nmi + 1;
+    let (start, end) = if ns == 12 && ne == 12 {
+        // The usual 64-bit user address: three conversions for the two,
+        // the last four digits of each sharing one word.
+        let (a, b) = (chunk(line, 0), chunk(line, 13));
+        let t = (chunk(line, 8) & 0xffff_ffff) | (chunk(line, 21) << 32);
+        if hex_ok(a) & hex_ok(b) & hex_ok(t) != HI {
+            return None;
+        }
+        let t = hex_value(t, 8);
+        (
+            Some((hex_value(a, 8) << 16) | (t >> 16)),
+            Some((hex_value(b, 8) << 16) | (t & 0xffff)),
+        )
+    } else {
+        (hex_exact(line, 0, ns), hex_exact(line, pe, ne))
+    };
+    let offset = hex_exact(line, po, no);
+    let (major, minor) = if nma == 2 && nmi == 2 {
+        match dev2(line, pma) {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => return None,
+        }
+    } else {
+        (hex_exact(line, pma, nma), hex_exact(line, pmi, nmi))
+    };
+    let perms = perms4(line, pp);
+    let delims = line.get(pi - 1) == Some(&b' ')
+        && line[ns] == b'-'
+        && line[pp - 1] == b' '
+        && line[po - 1] == b' '
+        && line[pma - 1] == b' '
+        && line[pmi - 1] == b':';
+    let (start, end, offset, major, minor, perms) = (start?, end?, offset?, major?, minor?, perms?);
+    if !delims || end < start {
+        return None;
+    }
+    let mut p = pi;
+    let inode = dec(line, &mut p)?;
+    Some((
+        Header {
+            start,
+            end,
+            perms,
+            offset,
+            dev: Dev {
+                major: major as u32,
+                minor: minor as u32,
+            },
+            inode,
+            path: Pathname::new(b""),
+        },
+        p,
+    ))
+}
+
 /// The header fast path: parses a header at the start of `rest` (the text
 /// from a line start to the end of the input, LF line ends) and finds the
 /// end of its line in the same pass. Returns the header and the length of
@@ -436,10 +553,18 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
 /// ([`parse_header`] on a line found first) must look at; for every line it
 /// accepts the two give the same header.
 #[inline(always)]
-pub(crate) fn fast_header(rest: &[u8]) -> Option<(Header<'_>, usize)> {
-    // `fields` never reads past the line: each number stops at the first
-    // byte that is not a digit, and a newline is none.
-    let (mut h, p) = fields(rest).ok()?;
+pub(crate) fn fast_header<'a>(rest: &'a [u8], layout: &mut Layout) -> Option<(Header<'a>, usize)> {
+    // Neither reads past the line: each number stops at the first byte
+    // that is not a digit (a newline is none), or must be followed by its
+    // delimiter.
+    let (mut h, p) = match fields_as(rest, *layout) {
+        Some(x) => x,
+        None => {
+            let (h, p, l) = fields(rest).ok()?;
+            *layout = l;
+            (h, p)
+        }
+    };
     match rest.get(p) {
         None => Some((h, p)),
         Some(b'\n') => Some((h, p + 1)),
@@ -482,16 +607,20 @@ fn newline(s: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', s.get(i..)?).map(|j| i + j)
 }
 
-/// Everything before the name: the header with an empty path, and the
-/// position just after the inode.
+/// Everything before the name: the header with an empty path, the
+/// position just after the inode, and the widths of its numbers.
 #[inline(always)]
-fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
+fn fields(line: &[u8]) -> Result<(Header<'static>, usize, Layout), (usize, ErrorKind)> {
     let mut p = 0usize;
+    let mut l = Layout::default();
     let start = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadAddress))?;
+    l.start = p as u8;
     if !expect(line, &mut p, b'-') {
         return Err((p, ErrorKind::BadAddress));
     }
+    let q = p;
     let end = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadAddress))?;
+    l.end = (p - q) as u8;
     if end < start {
         return Err((0, ErrorKind::EndBeforeStart));
     }
@@ -503,7 +632,9 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
     if !expect(line, &mut p, b' ') {
         return Err((p, ErrorKind::BadPerms));
     }
+    let q = p;
     let offset = hex(line, &mut p, 16).ok_or((p, ErrorKind::BadOffset))?;
+    l.offset = (p - q) as u8;
     if !expect(line, &mut p, b' ') {
         return Err((p, ErrorKind::BadOffset));
     }
@@ -511,14 +642,19 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
         // The kernel's `%02x:%02x`, nearly always two digits each.
         Some(d) => {
             p += 6;
+            (l.major, l.minor) = (2, 2);
             d
         }
         None => {
+            let q = p;
             let major = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+            l.major = (p - q) as u8;
             if !expect(line, &mut p, b':') {
                 return Err((p, ErrorKind::BadDevice));
             }
+            let q = p;
             let minor = hex(line, &mut p, 8).ok_or((p, ErrorKind::BadDevice))?;
+            l.minor = (p - q) as u8;
             if !expect(line, &mut p, b' ') {
                 return Err((p, ErrorKind::BadDevice));
             }
@@ -540,6 +676,7 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize), (usize, ErrorKind)> {
             path: Pathname::new(b""),
         },
         p,
+        l,
     ))
 }
 

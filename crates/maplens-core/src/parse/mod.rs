@@ -34,7 +34,7 @@ pub use path::{PathKind, Pathname, decode_escapes, encode_escapes};
 pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
-use header::{fast_header, looks_like_header};
+use header::{Layout, fast_header, looks_like_header};
 use smaps::{FieldOrder, fast_field, parse_field};
 use std::collections::VecDeque;
 
@@ -122,6 +122,8 @@ pub struct Parser<'a> {
     peeked: Option<(Header<'a>, usize)>,
     /// The order of smaps fields seen so far.
     order: FieldOrder,
+    /// The widths of the last header's numbers.
+    layout: Layout,
     /// Use the one-pass readers for well-formed lines (always, except to
     /// test them against the general path).
     fast: bool,
@@ -151,6 +153,7 @@ impl<'a> Parser<'a> {
             pending: None,
             peeked: None,
             order: FieldOrder::new(),
+            layout: Layout::default(),
             fast: true,
             ignored: 0,
         }
@@ -221,11 +224,14 @@ impl<'a> Parser<'a> {
 
     /// The header at the current position, by the fast path.
     #[inline(always)]
-    fn fast_header(&self) -> Option<(Header<'a>, usize)> {
+    fn fast_header(&mut self) -> Option<(Header<'a>, usize)> {
         if self.crlf || !self.fast {
             return None;
         }
-        fast_header(self.input.get(self.pos..).unwrap_or_default())
+        fast_header(
+            self.input.get(self.pos..).unwrap_or_default(),
+            &mut self.layout,
+        )
     }
 
     /// True when the next line is a well-formed header; it is kept for
@@ -237,8 +243,7 @@ impl<'a> Parser<'a> {
     }
 
     fn block(&mut self) -> Option<Box<SmapsBlock<'a>>> {
-        // In maps text the next line is the next header.
-        if self.peek_header() || !self.next_is_field() {
+        if !self.next_is_field() {
             return None;
         }
         let start = self.pos;
@@ -391,7 +396,9 @@ impl<'a> Parser<'a> {
         line: usize,
         off: usize,
     ) -> Result<Entry<'a>, ParseError> {
-        let smaps = self.block();
+        // In maps text the next line is the next header: read it now (it
+        // is kept for the next call), and there is no block to look for.
+        let smaps = if self.peek_header() { None } else { self.block() };
         let entry = Entry {
             header,
             line,
