@@ -97,7 +97,21 @@ impl<'a> VmFlags<'a> {
     pub fn parse(raw: &'a [u8]) -> Self {
         let mut known = 0u64;
         let mut unknown = false;
-        for code in raw
+        // The kernel prints each code as `"%c%c "`: read such triplets of
+        // two lowercase letters and a space by table, and whatever is left
+        // (the last code, odd spacing) by splitting.
+        let mut i = 0;
+        while let Some(&[a, b, b' ']) = raw.get(i..i + 3)
+            && a.is_ascii_lowercase()
+            && b.is_ascii_lowercase()
+        {
+            match CODE_INDEX[usize::from(a - b'a') * 26 + usize::from(b - b'a')] {
+                0xff => unknown = true,
+                x => known |= 1 << x,
+            }
+            i += 3;
+        }
+        for code in raw[i..]
             .split(|&b| b == b' ' || b == b'\t')
             .filter(|c| !c.is_empty())
         {
@@ -142,6 +156,20 @@ impl<'a> VmFlags<'a> {
     }
 }
 
+/// `CODE_INDEX[(a - 'a') * 26 + (b - 'a')]` is the index in
+/// [`KNOWN_FLAGS`] of the code `ab`, or `0xff`.
+static CODE_INDEX: [u8; 26 * 26] = {
+    let mut t = [0xffu8; 26 * 26];
+    let mut i = 0;
+    while i < KNOWN_FLAGS.len() {
+        let c = KNOWN_FLAGS[i].code.as_bytes();
+        assert!(c.len() == 2 && c[0].is_ascii_lowercase() && c[1].is_ascii_lowercase());
+        t[(c[0] - b'a') as usize * 26 + (c[1] - b'a') as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 #[inline(always)]
 fn fast_index(code: &[u8]) -> Option<usize> {
     if code.len() != 2 {
@@ -175,5 +203,37 @@ mod tests {
             assert_eq!(flag_index(f.code.as_bytes()), Some(i));
         }
         assert_eq!(KNOWN_FLAGS.len(), 40);
+    }
+
+    /// The triplet reader and the split give the same flags, whatever the
+    /// spacing.
+    #[test]
+    fn parse_agrees_with_split() {
+        let split = |raw: &[u8]| {
+            let mut known = 0u64;
+            let mut unknown = false;
+            for c in raw.split(|&b| b == b' ' || b == b'\t').filter(|c| !c.is_empty()) {
+                match fast_index(c) {
+                    Some(i) => known |= 1 << i,
+                    None => unknown = true,
+                }
+            }
+            (known, unknown)
+        };
+        for raw in [
+            &b"rd wr mr mw me ac "[..],
+            b"rd wr mr mw me ac",
+            b"rd  wr\tex zz mr",
+            b"rd wr zz ",
+            b"r d wr",
+            b"RD wr ",
+            b"rdx wr ",
+            b"",
+            b" ",
+            b"dp lf sl ss ui mt bt mp uw um mg nh hg mm sd dd wf ar nl sf ht nr ac de dc rr sr io lo dw pf gd ms me mw mr sh ex wr rd ",
+        ] {
+            let v = VmFlags::parse(raw);
+            assert_eq!((v.known, v.unknown), split(raw), "{raw:?}");
+        }
     }
 }
