@@ -557,6 +557,11 @@ pub(crate) fn fast_header<'a>(rest: &'a [u8], layout: &mut Layout) -> Option<(He
     // Neither reads past the line: each number stops at the first byte
     // that is not a digit (a newline is none), or must be followed by its
     // delimiter.
+    // A header starts with a hex digit; smaps field lines (`Size:`,
+    // `VmFlags:`) end here, for one table look.
+    if HEX[usize::from(*rest.first()?)] == 0xff {
+        return None;
+    }
     let (mut h, p) = match fields_as(rest, *layout) {
         Some(x) => x,
         None => {
