@@ -17,7 +17,9 @@ PMAP=${PMAP:-/usr/bin/pmap}
 coproc KIDP { exec "$KID" --mappings "$N" --threads "$T"; }
 read -r info <&"${KIDP[0]}"
 PID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
-trap 'exec {KIDP[1]}>&-; wait' EXIT
+# Thaw the kid before closing its stdin: a stopped kid never sees EOF, and
+# the wait would hang whenever the script stops early.
+trap 'kill -CONT "$PID" 2>/dev/null; exec {KIDP[1]}>&-; wait' EXIT
 kill -STOP "$PID"   # a still process: every command sees the same smaps
 export REPS
 echo "machine load: $(cut -d" " -f1-3 /proc/loadavg); best of $REPS runs each"
@@ -78,7 +80,9 @@ if cmp -s /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$; then
   echo "-X output: identical"
 else
   n=$(diff /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$ | grep -c '^<' || true)
-  other=$(diff /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$ | grep '^<' | grep -v -E '\.so|^<  +[0-9]' | wc -l)
+  # (diff exits 1 here: under pipefail, without `|| true`, set -e would end
+  # the script)
+  other=$(diff /tmp/pmap-bench-a.$$ /tmp/pmap-bench-b.$$ | grep '^<' | grep -v -E '\.so|^<  +[0-9]' | wc -l || true)
   echo "-X output: $n lines differ, $other of them not shared-library rows or totals"
   echo "  (the Pss of libc/ld.so pages shifts as each tool maps them; tests/pmap_live.rs checks the rest)"
 fi
