@@ -4,6 +4,7 @@
 //! `cargo bench -p maplens-core --bench parse`
 
 use criterion::{Criterion, Throughput, criterion_group};
+use maplens_core::model::Snapshot;
 use maplens_core::parse::{Field, Mode, Parser, parse_all};
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -242,6 +243,14 @@ fn bench(c: &mut Criterion) {
                 .filter_map(|e| e.smaps)
                 .map(|s| s.known.get_or_zero(Field::Rss))
                 .sum::<u64>()
+        })
+    });
+    // What a user waits for: the text parsed and turned into the model
+    // (regions with their smaps figures, overlaps resolved).
+    g.bench_function("smaps/snapshot", |b| {
+        b.iter(|| {
+            Snapshot::from_text("smaps", black_box(smaps.as_bytes()), Mode::Strict)
+                .map(|s| s.regions.len())
         })
     });
     g.finish();
