@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-60000}
 T=${2:-200}
-REPS=${REPS:-5}   # each command runs REPS times; the fastest run is reported
+REPS=${REPS:-5}   # each command runs REPS times (in rounds); the fastest run is reported
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-pmap}
 cargo build -q --release -p maplens -p maplens-testkid
 M=$CARGO_TARGET_DIR/release/maplens
@@ -22,45 +22,45 @@ PID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info
 trap 'kill -CONT "$PID" 2>/dev/null; exec {KIDP[1]}>&-; wait' EXIT
 kill -STOP "$PID"   # a still process: every command sees the same smaps
 export REPS
-echo "machine load: $(cut -d" " -f1-3 /proc/loadavg); best of $REPS runs each"
+echo "machine load: $(cut -d" " -f1-3 /proc/loadavg); best of $REPS runs each, run in rounds"
 echo "pid $PID: $(wc -l < /proc/$PID/maps) mappings, $(ls /proc/$PID/task | wc -l) threads"
 
-# One run of each: wall seconds measured around it, peak RSS (KiB) of the
-# command itself from GNU time's %M (a tiny forked parent, so the figure is
-# the command's own); without /usr/bin/time, getrusage of a forked python
-# child is used (which counts the fork of python, so it is an upper bound).
-measure() {
+# Each command runs REPS times, in rounds (cat, pmap -X, maplens -X, ...
+# then again), so that all of them see the same load on a shared machine;
+# the fastest run of each counts. Wall seconds are measured around each run,
+# peak RSS (KiB) of the command itself from GNU time's %M (a tiny forked
+# parent, so the figure is the command's own); without /usr/bin/time,
+# getrusage of a forked python child is used (which counts the fork of
+# python, so it is an upper bound). One line per command: seconds, KiB.
+measure_all() {
   python3 - "$@" <<'PY'
 import os, resource, subprocess, sys, tempfile, time
-cmd = sys.argv[1:]
+cmds = [c.split("\x1f") for c in sys.argv[1:]]
 gt = "/usr/bin/time"
+best = [None] * len(cmds)
 with open(os.devnull, "wb") as null, tempfile.NamedTemporaryFile("r") as tf:
-    if os.access(gt, os.X_OK):
-        full = [gt, "-q", "-o", tf.name, "-f", "%M"] + cmd
-    else:
-        full = cmd
-    best = None
     for _ in range(int(os.environ.get("REPS", "5"))):
-        t = time.perf_counter()
-        rc = subprocess.call(full, stdout=null)
-        dt = time.perf_counter() - t
-        if full is not cmd:
-            tf.seek(0)
-            rss = int(tf.read().split()[-1])
-        else:
-            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if best is None or dt < best[0]:
-            best = (dt, rss)
-    dt, rss = best
-print(f"{dt:.4f} {rss} {rc}")
+        for i, cmd in enumerate(cmds):
+            full = [gt, "-q", "-o", tf.name, "-f", "%M"] + cmd if os.access(gt, os.X_OK) else cmd
+            t = time.perf_counter()
+            subprocess.call(full, stdout=null)
+            dt = time.perf_counter() - t
+            if full is not cmd:
+                tf.seek(0)
+                rss = int(tf.read().split()[-1])
+            else:
+                rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if best[i] is None or dt < best[i][0]:
+                best[i] = (dt, rss)
+for dt, rss in best:
+    print(f"{dt:.4f} {rss}")
 PY
 }
 cat "/proc/$PID/smaps" > /dev/null   # warm up
-read -r t_cat r_cat _ < <(measure cat "/proc/$PID/smaps")
-read -r t_pX r_pX _ < <(measure "$PMAP" -X "$PID")
-read -r t_mX r_mX _ < <(measure "$M" pmap -X "$PID")
-read -r t_px r_px _ < <(measure "$PMAP" -x "$PID")
-read -r t_mx r_mx _ < <(measure "$M" pmap -x "$PID")
+US=$'\x1f'
+{ read -r t_cat r_cat; read -r t_pX r_pX; read -r t_mX r_mX; read -r t_px r_px; read -r t_mx r_mx; } < <(
+  measure_all "cat${US}/proc/$PID/smaps" "$PMAP${US}-X${US}$PID" "$M${US}pmap${US}-X${US}$PID" \
+    "$PMAP${US}-x${US}$PID" "$M${US}pmap${US}-x${US}$PID")
 printf '%-28s %9s %12s\n' command seconds peak-RSS-KiB
 printf '%-28s %9s %12s\n' "cat smaps" "$t_cat" "$r_cat" "pmap -X" "$t_pX" "$r_pX" \
   "maplens pmap -X" "$t_mX" "$r_mX" "pmap -x" "$t_px" "$r_px" "maplens pmap -x" "$t_mx" "$r_mx"
