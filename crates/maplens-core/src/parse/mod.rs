@@ -398,7 +398,11 @@ impl<'a> Parser<'a> {
     ) -> Result<Entry<'a>, ParseError> {
         // In maps text the next line is the next header: read it now (it
         // is kept for the next call), and there is no block to look for.
-        let smaps = if self.peek_header() { None } else { self.block() };
+        let smaps = if self.peek_header() {
+            None
+        } else {
+            self.block()
+        };
         let entry = Entry {
             header,
             line,

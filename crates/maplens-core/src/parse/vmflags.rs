@@ -212,7 +212,10 @@ mod tests {
         let split = |raw: &[u8]| {
             let mut known = 0u64;
             let mut unknown = false;
-            for c in raw.split(|&b| b == b' ' || b == b'\t').filter(|c| !c.is_empty()) {
+            for c in raw
+                .split(|&b| b == b' ' || b == b'\t')
+                .filter(|c| !c.is_empty())
+            {
                 match fast_index(c) {
                     Some(i) => known |= 1 << i,
                     None => unknown = true,
