@@ -529,21 +529,31 @@ fn fields_as(line: &[u8], l: Layout) -> Option<(Header<'static>, usize)> {
     }
     let mut p = pi;
     let inode = dec(line, &mut p)?;
-    Some((
-        Header {
-            start,
-            end,
-            perms,
-            offset,
-            dev: Dev {
-                major: major as u32,
-                minor: minor as u32,
-            },
-            inode,
-            path: Pathname::new(b""),
+    Some((unnamed(start, end, perms, offset, (major, minor), inode), p))
+}
+
+/// A header without its name (set once the line's end is known).
+#[inline(always)]
+const fn unnamed(
+    start: u64,
+    end: u64,
+    perms: Perms,
+    offset: u64,
+    (major, minor): (u64, u64),
+    inode: u64,
+) -> Header<'static> {
+    Header {
+        start,
+        end,
+        perms,
+        offset,
+        dev: Dev {
+            major: major as u32,
+            minor: minor as u32,
         },
-        p,
-    ))
+        inode,
+        path: Pathname::new(b""),
+    }
 }
 
 /// The header fast path: parses a header at the start of `rest` (the text
@@ -554,14 +564,14 @@ fn fields_as(line: &[u8], l: Layout) -> Option<(Header<'static>, usize)> {
 /// accepts the two give the same header.
 #[inline(always)]
 pub(crate) fn fast_header<'a>(rest: &'a [u8], layout: &mut Layout) -> Option<(Header<'a>, usize)> {
-    // Neither reads past the line: each number stops at the first byte
-    // that is not a digit (a newline is none), or must be followed by its
-    // delimiter.
     // A header starts with a hex digit; smaps field lines (`Size:`,
     // `VmFlags:`) end here, for one table look.
     if HEX[usize::from(*rest.first()?)] == 0xff {
         return None;
     }
+    // Neither reader reads past the line: each number stops at the first
+    // byte that is not a digit (a newline is none), or must be followed by
+    // its delimiter.
     let (mut h, p) = match fields_as(rest, *layout) {
         Some(x) => x,
         None => {
@@ -668,18 +678,7 @@ fn fields(line: &[u8]) -> Result<(Header<'static>, usize, Layout), (usize, Error
     };
     let inode = dec(line, &mut p).ok_or((p, ErrorKind::BadInode))?;
     Ok((
-        Header {
-            start,
-            end,
-            perms,
-            offset,
-            dev: Dev {
-                major: major as u32,
-                minor: minor as u32,
-            },
-            inode,
-            path: Pathname::new(b""),
-        },
+        unnamed(start, end, perms, offset, (major, minor), inode),
         p,
         l,
     ))
