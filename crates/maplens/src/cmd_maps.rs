@@ -208,6 +208,63 @@ pub fn region_json(r: &Region, c: &Class, cl: &Classified) -> Value {
     v
 }
 
+/// The JSON document of `maps`, serialized as it is written: one region's
+/// object at a time, never the whole tree (60,000 regions made a 900 MB
+/// tree). The keys come in the order serde_json's sorted maps print them,
+/// so the bytes are those of the one-tree version.
+struct JsonDoc<'a> {
+    snap: &'a Snapshot,
+    cl: &'a Classified,
+    rows: &'a [usize],
+}
+
+/// The `regions` array of a [`JsonDoc`].
+struct JsonRegions<'a>(&'a JsonDoc<'a>);
+
+impl serde::Serialize for JsonDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let notices: Vec<String> = self.snap.notices.iter().map(ToString::to_string).collect();
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("comm", &self.snap.process.comm)?;
+        m.serialize_entry("format", &self.snap.format.map(|f| f.file_name()))?;
+        m.serialize_entry("notices", &notices)?;
+        m.serialize_entry("page_size", &self.cl.page_size)?;
+        m.serialize_entry("pid", &self.snap.process.pid)?;
+        m.serialize_entry("regions", &JsonRegions(self))?;
+        m.serialize_entry("schema_version", &JSON_SCHEMA_VERSION)?;
+        m.serialize_entry("source", &self.snap.origin)?;
+        m.end()
+    }
+}
+
+impl serde::Serialize for JsonRegions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let d = self.0;
+        let mut seq = s.serialize_seq(Some(d.rows.len()))?;
+        for &i in d.rows {
+            seq.serialize_element(&region_json(&d.snap.regions[i], &d.cl.classes[i], d.cl))?;
+        }
+        seq.end()
+    }
+}
+
+/// Writes a value as pretty JSON and a newline to standard output through
+/// a buffer; a closed pipe (`| head`) is not an error.
+fn emit_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let r = serde_json::to_writer_pretty(&mut out, v)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 /// Runs `maps`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let filter = Filter::new(args)?;
@@ -218,19 +275,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .collect();
     let out = match args.format {
         Format::Json => {
-            let doc = json!({
-                "schema_version": JSON_SCHEMA_VERSION,
-                "source": snap.origin,
-                "format": snap.format.map(|f| f.file_name()),
-                "pid": snap.process.pid,
-                "comm": snap.process.comm,
-                "page_size": cl.page_size,
-                "regions": rows.iter().map(|&i| region_json(&snap.regions[i], &cl.classes[i], &cl)).collect::<Vec<_>>(),
-                "notices": snap.notices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            return emit_json(&JsonDoc {
+                snap: &snap,
+                cl: &cl,
+                rows: &rows,
             });
-            let mut s = serde_json::to_string_pretty(&doc)?;
-            s.push('\n');
-            s
         }
         Format::Csv | Format::Table => table(&snap, &cl, &rows, args)?,
     };

@@ -392,6 +392,47 @@ fn json_schema_version_and_fields() {
     assert_eq!(total, want);
 }
 
+/// `maps --format json` writes its document one region at a time; the
+/// bytes must be what serde_json prints for the whole tree (sorted keys,
+/// two-space indent, final newline), which is how they were made before.
+#[test]
+fn json_stream_is_the_pretty_printed_tree() {
+    let out = run(&["maps", "--format", "json", &fixture_str(THREADS)]);
+    assert!(out.ok, "{}", out.stderr);
+    let tree: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut want = serde_json::to_string_pretty(&tree).unwrap();
+    want.push('\n');
+    assert_eq!(out.stdout, want);
+    assert!(tree["regions"].as_array().unwrap().len() > 100);
+}
+
+/// A reader that stops early (`| head`) closes the pipe: not an error.
+#[test]
+fn json_into_a_closed_pipe_is_quiet() {
+    use std::io::Read as _;
+    use std::process::{Command as Std, Stdio};
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("maplens"))
+        .args(["maps", "--format", "json", &fixture_str(THREADS)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is dropped (closed) here, long before the document ends.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(&first[..2], b"{\n");
+    assert!(status.success(), "exit {status:?}, stderr {err:?}");
+    assert_eq!(err, "");
+}
+
 #[test]
 fn directory_target_copied_from_a_live_kid() {
     let kid = Kid::spawn(&["--memfd", "dir copy"]).expect("spawn kid");
