@@ -307,3 +307,27 @@ fn bad_input_is_reported_not_panicked() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no maps line to explain"), "{stderr}");
 }
+
+/// A whole process at once: every region is explained, under its own line,
+/// in order. (Each region used to be looked up by scanning the regions and
+/// the text from the start: hours for a 60,000-region smaps. This size
+/// makes that visible in the test run without timing anything.)
+#[test]
+fn many_regions_each_explained_under_its_own_line() {
+    let n = 20_000u64;
+    let mut text = String::new();
+    for i in 0..n {
+        let start = 0x7f00_0000_0000 + i * 0x2000;
+        let perms = if i % 2 == 0 { "r--p" } else { "rw-p" };
+        text.push_str(&format!(
+            "{start:x}-{:x} {perms} 00000000 00:00 0 \n",
+            start + 0x1000
+        ));
+    }
+    let out = explain(&["--stdin"], Some(&text));
+    let echoed: Vec<&str> = out.lines().filter(|l| l.starts_with("7f")).collect();
+    assert_eq!(echoed.len() as u64, n);
+    assert_eq!(echoed.first().copied(), text.lines().next());
+    assert_eq!(echoed.last().copied(), text.lines().last());
+    assert_eq!(out.matches("  address   ").count() as u64, n);
+}
