@@ -597,11 +597,20 @@ pub(crate) fn fast_header<'a>(rest: &'a [u8], layout: &mut Layout) -> Option<(He
     }
 }
 
+/// Index of the first byte of the eight of `w` (little-endian) that is
+/// `c`; 8 when none is. (The zero-byte test flags the lowest match
+/// exactly; only bytes above it can be flagged wrongly.)
+#[inline(always)]
+pub(crate) fn first_byte(w: u64, c: u8) -> usize {
+    let x = w ^ (ONES * u64::from(c));
+    let z = x.wrapping_sub(ONES) & !x & HI;
+    (z.trailing_zeros() / 8) as usize
+}
+
 /// Index of the first `\n` in `s`. Names are short (tens of bytes): eight
 /// bytes at a time beats a call to `memchr` for them; long ones go to it.
 #[inline(always)]
 fn newline(s: &[u8]) -> Option<usize> {
-    const NL: u64 = ONES * b'\n' as u64;
     let mut i = 0;
     while i < 64 {
         let Some(c) = s.get(i..i + 8) else {
@@ -610,12 +619,9 @@ fn newline(s: &[u8]) -> Option<usize> {
         let Ok(a) = <[u8; 8]>::try_from(c) else {
             break;
         };
-        let x = u64::from_le_bytes(a) ^ NL;
-        // Exact zero-byte test: the lowest flagged byte is the first
-        // newline.
-        let z = x.wrapping_sub(ONES) & !x & HI;
-        if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
+        let k = first_byte(u64::from_le_bytes(a), b'\n');
+        if k < 8 {
+            return Some(i + k);
         }
         i += 8;
     }

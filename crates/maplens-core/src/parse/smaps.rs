@@ -1,7 +1,7 @@
 //! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
 //! Android's `Name:` and any key a newer kernel adds.
 
-use super::header::{HI, ONES, chunk, dec_value};
+use super::header::{chunk, dec_value, first_byte};
 use super::vmflags::VmFlags;
 
 macro_rules! known_fields {
@@ -259,15 +259,6 @@ impl FieldOrder {
     }
 }
 
-/// Index of the first `:` among the eight bytes of `w` (8 when none).
-#[inline(always)]
-fn colon_index(w: u64) -> usize {
-    let x = w ^ (ONES * b':' as u64);
-    // The lowest flagged byte of this zero-byte test is exact.
-    let z = x.wrapping_sub(ONES) & !x & HI;
-    (z.trailing_zeros() / 8) as usize
-}
-
 /// Bytes a field key is made of: `[A-Za-z0-9_]`.
 static KEY_BYTE: [bool; 256] = {
     let mut t = [false; 256];
@@ -324,8 +315,8 @@ pub(crate) fn skip_spaces(s: &[u8], mut i: usize) -> usize {
 pub(crate) fn fast_field(rest: &[u8], crlf: bool) -> Option<(Field, u64, usize)> {
     let w0 = chunk(rest, 0);
     let w1 = chunk(rest, 8);
-    let n = match colon_index(w0) {
-        8 => 8 + colon_index(w1),
+    let n = match first_byte(w0, b':') {
+        8 => 8 + first_byte(w1, b':'),
         c => c,
     };
     if n >= 16 {
