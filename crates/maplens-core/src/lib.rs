@@ -10,6 +10,8 @@
 //! * [`source`]: live `/proc`, copied trees, files and stdin, read into snapshots.
 //! * [`analysis`]: what each region is (category, plain-words note, the rule
 //!   and evidence), and how the regions add up.
+//! * [`text`]: the one escaper for text from a target, before any terminal,
+//!   table or CSV output.
 //!
 //! Pathnames are bytes, never assumed UTF-8: a file name may hold any byte
 //! but `/` and NUL, and the kernel escapes only the newline (as `\012`).
@@ -23,3 +25,4 @@ pub mod model;
 pub mod parse;
 pub mod source;
 pub mod system;
+pub mod text;

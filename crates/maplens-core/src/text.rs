@@ -1,0 +1,140 @@
+//! Text that came from a target, made safe to show.
+//!
+//! Every string maplens did not write itself — a pathname, `comm`, a command
+//! line, a thread name, the name of a named anonymous region, a file name
+//! inside a bundle — is bytes chosen by whoever made the process or the file.
+//! Printed raw, a newline splits a table row, `ESC ] 0 ;` rewrites a
+//! terminal's window title and U+202E reverses the text after it. This module
+//! is the one place that turns such bytes into text for a terminal, a table or
+//! a CSV cell. JSON keeps exact strings instead (its encoder escapes them);
+//! pmap keeps procps's own byte-for-byte output when it is not on a terminal.
+//!
+//! The escaped form, one rule per input:
+//!
+//! | input | shown as |
+//! | --- | --- |
+//! | newline (0x0a) | `\012`, as the kernel writes it in `maps` |
+//! | other C0 controls (0x00–0x1f) and DEL (0x7f) | `\xNN` |
+//! | a backslash | `\\`, so that every escape reads back one way |
+//! | a byte that is not part of valid UTF-8 | `\xNN` |
+//! | C1 controls (U+0080–U+009F) | `\u{NN}` |
+//! | bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) | `\u{NNNN}` |
+//! | anything else | itself |
+//!
+//! ```
+//! use maplens_core::text::escape;
+//! assert_eq!(escape(b"/tmp/a\nb"), r"/tmp/a\012b");
+//! assert_eq!(escape(b"\x1b]0;pwned\x07"), r"\x1b]0;pwned\x07");
+//! assert_eq!(escape("x\u{202e}y".as_bytes()), r"x\u{202e}y");
+//! assert_eq!(escape(b"caf\xe9"), r"caf\xe9");
+//! assert_eq!(escape(b"plain/libc.so.6"), "plain/libc.so.6");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// True when `c` must not reach a terminal as itself.
+fn needs_escape(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\\'
+        | '\u{061c}' | '\u{200e}' | '\u{200f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Appends the escaped form of `raw` (see the [module docs](self)) to `out`.
+pub fn escape_into(raw: &[u8], out: &mut String) {
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\012"),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x80 && needs_escape(c) => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if needs_escape(c) => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+/// The escaped form of `raw`, borrowed when nothing needed escaping.
+///
+/// This is the function every terminal, table and CSV output uses for text
+/// from a target.
+pub fn escape(raw: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(raw)
+        && !s.chars().any(needs_escape)
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    escape_into(raw, &mut out);
+    Cow::Owned(out)
+}
+
+/// True when `raw` would be shown exactly as it is (nothing to escape).
+pub fn is_plain(raw: &[u8]) -> bool {
+    matches!(escape(raw), Cow::Borrowed(_))
+}
+
+/// The number of terminal columns the escaped text takes, for aligning tables.
+///
+/// Counts one column per `char`: maplens does not try to guess the width of
+/// East Asian or combining characters, which terminals disagree on.
+pub fn display_width(escaped: &str) -> usize {
+    escaped.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_control_and_bidi_is_visible() {
+        let hostile: &[&[u8]] = &[
+            b"\n",
+            b"\r",
+            b"\x1b]0;title\x07",
+            b"\x1b[2J",
+            "\u{202e}".as_bytes(),
+            "\u{2066}x\u{2069}".as_bytes(),
+            "\u{85}".as_bytes(),
+            b"\xff\xfe",
+            b"\x00\x7f\t",
+        ];
+        for h in hostile {
+            let e = escape(h);
+            assert!(
+                !e.chars()
+                    .any(|c| c.is_control() || needs_escape(c) && c != '\\'),
+                "{h:?} -> {e:?}"
+            );
+        }
+        assert_eq!(escape(b"\r\t\x7f"), r"\x0d\x09\x7f");
+        assert_eq!(escape("\u{85}".as_bytes()), r"\u{85}");
+        assert_eq!(escape(br"a\b"), r"a\\b");
+    }
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        assert!(is_plain("/usr/lib/ünïcode.so".as_bytes()));
+        assert!(!is_plain(b"a\nb"));
+        assert_eq!(display_width(&escape("é\u{202e}".as_bytes())), 9);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_text_has_no_control_characters(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let e = escape(&raw);
+            proptest::prop_assert!(!e.chars().any(|c| c.is_control()));
+            let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            proptest::prop_assert!(!e.chars().any(bidi));
+        }
+    }
+}
