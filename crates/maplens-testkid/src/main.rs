@@ -40,6 +40,7 @@ fn usage() -> &'static str {
   --exec-stack         make the main thread's [stack] executable (mprotect rwx)
   --exec-anon          2 pages anonymous r-xp (written first, then made r-x)
   --shared-file DIR    mmap DIR/'shared writable.bin' (3 pages, MAP_SHARED rw), written
+  --named-file PATH    create PATH (2 pages; any bytes in its name) and mmap it shared
   --adjacent N         N adjacent 1-page anonymous rw-p regions the kernel cannot merge
   --thp-small MIB      MIB MiB anonymous rw, 2 MiB aligned, touched on small pages,
                        then MADV_HUGEPAGE (THP-eligible, not on huge pages)
@@ -118,6 +119,7 @@ fn parse_args() -> Res<Opts> {
             "--exec-stack" => o.extra.push(Extra::ExecStack),
             "--exec-anon" => o.extra.push(Extra::ExecAnon),
             "--shared-file" => o.extra.push(Extra::SharedFile(val(&a)?.into())),
+            "--named-file" => o.extra.push(Extra::NamedFile(val(&a)?.into())),
             "--adjacent" => o.extra.push(Extra::Adjacent(num(val(&a)?, &a)?)),
             "--thp-small" => o.extra.push(Extra::ThpSmall(num(val(&a)?, &a)?)),
             "-h" | "--help" => {
@@ -246,7 +248,13 @@ fn do_file_spaces(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
 }
 
 fn do_file_newline(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
-    let path = dir.join("new\nline.bin");
+    do_named_file(&dir.join("new\nline.bin"), ps, keep)
+}
+
+/// `--named-file PATH`: a two-page file created at PATH (any name, control
+/// bytes included), mapped shared and read, removed at exit.
+fn do_named_file(path: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
+    let path = path.to_path_buf();
     let len = 2 * ps;
     let f = create_file(&path, len)?;
     keep.files_to_remove.push(path.clone());
@@ -632,6 +640,8 @@ enum Extra {
     ExecAnon,
     /// `--shared-file DIR`.
     SharedFile(PathBuf),
+    /// `--named-file PATH`.
+    NamedFile(PathBuf),
     /// `--adjacent N`.
     Adjacent(usize),
     /// `--thp-small MIB`.
@@ -643,6 +653,7 @@ fn do_extra(e: &Extra, ps: usize, keep: &mut Keep) -> Res<(&'static str, Value)>
         Extra::ExecStack => ("exec_stack", do_exec_stack()?),
         Extra::ExecAnon => ("exec_anon", do_exec_anon(ps)?),
         Extra::SharedFile(dir) => ("shared_file", do_shared_file(dir, ps, keep)?),
+        Extra::NamedFile(path) => ("named_file", do_named_file(path, ps, keep)?),
         Extra::Adjacent(n) => ("adjacent", do_adjacent(*n, ps)?),
         Extra::ThpSmall(mib) => ("thp_small", do_thp_small(*mib, ps)?),
     })

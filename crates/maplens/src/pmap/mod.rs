@@ -9,9 +9,10 @@ mod getopt;
 pub mod live;
 mod rc;
 mod render;
+mod tty;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -319,6 +320,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         kname: o.kname,
         range: o.range,
         rc_fields: rc_fields.as_deref(),
+        tty: io::stdout().is_terminal(),
     };
     let utf8 = live::locale_is_utf8();
     let stdout = io::stdout();
@@ -380,23 +382,71 @@ fn default_rc() -> Option<PathBuf> {
     }
 }
 
-fn header(out: &mut dyn Write, pid: u32, cmdline: &[u8]) -> io::Result<()> {
-    write!(out, "{pid}:   ")?;
-    out.write_all(cmdline)?;
-    out.write_all(b"\n")
+/// The first line of a process: `label:   text` (pmap's `PID:   CMDLINE`;
+/// `FILE:   (from a saved file)` for `--from`), escaped on a terminal.
+fn header(out: &mut dyn Write, style: &Style<'_>, label: &[u8], text: &[u8]) -> io::Result<()> {
+    let mut line = Vec::with_capacity(label.len() + text.len() + 8);
+    line.extend_from_slice(label);
+    line.extend_from_slice(b":   ");
+    line.extend_from_slice(text);
+    line.push(b'\n');
+    if style.tty {
+        let mut esc = Vec::with_capacity(line.len());
+        tty::escape_keeping_backslashes(&line, &mut esc);
+        line = esc;
+    }
+    out.write_all(&line)
 }
 
+/// The header of `--from` text: the PID given (or the directory's) with the
+/// command line it recorded, else the file's name.
+fn from_header(
+    out: &mut dyn Write,
+    style: &Style<'_>,
+    pid: Option<u32>,
+    file: &[u8],
+    cmdline: Option<&[u8]>,
+) -> io::Result<()> {
+    match (pid, cmdline) {
+        (Some(p), Some(c)) => header(out, style, p.to_string().as_bytes(), c),
+        (Some(p), None) => {
+            let mut t = b"(from ".to_vec();
+            t.extend_from_slice(file);
+            t.push(b')');
+            header(out, style, p.to_string().as_bytes(), &t)
+        }
+        (None, _) => header(out, style, file, b"(from a saved file)"),
+    }
+}
+
+/// Renders one process; on a terminal the `-X` text is escaped first (the
+/// other formats print only `?` for such bytes, as pmap does). Returns
+/// false when `-x` found no residency in the text.
 fn render(
     file: &mut (dyn io::Read + Send),
     out: &mut dyn Write,
     style: &Style<'_>,
     ctx: &NameCtx,
     persist: &mut Persist,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     if style.mode == Mode::Detail {
-        render::detail(file, out, style, persist)
+        if style.tty {
+            let mut esc = tty::Escaped::new(file);
+            return render::detail(&mut esc, out, style, persist).map(|()| true);
+        }
+        render::detail(file, out, style, persist).map(|()| true)
     } else {
         render::simple(file, out, style, ctx)
+    }
+}
+
+/// `-x` of text without `Rss:` lines (a maps file): say so, once.
+fn note_unmeasured(measured: bool, what: &[u8]) {
+    if !measured {
+        warnx(&format!(
+            "{}: no smaps fields (Rss, Dirty): residency unknown, shown as -",
+            maplens_core::text::escape(what)
+        ));
     }
 }
 
@@ -411,7 +461,12 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
             missing = true;
             continue;
         };
-        header(out, facts.tgid, &facts.cmdline)?;
+        header(
+            out,
+            style,
+            facts.tgid.to_string().as_bytes(),
+            &facts.cmdline,
+        )?;
         let smaps = matches!(style.mode, Mode::Extended | Mode::Detail);
         let path = format!(
             "/proc/{}/{}",
@@ -452,9 +507,10 @@ fn run_from(
         shm: Shm::FromText,
     };
     if from.as_os_str() == "-" {
-        header(out, pid.unwrap_or(0), b"-")?;
+        from_header(out, style, pid, b"-", None)?;
         let mut stdin = io::stdin();
-        render(&mut stdin, out, style, &ctx, &mut persist)?;
+        let measured = render(&mut stdin, out, style, &ctx, &mut persist)?;
+        note_unmeasured(measured, b"-");
         return Ok(0);
     }
     if let Some(word) = from.to_str()
@@ -482,15 +538,10 @@ fn run_from(
             .and_then(|n| n.parse().ok());
         let cmd = std::fs::read(from.join("cmdline"))
             .ok()
-            .map(|raw| live::cmdline_cvt(Some(&raw), b"?", b'S', utf8))
-            .unwrap_or_else(|| from.as_os_str().as_encoded_bytes().to_vec());
-        (file, pid.or(dir_pid).unwrap_or(0), cmd)
+            .map(|raw| live::cmdline_cvt(Some(&raw), b"?", b'S', utf8));
+        (file, pid.or(dir_pid), cmd)
     } else {
-        (
-            from.to_path_buf(),
-            pid.unwrap_or(0),
-            from.as_os_str().as_encoded_bytes().to_vec(),
-        )
+        (from.to_path_buf(), pid, None)
     };
     let mut f = match std::fs::File::open(&file) {
         Ok(f) => f,
@@ -499,8 +550,10 @@ fn run_from(
             return Ok(1);
         }
     };
-    header(out, label, &cmdline)?;
-    render(&mut f, out, style, &ctx, &mut persist)?;
+    let name = from.as_os_str().as_encoded_bytes();
+    from_header(out, style, label, name, cmdline.as_deref())?;
+    let measured = render(&mut f, out, style, &ctx, &mut persist)?;
+    note_unmeasured(measured, file.as_os_str().as_encoded_bytes());
     Ok(0)
 }
 
@@ -600,7 +653,13 @@ fn run_bundle(
         shm: Shm::FromText,
     };
     let mut persist = Persist::default();
-    header(out, facts.tgid, &facts.cmdline)?;
-    render(&mut io::Cursor::new(text), out, style, &ctx, &mut persist)?;
+    header(
+        out,
+        style,
+        facts.tgid.to_string().as_bytes(),
+        &facts.cmdline,
+    )?;
+    let measured = render(&mut io::Cursor::new(text), out, style, &ctx, &mut persist)?;
+    note_unmeasured(measured, b.origin(pid).as_bytes());
     Ok(0)
 }

@@ -33,6 +33,8 @@ pub struct Style<'a> {
     pub range: (u64, u64),
     /// Fields enabled by an rc file (`-c`/`-C`).
     pub rc_fields: Option<&'a [Vec<u8>]>,
+    /// Stdout is a terminal: text from the target is escaped (`super::tty`).
+    pub tty: bool,
 }
 
 /// How mapping names are decided for one process.
@@ -262,6 +264,16 @@ fn put_hex0(out: &mut Vec<u8>, v: u64, width: usize) {
     out.extend_from_slice(digits);
 }
 
+/// A `-x` RSS or Dirty figure (`%7llu`), or `-` in its place when the
+/// text said nothing of residency (a maps file given to `--from`).
+fn put_kb(out: &mut Vec<u8>, v: u64, measured: bool) {
+    if measured {
+        put_dec(out, v, 7);
+    } else {
+        put_right(out, b"-", 7);
+    }
+}
+
 /// `%*s`: right-justified.
 fn put_right(out: &mut Vec<u8>, s: &[u8], width: usize) {
     if width > s.len() {
@@ -405,12 +417,14 @@ fn in_range(style: &Style<'_>, start: u64, end: u64) -> bool {
 }
 
 /// Prints one process in the default, `-x` or `-d` format, streaming.
+/// Returns false when `-x` was given text without residency (maps, not
+/// smaps): its RSS and Dirty columns then show `-`.
 pub fn simple(
     r: &mut (dyn Read + Send),
     w: &mut dyn Write,
     style: &Style<'_>,
     ctx: &NameCtx,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let mut out: Vec<u8> = Vec::with_capacity(128 * 1024);
     let q = style.quiet;
     match style.mode {
@@ -424,19 +438,28 @@ pub fn simple(
     }
     let (mut shared, mut priv_w, mut priv_r) = (0u64, 0u64, 0u64);
     let (mut t_rss, mut t_dirty) = (0u64, 0u64);
-    // -x: the line of the mapping being read, printed at its end.
-    let mut pending: Option<Vec<u8>> = None;
+    // -x: the line of the mapping being read, printed at its end, and
+    // where its RSS and Dirty go (after the Kbytes, which `%7lu` widens
+    // for 8 digits and more).
+    let mut pending: Option<(Vec<u8>, usize)> = None;
     let (mut rss, mut dirty) = (0u64, 0u64);
+    // Whether any mapping had a `Key: value` line: text without them (a
+    // maps file) does not say what is resident.
+    let mut measured = false;
     let mut done = false;
     let ext = style.mode == Mode::Extended;
-    let finish_x = |out: &mut Vec<u8>, pending: &mut Option<Vec<u8>>, rss: u64, dirty: u64| {
-        if let Some(p) = pending.take() {
-            out.extend_from_slice(&p[..16 + 1 + 7]);
+    let finish_x = |out: &mut Vec<u8>,
+                    pending: &mut Option<(Vec<u8>, usize)>,
+                    rss: u64,
+                    dirty: u64,
+                    measured: bool| {
+        if let Some((p, at)) = pending.take() {
+            out.extend_from_slice(&p[..at]);
             out.push(b' ');
-            put_dec(out, rss, 7);
+            put_kb(out, rss, measured);
             out.push(b' ');
-            put_dec(out, dirty, 7);
-            out.extend_from_slice(&p[16 + 1 + 7..]);
+            put_kb(out, dirty, measured);
+            out.extend_from_slice(&p[at..]);
         }
     };
     for_each_line(r, |line| {
@@ -446,6 +469,7 @@ pub fn simple(
         match line.first() {
             None => return Ok(()),
             Some(b'A'..=b'Z') => {
+                measured = true;
                 if ext && pending.is_some() {
                     let colon = line.find_byte(b':').unwrap_or(line.len());
                     let key = &line[..colon];
@@ -467,7 +491,7 @@ pub fn simple(
             return Ok(());
         };
         if ext {
-            finish_x(&mut out, &mut pending, rss, dirty);
+            finish_x(&mut out, &mut pending, rss, dirty, measured);
             t_rss = t_rss.wrapping_add(rss);
             t_dirty = t_dirty.wrapping_add(dirty);
             rss = 0;
@@ -497,6 +521,7 @@ pub fn simple(
                 put_hex0(&mut p, h.start, 16);
                 p.push(b' ');
                 put_dec(&mut p, diff >> 10, 7);
+                let at = p.len();
                 p.push(b' ');
                 p.extend_from_slice(&p5);
                 p.push(b' ');
@@ -505,7 +530,7 @@ pub fn simple(
                     &mut p, path, h.start, h.end, major, minor, h.inode, style, ctx,
                 );
                 p.push(b'\n');
-                pending = Some(p);
+                pending = Some((p, at));
             }
             Mode::Device => {
                 put_hex0(&mut out, h.start, 16);
@@ -561,7 +586,7 @@ pub fn simple(
             t_rss = t_rss.wrapping_add(rss);
             t_dirty = t_dirty.wrapping_add(dirty);
         }
-        finish_x(&mut out, &mut pending, rss, dirty);
+        finish_x(&mut out, &mut pending, rss, dirty, measured);
     }
     let mapped = shared.wrapping_add(priv_w).wrapping_add(priv_r);
     if !q {
@@ -571,9 +596,9 @@ pub fn simple(
                 out.extend_from_slice(b"total kB         ");
                 put_dec(&mut out, mapped >> 10, 7);
                 out.push(b' ');
-                put_dec(&mut out, t_rss, 7);
+                put_kb(&mut out, t_rss, measured);
                 out.push(b' ');
-                put_dec(&mut out, t_dirty, 7);
+                put_kb(&mut out, t_dirty, measured);
                 out.push(b'\n');
             }
             Mode::Device => {
@@ -592,7 +617,8 @@ pub fn simple(
             }
         }
     }
-    w.write_all(&out)
+    w.write_all(&out)?;
+    Ok(!ext || measured)
 }
 
 // ---- -X, -XX, -c ---------------------------------------------------------
