@@ -107,3 +107,159 @@ fn localcap_captures_are_reproduced_from_their_smaps() {
     }
     assert_eq!(checked, 6, "expected the six localcap pmap captures");
 }
+
+/// Two mappings of a saved smaps with figures of 8 to 10 digits (RSS
+/// ≥ 10,000,000 kB), as the kernel prints them (`%8lu`, wider when needed).
+const BIG_SMAPS: &str = "\
+7e0000000000-7f0000000000 r--p 00000000 fe:00 42                         /data/huge.bin
+Size:           1073741824 kB
+Rss:            1000000000 kB
+Pss:             999999999 kB
+Shared_Dirty:          1 kB
+Private_Dirty:  1000000000 kB
+Swap:                  0 kB
+VmFlags: rd mr mw me
+7f0000000000-7f0400000000 rw-p 00000000 00:00 0 
+Size:           16777216 kB
+Rss:            12345678 kB
+Pss:            12345678 kB
+Shared_Dirty:          0 kB
+Private_Dirty:  12345678 kB
+Swap:                  0 kB
+VmFlags: rd wr mr mw me ac
+";
+
+fn pmap_from(opts: &[&str], text: &str) -> (String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("saved");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_maplens"))
+        .arg("pmap")
+        .args(opts)
+        .arg("--from")
+        .arg(&file)
+        .output()
+        .expect("run maplens");
+    assert!(out.status.success(), "{opts:?}: {out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    (stdout, stderr, dir)
+}
+
+/// procps-ng 4.0.2 prints `-x`, the default and `-d` with printf minimum
+/// widths (`%7lu`, `%6lu`): a wider number pushes the rest of the line
+/// right. `-X` sizes each column to the widest of its name, values and
+/// total (`-q`: values only), every cell right-justified. The expected
+/// text follows those rules (checked live against /usr/bin/pmap at 8 digits
+/// by `pmap_live::twenty_gib_mapping_matches_procps`).
+#[test]
+fn figures_of_ten_digits_keep_procps_columns() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-x"],
+            "Address           Kbytes     RSS   Dirty Mode  Mapping
+00007e0000000000 1073741824 1000000000 1000000001 r---- huge.bin
+00007f0000000000 16777216 12345678 12345678 rw---   [ anon ]
+---------------- ------- ------- ------- 
+total kB         1090519040 1012345678 1012345679
+",
+        ),
+        (
+            &["-X"],
+            "     Address Perm   Offset Device Inode       Size        Rss        Pss Swap Mapping
+7e0000000000 r--p 00000000  fe:00    42 1073741824 1000000000  999999999    0 huge.bin
+7f0000000000 rw-p 00000000  00:00     0   16777216   12345678   12345678    0 
+                                        ========== ========== ========== ==== 
+                                        1090519040 1012345678 1012345677    0 KB 
+",
+        ),
+        (
+            &["-X", "-q"],
+            "7e0000000000 r--p 00000000 fe:00 42 1073741824 1000000000 999999999 0 huge.bin
+7f0000000000 rw-p 00000000 00:00  0   16777216   12345678  12345678 0 
+",
+        ),
+        (
+            &["-XX"],
+            "     Address Perm   Offset Device Inode       Size        Rss        Pss Shared_Dirty Private_Dirty Swap           VmFlags Mapping
+7e0000000000 r--p 00000000  fe:00    42 1073741824 1000000000  999999999            1    1000000000    0       rd mr mw me huge.bin
+7f0000000000 rw-p 00000000  00:00     0   16777216   12345678   12345678            0      12345678    0 rd wr mr mw me ac 
+                                        ========== ========== ========== ============ ============= ==== 
+                                        1090519040 1012345678 1012345677            1    1012345678    0 KB 
+",
+        ),
+        (
+            &[],
+            "00007e0000000000 1073741824K r---- huge.bin
+00007f0000000000 16777216K rw---   [ anon ]
+ total       1090519040K
+",
+        ),
+        (
+            &["-d"],
+            "Address           Kbytes Mode  Offset           Device    Mapping
+00007e0000000000 1073741824 r---- 0000000000000000 0fe:00000 huge.bin
+00007f0000000000 16777216 rw--- 0000000000000000 000:00000   [ anon ]
+mapped: 1090519040K    writeable/private: 16777216K    shared: 0K
+",
+        ),
+    ];
+    for (opts, want) in cases {
+        let (got, _, _dir) = pmap_from(opts, BIG_SMAPS);
+        let body = got.split_once('\n').map_or("", |(_, b)| b);
+        assert_eq!(body, *want, "{opts:?}");
+    }
+}
+
+/// `--from FILE` names the file in its header (not `0:`), and a PID given
+/// with it labels the saved text.
+#[test]
+fn from_header_names_the_file() {
+    let (got, _, dir) = pmap_from(&[], BIG_SMAPS);
+    let file = dir.path().join("saved");
+    assert_eq!(
+        got.lines().next().unwrap(),
+        format!("{}:   (from a saved file)", file.display())
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_maplens"))
+        .args(["pmap", "-x", "--from"])
+        .arg(&file)
+        .arg("1234")
+        .output()
+        .unwrap();
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        got.lines().next().unwrap(),
+        format!("1234:   (from {})", file.display())
+    );
+}
+
+/// `-x --from` a maps file: residency is unknown, so RSS and Dirty show
+/// `-` (not zeros, as if measured), with one note on stderr.
+#[test]
+fn x_from_maps_says_residency_is_unknown() {
+    let maps: String = BIG_SMAPS
+        .lines()
+        .filter(|l| !l.starts_with(char::is_uppercase))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (got, err, _dir) = pmap_from(&["-x"], &maps);
+    let body = got.split_once('\n').map_or("", |(_, b)| b);
+    assert_eq!(
+        body,
+        "Address           Kbytes     RSS   Dirty Mode  Mapping
+00007e0000000000 1073741824       -       - r---- huge.bin
+00007f0000000000 16777216       -       - rw---   [ anon ]
+---------------- ------- ------- ------- 
+total kB         1090519040       -       -
+"
+    );
+    assert!(
+        err.contains("residency unknown") && err.lines().count() == 1,
+        "{err}"
+    );
+    // With smaps, the figures are measured and nothing is said.
+    let (got, err, _dir) = pmap_from(&["-x"], BIG_SMAPS);
+    assert!(!got.contains(" - "), "{got}");
+    assert_eq!(err, "");
+}

@@ -251,3 +251,126 @@ fn refuses_what_pmap_refuses() {
         assert_eq!(String::from_utf8_lossy(&w.stderr), gs, "{bad:?}");
     }
 }
+
+/// A 20 GiB `MAP_NORESERVE` mapping: its Kbytes (8 digits) overflow the
+/// `%7lu` of `-x` and `-d` and widen the `-X` Size column; every mode must
+/// still be procps's bytes. (Before the fix, `-x` cut the Kbytes at seven
+/// digits and slid the last one into the RSS column.)
+#[test]
+fn twenty_gib_mapping_matches_procps() {
+    if !std::path::Path::new(PMAP).exists() {
+        eprintln!("skipped: {PMAP} is not installed");
+        return;
+    }
+    let kid = Kid::spawn_copy(&["--big-anon", "20480"]).unwrap();
+    kid.stop().unwrap();
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", kid.pid)).unwrap();
+    assert!(
+        maps.lines().any(|l| {
+            let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+            let size = u64::from_str_radix(b, 16).unwrap() - u64::from_str_radix(a, 16).unwrap();
+            size == 20 << 30
+        }),
+        "no 20 GiB mapping"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("rc");
+    std::fs::write(&rc, "[Fields Display]\nSize\nRss\nMapping\n").unwrap();
+    let rc = rc.to_str().unwrap();
+    let r = some_range(kid.pid);
+    let formats: &[&[&str]] = &[
+        &[],
+        &["-x"],
+        &["-X"],
+        &["-XX"],
+        &["-d"],
+        &["-q"],
+        &["-x", "-q"],
+        &["-X", "-q"],
+        &["-d", "-q"],
+        &["-p"],
+        &["-x", "-p"],
+        &["-C", rc],
+        &["-A", &r],
+        &["-d", "-A", &r],
+    ];
+    for f in formats {
+        compare(kid.pid, f);
+    }
+    // -k is not in 4.0.2 (it refuses it): with -k only bracketed names
+    // change, so the 20 GiB row must be the same as without it.
+    let row = |opts: &[&str]| {
+        let mut a: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        a.push(kid.pid.to_string());
+        String::from_utf8(maplens(&a).stdout)
+            .unwrap()
+            .lines()
+            .find(|l| l.contains(" 20971520"))
+            .map(str::to_owned)
+    };
+    assert_eq!(row(&["-x", "-k"]), row(&["-x"]));
+    assert!(row(&["-x"]).unwrap().contains(" 20971520       "));
+}
+
+/// On a terminal (a pty from util-linux `script`), `-X` shows a file named
+/// `\x1b]0;title\x07` and one with a newline escaped, as `ls` does; through
+/// a pipe (the comparisons above) it is procps's raw bytes.
+#[test]
+fn terminal_output_is_escaped() {
+    let script = "/usr/bin/script";
+    if !std::path::Path::new(script).exists() {
+        eprintln!("skipped: {script} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let title = dir.path().join("\x1b]0;title\x07");
+    let kid = Kid::spawn_copy(&[
+        "--named-file",
+        title.to_str().unwrap(),
+        "--file-newline",
+        dir.path().to_str().unwrap(),
+    ])
+    .unwrap();
+    kid.stop().unwrap();
+    let bin = env!("CARGO_BIN_EXE_maplens");
+    for opts in ["-X", "-XX", "-X -p", "-x", ""] {
+        let cmd = format!("{bin} pmap {opts} {}", kid.pid);
+        let out = Command::new(script)
+            .args(["-qc", &cmd, "/dev/null"])
+            .output()
+            .expect("script");
+        let text = out.stdout;
+        let bad: Vec<u8> = text
+            .iter()
+            .copied()
+            .filter(|&b| (b < 0x20 && b != b'\n' && b != b'\r') || b == 0x7f)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{opts}: control bytes {bad:?} on the terminal"
+        );
+        let s = String::from_utf8_lossy(&text);
+        if opts.starts_with("-X") {
+            assert!(s.contains("\\x1b]0;title\\x07"), "{opts}: {s}");
+            assert!(s.contains("new\\012line.bin"), "{opts}: {s}");
+        } else {
+            // pmap's own `?` for such bytes: already safe.
+            assert!(s.contains("?]0;title?"), "{opts}: {s}");
+        }
+        // Through a pipe: procps's bytes, control bytes and all.
+        let piped = maplens(
+            &[opts, &kid.pid.to_string()]
+                .iter()
+                .filter(|a| !a.is_empty())
+                .flat_map(|a| a.split(' '))
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+        if opts.starts_with("-X") {
+            assert!(
+                piped.stdout.windows(9).any(|w| w == b"\x1b]0;title"),
+                "{opts}: piped output must stay raw"
+            );
+        }
+    }
+}
