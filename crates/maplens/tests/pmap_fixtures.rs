@@ -263,3 +263,20 @@ total kB         1090519040       -       -
     assert!(!got.contains(" - "), "{got}");
     assert_eq!(err, "");
 }
+
+/// A missing `--from` file named with an escape sequence is named escaped on
+/// stderr: `pmap: \x1b]0;t\x07: No such file…`, never the raw bytes.
+#[test]
+fn missing_from_file_is_named_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("\x1b]0;t\x07");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maplens"))
+        .args(["pmap", "--from"])
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(r"\x1b]0;t\x07"), "{err}");
+    assert!(!err.bytes().any(|b| b < 0x20 && b != b'\n'), "{err:?}");
+}

@@ -527,7 +527,7 @@ fn run_from(
         let Some(file) = names.iter().map(|n| from.join(n)).find(|p| p.is_file()) else {
             warnx(&format!(
                 "{}: holds no {} file",
-                from.display(),
+                maplens_core::text::escape(from.as_os_str().as_encoded_bytes()),
                 names.join(" or ")
             ));
             return Ok(1);
@@ -546,7 +546,8 @@ fn run_from(
     let mut f = match std::fs::File::open(&file) {
         Ok(f) => f,
         Err(e) => {
-            warnx(&format!("{}: {e}", file.display()));
+            let name = maplens_core::text::escape(file.as_os_str().as_encoded_bytes());
+            warnx(&format!("{name}: {e}"));
             return Ok(1);
         }
     };
