@@ -248,6 +248,33 @@ fn nonexistent_file_is_one_line() {
     );
 }
 
+/// A file that holds no region is not an empty process: every command says
+/// which file it read and what it expected, and fails.
+#[test]
+fn a_file_with_no_region_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.smaps");
+    std::fs::write(&empty, b"").unwrap();
+    let empty = empty.to_str().unwrap();
+    for (args, stdin, name) in [
+        (vec!["maps", "/etc/passwd"], None, "/etc/passwd"),
+        (vec!["maps", "/dev/null"], None, "/dev/null"),
+        (vec!["maps", empty], None, empty),
+        (vec!["maps", "-"], Some(&b"garbage\n"[..]), "<stdin>"),
+        (vec!["/etc/passwd"], None, "/etc/passwd"),
+        (vec!["report", "--format", "json", "/dev/null"], None, "/dev/null"),
+        (vec!["maps", "--strict", "/dev/null"], None, "/dev/null"),
+    ] {
+        let r = run_with(&args, stdin);
+        let e = r.error_line();
+        assert!(e.contains(&format!("{name}: no memory region")), "{args:?}: {e}");
+        assert!(e.contains("expected /proc/PID/maps, smaps"), "{args:?}: {e}");
+        assert!(r.stdout.is_empty(), "{args:?}: no table: {}", r.stdout);
+    }
+    let r = run_with(&["maps", "-"], Some(b"garbage\n"));
+    assert!(r.error_line().contains("first bad line"), "{}", r.stderr);
+}
+
 #[test]
 fn no_target_is_an_error() {
     let r = run(&["maps"]);
@@ -353,9 +380,9 @@ fn stdin_target() {
     assert_eq!(heap["size"], 0x55b306fba000u64 - 0x55b306db8000u64);
     assert!(heap["smaps"]["Rss"].as_u64().is_some(), "{heap:#}");
 
-    // Empty input: no regions, not an error, not a panic.
+    // Empty input holds no region: an error naming stdin, not a panic.
     let r = run_with(&["maps", "--format", "json", "-"], Some(b""));
-    assert_eq!(starts(&r.json()).len(), 0);
+    assert!(r.error_line().contains("<stdin>: no memory region"), "{}", r.stderr);
 }
 
 #[test]

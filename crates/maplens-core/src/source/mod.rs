@@ -161,6 +161,19 @@ pub enum SourceError {
     /// The directory holds neither maps nor smaps.
     #[error("{0}: holds no maps, smaps or smaps_rollup file")]
     EmptyDir(PathBuf),
+    /// A maps / smaps / smaps_rollup file (or standard input) held no
+    /// region: it is some other kind of file.
+    #[error(
+        "{path}: no memory region found; expected /proc/PID/maps, smaps or smaps_rollup text \
+         (lines like `7f0a2c000000-7f0a2c021000 rw-p 00000000 00:00 0`){}",
+        .skipped.as_ref().map(|s| format!("; first bad line: {s}")).unwrap_or_default()
+    )]
+    NoRegions {
+        /// The file (`<stdin>` for standard input).
+        path: String,
+        /// The first line that could not be read, when there was one.
+        skipped: Option<String>,
+    },
     /// A capture bundle could not be read.
     #[error("{path}: {message}")]
     Bundle {
@@ -262,7 +275,7 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
         Target::File(p) => {
             let text = read_file(p).map_err(|e| io_error(p, e, false))?;
             let name = p.display().to_string();
-            Ok(Snapshot::from_text(&name, &text, opts.mode)?)
+            from_text_nonempty(&name, &text, opts.mode)
         }
         Target::Bundle { path, pid } => {
             let b = Bundle::open(path)?;
@@ -284,9 +297,27 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
                 let pid = b.single_pid()?;
                 return b.load(pid, opts);
             }
-            Ok(Snapshot::from_text("<stdin>", &text, opts.mode)?)
+            from_text_nonempty("<stdin>", &text, opts.mode)
         }
     }
+}
+
+/// Parses a text that claims to be maps, smaps or smaps_rollup: one that
+/// yields neither a region nor a rollup is an error, not an empty answer
+/// (`maplens maps /etc/passwd`, `/dev/null`).
+fn from_text_nonempty(name: &str, text: &[u8], mode: Mode) -> Result<Snapshot, SourceError> {
+    let snap = Snapshot::from_text(name, text, mode)?;
+    if snap.regions.is_empty() && snap.rollup.is_none() {
+        let skipped = snap.notices.iter().find_map(|n| match n {
+            Notice::SkippedLines { first, .. } => Some(first.clone()),
+            _ => None,
+        });
+        return Err(SourceError::NoRegions {
+            path: name.to_owned(),
+            skipped,
+        });
+    }
+    Ok(snap)
 }
 
 /// Loads a `/proc/PID`-like directory. `live` selects the messages for a

@@ -1,0 +1,5 @@
+//! What maplens prints, as a user meets it: the README's commands on a fresh
+//! clone, and text from a target made safe for a terminal in every command
+//! and format.
+
+mod readme;
