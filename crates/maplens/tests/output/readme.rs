@@ -55,7 +55,9 @@ fn readme_run_command_works_on_a_fresh_clone() {
         "`{README_RUN}` failed in a fresh clone:\n{stderr}"
     );
     assert!(
-        stdout.lines().any(|l| l.contains("[stack]") && l.contains("main-stack")),
+        stdout
+            .lines()
+            .any(|l| l.contains("[stack]") && l.contains("main-stack")),
         "no [stack] row in the output of `{README_RUN}`:\n{stdout}"
     );
 }
