@@ -262,13 +262,23 @@ fn a_file_with_no_region_is_an_error() {
         (vec!["maps", empty], None, empty),
         (vec!["maps", "-"], Some(&b"garbage\n"[..]), "<stdin>"),
         (vec!["/etc/passwd"], None, "/etc/passwd"),
-        (vec!["report", "--format", "json", "/dev/null"], None, "/dev/null"),
+        (
+            vec!["report", "--format", "json", "/dev/null"],
+            None,
+            "/dev/null",
+        ),
         (vec!["maps", "--strict", "/dev/null"], None, "/dev/null"),
     ] {
         let r = run_with(&args, stdin);
         let e = r.error_line();
-        assert!(e.contains(&format!("{name}: no memory region")), "{args:?}: {e}");
-        assert!(e.contains("expected /proc/PID/maps, smaps"), "{args:?}: {e}");
+        assert!(
+            e.contains(&format!("{name}: no memory region")),
+            "{args:?}: {e}"
+        );
+        assert!(
+            e.contains("expected /proc/PID/maps, smaps"),
+            "{args:?}: {e}"
+        );
         assert!(r.stdout.is_empty(), "{args:?}: no table: {}", r.stdout);
     }
     let r = run_with(&["maps", "-"], Some(b"garbage\n"));
@@ -382,7 +392,11 @@ fn stdin_target() {
 
     // Empty input holds no region: an error naming stdin, not a panic.
     let r = run_with(&["maps", "--format", "json", "-"], Some(b""));
-    assert!(r.error_line().contains("<stdin>: no memory region"), "{}", r.stderr);
+    assert!(
+        r.error_line().contains("<stdin>: no memory region"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
