@@ -2,9 +2,11 @@
 
 mod classify;
 mod report;
+mod trend;
 
 pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
 pub use report::{
     AllocRow, Allocators, CategoryRow, Gap, NamedRow, ObjectRow, Report, Segment, StackRow,
     Threads, Totals, Usage, report,
 };
+pub use trend::{MIN_POINTS, Shape, Trend, theil_sen, time_to, trend};

@@ -7,8 +7,10 @@
 //! keeps the line of kernel text it came from ([`Region::line`]).
 
 mod region;
+mod sample;
 
 pub use region::{Region, RegionPath, Smaps};
+pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
 
 use crate::parse::{self, Format, Mode, ParseError};
 
