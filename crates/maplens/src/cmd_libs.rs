@@ -9,11 +9,10 @@ use maplens_core::analysis::Category;
 use maplens_core::parse::Entry;
 use maplens_core::system::aggregate::LibTotals;
 use maplens_core::system::{Detail, ProcessMeta, ScanHooks};
-use serde_json::{Value, json};
 
-use crate::cmd_top::{Selection, Source, cell, footer, kb, mem_json, report_json, short_command};
 use crate::common::{Format, emit};
-use crate::render::{csv, plain_table};
+use crate::render::libs;
+use crate::scan::{Selection, Source};
 
 /// Arguments of `maplens libs`.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -132,80 +131,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(n) = args.limit {
         rows.truncate(n);
     }
-    let out = match args.format {
-        Format::Json => {
-            let mut doc = report_json(&report);
-            doc.insert(
-                "libs".into(),
-                Value::Array(
-                    rows.iter()
-                        .map(|l| {
-                            let mut v = mem_json(&l.mem);
-                            v["path"] = json!(l.path);
-                            v["deleted"] = json!(l.deleted);
-                            v["dev"] = json!(l.dev.to_string());
-                            v["inode"] = json!(l.inode);
-                            v["processes"] = Value::Array(
-                                l.mappers
-                                    .iter()
-                                    .map(|p| {
-                                        let mut x = mem_json(&p.mem);
-                                        x["pid"] = json!(p.pid);
-                                        x["command"] = json!(p.command);
-                                        x
-                                    })
-                                    .collect(),
-                            );
-                            v
-                        })
-                        .collect(),
-                ),
-            );
-            let mut s = serde_json::to_string_pretty(&Value::Object(doc))?;
-            s.push('\n');
-            s
-        }
-        Format::Csv | Format::Table => {
-            let csv_mode = args.format == Format::Csv;
-            let exact = args.bytes || csv_mode;
-            let header = ["PSS", "USS", "RSS", "SWAP", "PROCS", "PATH"];
-            let numeric = [true, true, true, true, true, false];
-            let mut out: Vec<Vec<String>> = Vec::new();
-            for l in &rows {
-                let mut path = l.path.clone();
-                if l.deleted {
-                    path.push_str(" (deleted)");
-                }
-                out.push(vec![
-                    kb(l.mem.pss, exact),
-                    kb(l.mem.uss, exact),
-                    kb(l.mem.rss, exact),
-                    kb(l.mem.swap, exact),
-                    l.mappers.len().to_string(),
-                    if csv_mode { path } else { cell(&path, 90) },
-                ]);
-                if args.procs && !csv_mode {
-                    for p in &l.mappers {
-                        out.push(vec![
-                            kb(p.mem.pss, exact),
-                            kb(p.mem.uss, exact),
-                            kb(p.mem.rss, exact),
-                            kb(p.mem.swap, exact),
-                            String::new(),
-                            format!("  {} {}", p.pid, cell(short_command(&p.command), 60)),
-                        ]);
-                    }
-                }
-            }
-            if csv_mode {
-                csv(&header, &out)?
-            } else {
-                let mut s = plain_table(&header, &numeric, &out);
-                s.push_str(&format!("{} files; ", rows.len()));
-                s.push_str(&footer(&report, args.bytes));
-                s
-            }
-        }
-    };
+    let out = libs::print(&report, &rows, args.format, args.bytes, args.procs)?;
     emit(out.as_bytes())
 }

@@ -1,16 +1,14 @@
 //! `maplens maps TARGET`: one row per region, with its kind and a note.
 
 use crate::pattern::{Pattern, PermPattern};
-use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
-use maplens_core::analysis::{Category, Class, Classified, classify};
-use maplens_core::model::{Region, Snapshot};
-use maplens_core::parse::{Field, PathKind};
-use serde_json::{Value, json};
+use maplens_core::analysis::{Category, Class, classify};
+use maplens_core::model::Region;
+use maplens_core::parse::PathKind;
 
-use crate::common::{Format, TargetArgs, emit, human};
-use crate::render::{JSON_SCHEMA_VERSION, csv, plain_table};
+use crate::common::{Format, TargetArgs};
+use crate::render::maps;
 
 /// Arguments of `maplens maps`.
 #[derive(clap::Args, Debug, Clone)]
@@ -139,132 +137,6 @@ impl Filter {
     }
 }
 
-/// The path as one printable line: control bytes escaped (the kernel's
-/// `\012` stays as printed), invalid UTF-8 as `\xNN`.
-pub fn printable_path(raw: &[u8]) -> String {
-    let mut s = String::with_capacity(raw.len());
-    for chunk in raw.utf8_chunks() {
-        for ch in chunk.valid().chars() {
-            if ch.is_control() {
-                let _ = write!(s, "\\x{:02x}", ch as u32);
-            } else {
-                s.push(ch);
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(s, "\\x{b:02x}");
-        }
-    }
-    s
-}
-
-fn kb_or(r: &Region, f: Field) -> Option<u64> {
-    r.kb(f)
-}
-
-/// The JSON object of one region (schema documented in README.md).
-pub fn region_json(r: &Region, c: &Class, cl: &Classified) -> Value {
-    let decoded = r.path.view().decoded();
-    let mut v = json!({
-        "start": format!("0x{:x}", r.start),
-        "end": format!("0x{:x}", r.end),
-        "size": r.size(),
-        "perms": r.perms.to_string(),
-        "offset": format!("0x{:x}", r.offset),
-        "dev": r.dev.to_string(),
-        "inode": r.inode,
-        "path": String::from_utf8_lossy(&decoded),
-        "path_raw": String::from_utf8_lossy(r.path.raw()),
-        "deleted": r.path.deleted(),
-        "path_kind": r.kind().tag(),
-        "category": c.category.id(),
-        "note": c.note,
-        "rule": c.rule,
-        "evidence": c.evidence,
-        "heuristic": c.heuristic,
-        "thread": c.thread,
-        "object": c.object.map(|o| cl.objects[o].path.clone()),
-        "line": r.line,
-    });
-    if std::str::from_utf8(&decoded).is_err() {
-        v["path_bytes"] = json!(decoded.to_vec());
-    }
-    if let Some(s) = &r.smaps {
-        let mut m = serde_json::Map::new();
-        for (f, val) in s.known.iter() {
-            m.insert(f.key().to_owned(), json!(val));
-        }
-        for (k, val) in &s.extra {
-            m.insert(k.to_string(), json!(val));
-        }
-        if let Some(fl) = &s.vmflags {
-            m.insert("VmFlags".into(), json!(fl));
-        }
-        if let Some(n) = &s.name {
-            m.insert("Name".into(), json!(String::from_utf8_lossy(n)));
-        }
-        v["smaps"] = Value::Object(m);
-    }
-    v
-}
-
-/// The JSON document of `maps`, serialized as it is written: one region's
-/// object at a time, never the whole tree (60,000 regions made a 900 MB
-/// tree). The keys come in the order serde_json's sorted maps print them,
-/// so the bytes are those of the one-tree version.
-struct JsonDoc<'a> {
-    snap: &'a Snapshot,
-    cl: &'a Classified,
-    rows: &'a [usize],
-}
-
-/// The `regions` array of a [`JsonDoc`].
-struct JsonRegions<'a>(&'a JsonDoc<'a>);
-
-impl serde::Serialize for JsonDoc<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let notices: Vec<String> = self.snap.notices.iter().map(ToString::to_string).collect();
-        let mut m = s.serialize_map(Some(8))?;
-        m.serialize_entry("comm", &self.snap.process.comm)?;
-        m.serialize_entry("format", &self.snap.format.map(|f| f.file_name()))?;
-        m.serialize_entry("notices", &notices)?;
-        m.serialize_entry("page_size", &self.cl.page_size)?;
-        m.serialize_entry("pid", &self.snap.process.pid)?;
-        m.serialize_entry("regions", &JsonRegions(self))?;
-        m.serialize_entry("schema_version", &JSON_SCHEMA_VERSION)?;
-        m.serialize_entry("source", &self.snap.origin)?;
-        m.end()
-    }
-}
-
-impl serde::Serialize for JsonRegions<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let d = self.0;
-        let mut seq = s.serialize_seq(Some(d.rows.len()))?;
-        for &i in d.rows {
-            seq.serialize_element(&region_json(&d.snap.regions[i], &d.cl.classes[i], d.cl))?;
-        }
-        seq.end()
-    }
-}
-
-/// Writes a value as pretty JSON and a newline to standard output through
-/// a buffer; a closed pipe (`| head`) is not an error.
-fn emit_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let r = serde_json::to_writer_pretty(&mut out, v)
-        .map_err(std::io::Error::from)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
-    match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
-}
-
 /// Runs `maps`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let filter = Filter::new(args)?;
@@ -273,107 +145,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let rows: Vec<usize> = (0..snap.regions.len())
         .filter(|&i| filter.keep(&snap.regions[i], &cl.classes[i]))
         .collect();
-    let out = match args.format {
-        Format::Json => {
-            return emit_json(&JsonDoc {
-                snap: &snap,
-                cl: &cl,
-                rows: &rows,
-            });
-        }
-        Format::Csv | Format::Table => table(&snap, &cl, &rows, args)?,
-    };
-    emit(out.as_bytes())?;
-    if args.format == Format::Table {
-        for n in &snap.notices {
-            eprintln!("maplens: note: {n}");
-        }
-    }
-    Ok(())
-}
-
-fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: &Args) -> anyhow::Result<String> {
-    let smaps = snap.has_residency();
-    let csv_mode = args.format == Format::Csv;
-    let exact = args.bytes || csv_mode;
-    let mut header = vec!["START", "END", "SIZE", "PERM", "OFFSET", "DEV", "INODE"];
-    if smaps {
-        header.extend(["RSS", "PSS", "SWAP"]);
-    }
-    header.extend(["KIND", "PATH", "NOTE"]);
-    if args.explain {
-        header.extend(["RULE", "EVIDENCE"]);
-    }
-    let numeric: Vec<bool> = header
-        .iter()
-        .map(|h| matches!(*h, "SIZE" | "INODE" | "RSS" | "PSS" | "SWAP"))
-        .collect();
-    let w = if cl.is_64bit { 12 } else { 8 };
-    let mut out_rows = Vec::with_capacity(rows.len());
-    let mut tot = [0u64; 4];
-    for &i in rows {
-        let r = &snap.regions[i];
-        let c = &cl.classes[i];
-        let mut row = vec![
-            format!("{:0w$x}", r.start),
-            format!("{:0w$x}", r.end),
-            human(r.size(), exact),
-            r.perms.to_string(),
-            format!("{:08x}", r.offset),
-            r.dev.to_string(),
-            r.inode.to_string(),
-        ];
-        tot[0] += r.size();
-        if smaps {
-            for (j, f) in [Field::Rss, Field::Pss, Field::Swap]
-                .into_iter()
-                .enumerate()
-            {
-                let v = kb_or(r, f);
-                tot[j + 1] += v.unwrap_or(0) * 1024;
-                row.push(v.map_or_else(|| "-".into(), |k| human(k * 1024, exact)));
-            }
-        }
-        row.push(c.category.id().to_owned());
-        row.push(if csv_mode {
-            String::from_utf8_lossy(&r.path.view().decoded()).into_owned()
-        } else {
-            printable_path(r.path.raw())
-        });
-        row.push(format!(
-            "{}{}",
-            c.note,
-            if c.heuristic && !csv_mode { " (?)" } else { "" }
-        ));
-        if args.explain {
-            row.push(format!(
-                "{}{}",
-                c.rule,
-                if c.heuristic { " (heuristic)" } else { "" }
-            ));
-            row.push(c.evidence.clone());
-        }
-        out_rows.push(row);
-    }
-    if csv_mode {
-        return csv(&header, &out_rows);
-    }
-    let mut s = plain_table(&header, &numeric, &out_rows);
-    let _ = write!(s, "{} regions, {}", rows.len(), human(tot[0], args.bytes));
-    if smaps {
-        let _ = write!(
-            s,
-            ", RSS {}, PSS {}, swap {}",
-            human(tot[1], args.bytes),
-            human(tot[2], args.bytes),
-            human(tot[3], args.bytes)
-        );
-    } else {
-        s.push_str(" (maps only: residency unknown)");
-    }
-    s.push('\n');
-    if rows.iter().any(|&i| cl.classes[i].heuristic) && !args.explain {
-        s.push_str("(?) inferred from the layout; --explain shows the evidence\n");
-    }
-    Ok(s)
+    maps::print(
+        &snap,
+        &cl,
+        &rows,
+        maps::View {
+            format: args.format,
+            bytes: args.bytes,
+            explain: args.explain,
+        },
+    )
 }

@@ -63,27 +63,6 @@ pub enum Format {
     Csv,
 }
 
-/// Formats a size in bytes for people: `4 KiB`, `1.5 MiB`; exact with `bytes`.
-pub fn human(bytes: u64, exact: bool) -> String {
-    if exact {
-        return bytes.to_string();
-    }
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 || v.fract() == 0.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else if v < 10.0 {
-        format!("{v:.1} {}", UNITS[u])
-    } else {
-        format!("{v:.0} {}", UNITS[u])
-    }
-}
-
 /// Writes to stdout, treating a closed pipe (`| head`) as success.
 pub fn emit(text: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -111,8 +90,9 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
                 }
                 msg.push_str(&part);
             }
-            let msg = msg.replace('\n', " ");
-            eprintln!("maplens: error: {msg}");
+            // One line, and nothing from a file name reaches the
+            // terminal raw.
+            eprintln!("maplens: error: {}", crate::render::term(&msg));
             ExitCode::FAILURE
         }
     }
@@ -123,18 +103,4 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human(0, false), "0 B");
-        assert_eq!(human(4096, false), "4 KiB");
-        assert_eq!(human(1536 * 1024, false), "1.5 MiB");
-        assert_eq!(human(8 << 20, false), "8 MiB");
-        assert_eq!(human(4097, true), "4097");
-    }
 }

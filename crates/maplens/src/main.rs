@@ -18,6 +18,7 @@ mod pattern;
 mod pmap;
 mod progress;
 mod render;
+mod scan;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

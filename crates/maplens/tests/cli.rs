@@ -164,9 +164,11 @@ fn check_filter(filter: &[&str], want: impl Fn(&Line) -> bool) -> usize {
     let table = run(&args);
     assert!(table.ok, "{}", table.stderr);
     assert!(
-        table
-            .stdout
-            .contains(&format!("\n{} regions, ", expected.len())),
+        table.stdout.contains(&format!(
+            "\n{} region{}, ",
+            expected.len(),
+            if expected.len() == 1 { "" } else { "s" }
+        )),
         "table summary for {filter:?}: {}",
         table.stdout
     );

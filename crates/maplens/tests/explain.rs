@@ -97,10 +97,12 @@ fn perms_offset_and_inode() {
     assert!(perms.contains("r-xp: r readable"), "{perms}");
     assert!(perms.contains("- not writable"), "{perms}");
     assert!(perms.contains("x executable"), "{perms}");
+    // Not writable: nothing is ever copied, so no "copy-on-write".
     assert!(
-        perms.contains("p private (copy-on-write"),
-        "p means private copy-on-write: {perms}"
+        perms.contains("p private (MAP_PRIVATE; not writable"),
+        "r-xp is private but never copied: {perms}"
     );
+    assert!(!perms.contains("copy-on-write"), "{perms}");
     let off = field(&out, "offset");
     let off_num = u64::from_str_radix(&offset, 16).unwrap();
     assert!(off_num > 0, "{line}");
@@ -125,7 +127,16 @@ fn perms_offset_and_inode() {
     let size = u64::from_str_radix(b, 16).unwrap() - u64::from_str_radix(a, 16).unwrap();
     let addr = field(&out, "address");
     assert!(addr.contains(&format!("({size} bytes)")), "{addr}");
-    assert!(addr.contains(&format!("{} pages", size / 4096)), "{addr}");
+    // One maps line does not say the page size: no page count is guessed.
+    assert!(addr.contains("page size unknown"), "{addr}");
+    assert!(!addr.contains("pages of"), "{addr}");
+    // Given one, pages are counted, singular or plural.
+    let out = explain(&["--page-size", "4096", &line], None);
+    let addr = field(&out, "address");
+    let n = size / 4096;
+    let word = if n == 1 { "page" } else { "pages" };
+    assert!(addr.contains(&format!("{n} {word} of 4 KiB")), "{addr}");
+    assert!(addr.contains(&format!("0x{a}-0x{b}")), "{addr}");
 
     // Anonymous memory: inode 0 is not backed by a file; a shared mapping.
     let line = line_with(
@@ -287,12 +298,33 @@ fn stdin_explains_many_lines_together() {
 fn bad_input_is_reported_not_panicked() {
     // A malformed line among good ones: said so, the good one explained.
     let good = line_with("jc__x86_64-linux5-systemd-pid1.maps", "[heap]");
-    let out = explain(
-        &["--stdin"],
-        Some(&format!("{good}\nnot a maps line at all\n")),
+    let out = Command::cargo_bin("maplens")
+        .unwrap()
+        .args(["explain", "--stdin"])
+        .write_stdin(format!("{good}\nnot a maps line at all\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
     );
-    assert!(out.contains("line 2: not a maps line"), "{out}");
-    assert!(out.contains(&format!("{good}\n  address ")), "{out}");
+    // The complaint on standard error, the explanation on standard output.
+    assert!(stderr.contains("line 2: not a maps line"), "{stderr}");
+    assert!(!stdout.contains("not a maps line"), "{stdout}");
+    assert!(stdout.contains(&format!("{good}\n  address ")), "{stdout}");
+
+    // Only garbage: an error (one line, naming the line), nothing on stdout.
+    let out = Command::cargo_bin("maplens")
+        .unwrap()
+        .args(["explain", "garbage"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("line 1: not a maps line"), "{stderr}");
 
     // Nothing to explain: one-line error, non-zero exit.
     let out = Command::cargo_bin("maplens")

@@ -9,7 +9,7 @@
 mod region;
 mod sample;
 
-pub use region::{Region, RegionPath, Smaps};
+pub use region::{ExtraValue, Region, RegionPath, Smaps};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
 
 use crate::parse::{self, Format, Mode, ParseError};

@@ -1,0 +1,95 @@
+//! `maplens libs` (like librank) as a table, CSV and JSON: every mapped
+//! file across processes, with the processes that map it.
+
+use maplens_core::system::ScanReport;
+use maplens_core::system::aggregate::LibRow;
+use serde_json::{Value, json};
+
+use super::top::{cell, footer, kb, mem_json, report_json, short_command, value_text};
+use super::{csv, plain_table};
+use crate::common::Format;
+
+/// The rows, already sorted and cut, in the asked format; `procs` adds each
+/// mapper's share under its file in the table.
+pub fn print(
+    report: &ScanReport,
+    rows: &[LibRow],
+    format: Format,
+    bytes: bool,
+    procs: bool,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Json => {
+            let mut doc = report_json(report);
+            doc.insert(
+                "libs".into(),
+                Value::Array(
+                    rows.iter()
+                        .map(|l| {
+                            let mut v = mem_json(&l.mem);
+                            v["path"] = json!(l.path);
+                            v["deleted"] = json!(l.deleted);
+                            v["dev"] = json!(l.dev.to_string());
+                            v["inode"] = json!(l.inode);
+                            v["processes"] = Value::Array(
+                                l.mappers
+                                    .iter()
+                                    .map(|p| {
+                                        let mut x = mem_json(&p.mem);
+                                        x["pid"] = json!(p.pid);
+                                        x["command"] = json!(p.command);
+                                        x
+                                    })
+                                    .collect(),
+                            );
+                            v
+                        })
+                        .collect(),
+                ),
+            );
+            value_text(Value::Object(doc))?
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = format == Format::Csv;
+            let exact = bytes || csv_mode;
+            let header = ["PSS", "USS", "RSS", "SWAP", "PROCS", "PATH"];
+            let numeric = [true, true, true, true, true, false];
+            let mut out: Vec<Vec<String>> = Vec::new();
+            for l in rows {
+                let mut path = l.path.clone();
+                if l.deleted {
+                    path.push_str(" (deleted)");
+                }
+                out.push(vec![
+                    kb(l.mem.pss, exact),
+                    kb(l.mem.uss, exact),
+                    kb(l.mem.rss, exact),
+                    kb(l.mem.swap, exact),
+                    l.mappers.len().to_string(),
+                    if csv_mode { path } else { cell(&path, 90) },
+                ]);
+                if procs && !csv_mode {
+                    for p in &l.mappers {
+                        out.push(vec![
+                            kb(p.mem.pss, exact),
+                            kb(p.mem.uss, exact),
+                            kb(p.mem.rss, exact),
+                            kb(p.mem.swap, exact),
+                            String::new(),
+                            format!("  {} {}", p.pid, cell(short_command(&p.command), 60)),
+                        ]);
+                    }
+                }
+            }
+            if csv_mode {
+                csv(&header, &out)?
+            } else {
+                let mut s = plain_table(&header, &numeric, &out);
+                s.push_str(&super::count(rows.len() as u64, "file", "files"));
+                s.push_str("; ");
+                s.push_str(&footer(report, bytes));
+                s
+            }
+        }
+    })
+}

@@ -1,0 +1,300 @@
+//! `maplens maps` as a table, CSV and JSON: one row per region, with its
+//! kind and what it is in plain words.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use maplens_core::analysis::{Class, Classified};
+use maplens_core::model::{Region, Snapshot};
+use maplens_core::parse::Field;
+use serde::Serialize;
+
+use super::{JSON_SCHEMA_VERSION, count, csv, human, plain_table};
+use crate::common::Format;
+
+/// How `maps` is printed.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Table, CSV or JSON.
+    pub format: Format,
+    /// Exact byte counts instead of human units.
+    pub bytes: bool,
+    /// Rule and evidence columns.
+    pub explain: bool,
+}
+
+/// A path's bytes in a JSON string, losslessly: the string itself when the
+/// bytes are UTF-8; otherwise every byte that is not part of valid UTF-8
+/// as `\xNN` and every backslash doubled (`escaped` is then true, and
+/// the bytes can be read back exactly).
+fn lossless(raw: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(raw) {
+        Ok(s) => (s.to_owned(), false),
+        Err(_) => {
+            let mut out = String::with_capacity(raw.len() + 8);
+            for chunk in raw.utf8_chunks() {
+                for ch in chunk.valid().chars() {
+                    if ch == '\\' {
+                        out.push_str("\\\\");
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                for b in chunk.invalid() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+            (out, true)
+        }
+    }
+}
+
+/// One value of a region's `smaps` object: a number or text, as printed.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SmapsValue<'a> {
+    Num(u64),
+    Text(std::borrow::Cow<'a, str>),
+    Extra(&'a maplens_core::model::ExtraValue),
+}
+
+/// The JSON object of one region (schema documented in README.md). The
+/// fields are in alphabetical order, as the documents have always had
+/// them.
+#[derive(Serialize)]
+pub struct RegionJson<'a> {
+    category: &'static str,
+    deleted: bool,
+    dev: String,
+    end: String,
+    evidence: &'a str,
+    heuristic: bool,
+    inode: u64,
+    line: u32,
+    note: &'a str,
+    object: Option<&'a str>,
+    offset: String,
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<Vec<u8>>,
+    path_kind: &'static str,
+    path_raw: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    path_raw_escaped: bool,
+    perms: String,
+    rule: &'a str,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smaps: Option<BTreeMap<&'a str, SmapsValue<'a>>>,
+    start: String,
+    thread: Option<u32>,
+}
+
+/// The JSON object of one region.
+pub fn region_json<'a>(r: &'a Region, c: &'a Class, cl: &'a Classified) -> RegionJson<'a> {
+    let decoded = r.path.view().decoded();
+    let (path_raw, path_raw_escaped) = lossless(r.path.raw());
+    let smaps = r.smaps.as_ref().map(|s| {
+        let mut m = BTreeMap::new();
+        for (f, val) in s.known.iter() {
+            m.insert(f.key(), SmapsValue::Num(val));
+        }
+        for (k, val) in &s.extra {
+            m.insert(&**k, SmapsValue::Extra(val));
+        }
+        if let Some(fl) = &s.vmflags {
+            m.insert("VmFlags", SmapsValue::Text(std::borrow::Cow::Borrowed(fl)));
+        }
+        if let Some(n) = &s.name {
+            m.insert("Name", SmapsValue::Text(String::from_utf8_lossy(n)));
+        }
+        m
+    });
+    RegionJson {
+        category: c.category.id(),
+        deleted: r.path.deleted(),
+        dev: r.dev.to_string(),
+        end: format!("0x{:x}", r.end),
+        evidence: &c.evidence,
+        heuristic: c.heuristic,
+        inode: r.inode,
+        line: r.line,
+        note: &c.note,
+        object: c.object.map(|o| cl.objects[o].path.as_str()),
+        offset: format!("0x{:x}", r.offset),
+        path: String::from_utf8_lossy(&decoded).into_owned(),
+        path_bytes: std::str::from_utf8(&decoded)
+            .is_err()
+            .then(|| decoded.to_vec()),
+        path_kind: r.kind().tag(),
+        path_raw,
+        path_raw_escaped,
+        perms: r.perms.to_string(),
+        rule: c.rule,
+        size: r.size(),
+        smaps,
+        start: format!("0x{:x}", r.start),
+        thread: c.thread,
+    }
+}
+
+/// The JSON document of `maps`, serialized as it is written: one region's
+/// object at a time, never the whole tree (60,000 regions made a 900 MB
+/// tree). Keys in alphabetical order, as they have always been.
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    comm: Option<&'a str>,
+    format: Option<&'static str>,
+    notices: Vec<String>,
+    page_size: u64,
+    pid: Option<u32>,
+    regions: JsonRegions<'a>,
+    schema_version: u32,
+    source: &'a str,
+}
+
+/// The `regions` array of a [`JsonDoc`], serialized one region at a time.
+struct JsonRegions<'a> {
+    snap: &'a Snapshot,
+    cl: &'a Classified,
+    rows: &'a [usize],
+}
+
+impl serde::Serialize for JsonRegions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let d = self;
+        let mut seq = s.serialize_seq(Some(d.rows.len()))?;
+        for &i in d.rows {
+            seq.serialize_element(&region_json(&d.snap.regions[i], &d.cl.classes[i], d.cl))?;
+        }
+        seq.end()
+    }
+}
+
+/// Writes a value as pretty JSON and a newline to standard output through
+/// a buffer; a closed pipe (`| head`) is not an error.
+fn emit_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let r = serde_json::to_writer_pretty(&mut out, v)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// Prints the rows (indices into `snap.regions`) of `maps` to standard
+/// output; notices go to standard error under a table.
+pub fn print(snap: &Snapshot, cl: &Classified, rows: &[usize], view: View) -> anyhow::Result<()> {
+    if view.format == Format::Json {
+        return emit_json(&JsonDoc {
+            comm: snap.process.comm.as_deref(),
+            format: snap.format.map(|f| f.file_name()),
+            notices: snap.notices.iter().map(ToString::to_string).collect(),
+            page_size: cl.page_size,
+            pid: snap.process.pid,
+            regions: JsonRegions { snap, cl, rows },
+            schema_version: JSON_SCHEMA_VERSION,
+            source: &snap.origin,
+        });
+    }
+    let out = table(snap, cl, rows, view)?;
+    crate::common::emit(out.as_bytes())?;
+    if view.format == Format::Table {
+        for n in &snap.notices {
+            eprintln!("maplens: note: {}", super::term(&n.to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: View) -> anyhow::Result<String> {
+    let smaps = snap.has_residency();
+    let csv_mode = args.format == Format::Csv;
+    let exact = args.bytes || csv_mode;
+    let mut header = vec!["START", "END", "SIZE", "PERM", "OFFSET", "DEV", "INODE"];
+    if smaps {
+        header.extend(["RSS", "PSS", "SWAP"]);
+    }
+    header.extend(["KIND", "PATH", "NOTE"]);
+    if args.explain {
+        header.extend(["RULE", "EVIDENCE"]);
+    }
+    let numeric: Vec<bool> = header
+        .iter()
+        .map(|h| matches!(*h, "SIZE" | "INODE" | "RSS" | "PSS" | "SWAP"))
+        .collect();
+    let w = if cl.is_64bit { 12 } else { 8 };
+    let mut out_rows = Vec::with_capacity(rows.len());
+    let mut tot = [0u64; 4];
+    for &i in rows {
+        let r = &snap.regions[i];
+        let c = &cl.classes[i];
+        let mut row = vec![
+            format!("{:0w$x}", r.start),
+            format!("{:0w$x}", r.end),
+            human(r.size(), exact),
+            r.perms.to_string(),
+            format!("{:08x}", r.offset),
+            r.dev.to_string(),
+            r.inode.to_string(),
+        ];
+        tot[0] += r.size();
+        if smaps {
+            for (j, f) in [Field::Rss, Field::Pss, Field::Swap]
+                .into_iter()
+                .enumerate()
+            {
+                let v = r.kb(f);
+                tot[j + 1] += v.unwrap_or(0) * 1024;
+                row.push(v.map_or_else(|| "-".into(), |k| human(k * 1024, exact)));
+            }
+        }
+        row.push(c.category.id().to_owned());
+        row.push(String::from_utf8_lossy(&r.path.view().decoded()).into_owned());
+        row.push(format!(
+            "{}{}",
+            c.note,
+            if c.heuristic && !csv_mode { " (?)" } else { "" }
+        ));
+        if args.explain {
+            row.push(format!(
+                "{}{}",
+                c.rule,
+                if c.heuristic { " (heuristic)" } else { "" }
+            ));
+            row.push(c.evidence.clone());
+        }
+        out_rows.push(row);
+    }
+    if csv_mode {
+        return csv(&header, &out_rows);
+    }
+    let mut s = plain_table(&header, &numeric, &out_rows);
+    let _ = write!(
+        s,
+        "{}, {}",
+        count(rows.len() as u64, "region", "regions"),
+        human(tot[0], args.bytes)
+    );
+    if smaps {
+        let _ = write!(
+            s,
+            ", RSS {}, PSS {}, swap {}",
+            human(tot[1], args.bytes),
+            human(tot[2], args.bytes),
+            human(tot[3], args.bytes)
+        );
+    } else {
+        s.push_str(" (maps only: residency unknown)");
+    }
+    s.push('\n');
+    if rows.iter().any(|&i| cl.classes[i].heuristic) && !args.explain {
+        s.push_str("(?) inferred from the layout; --explain shows the evidence\n");
+    }
+    Ok(s)
+}

@@ -1,0 +1,191 @@
+//! The printer layer: every byte maplens writes for a person or a program
+//! leaves through here.
+//!
+//! A `cmd_*` file parses its arguments, asks `maplens-core` for a value (a
+//! report, region rows, process rows, findings) and hands it to one printer
+//! in this module: [`report`], [`maps`], [`top`], [`libs`], [`check`] and
+//! [`explain`], one file per command, each with its table, CSV and JSON
+//! forms. What this module owns and the commands do not:
+//!
+//! - **Escaping.** Every string that came from the target (paths, `comm`,
+//!   command lines, thread and region names) is turned into visible text by
+//!   the one escaper, [`maplens_core::text::escape`], before it reaches a
+//!   table or CSV cell: [`plain_table`] and [`csv`] escape every cell, so a
+//!   printer cannot forget. Free text around the tables uses [`term`]. JSON
+//!   keeps exact strings (its encoder escapes them).
+//! - **Widths.** Columns are measured in terminal cells
+//!   ([`maplens_core::text::display_width`]) and grow to fit any value, up
+//!   to 2^64 bytes.
+//! - **Units.** [`human`] (`4 KiB`, `1.5 MiB`) or exact bytes.
+//!
+//! It does not read `/proc` or classify anything.
+//!
+//! ```ignore
+//! // (the binary's modules are private; this shows the shape)
+//! let t = render::plain_table(&["NAME", "SIZE"], &[false, true],
+//!     &[vec!["a\x1b[2J".into(), "4 KiB".into()]]);
+//! assert_eq!(t, "NAME         SIZE\na\\x1b[2J  4 KiB\n");
+//! ```
+
+#[cfg(feature = "check")]
+pub mod check;
+pub mod explain;
+pub mod libs;
+pub mod maps;
+pub mod report;
+pub mod top;
+
+use std::borrow::Cow;
+
+use maplens_core::text::{display_width, escape};
+
+/// Version of every JSON document maplens prints; bumped on any change
+/// that is not a pure addition.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// A string from the target, made safe for a terminal (and for CSV): the
+/// one escaper, on text.
+pub fn term(s: &str) -> Cow<'_, str> {
+    escape(s.as_bytes())
+}
+
+/// Bytes from the target (a path, a name), made safe for a terminal.
+pub fn term_bytes(b: &[u8]) -> Cow<'_, str> {
+    escape(b)
+}
+
+/// A plain aligned table without borders (like ps or pmap), right-aligning
+/// the columns flagged numeric. Every cell is escaped, so a cell may hold
+/// any string from the target; columns are as wide as their widest cell.
+pub fn plain_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let cells: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().take(n).map(|c| term(c)).collect())
+        .collect();
+    let mut width: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for r in &cells {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(display_width(c));
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, c) in cells.enumerate() {
+            let pad = width[i].saturating_sub(display_width(c));
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if numeric.get(i).copied().unwrap_or(false) {
+                l.extend(std::iter::repeat_n(' ', pad));
+                l.push_str(c);
+            } else {
+                l.push_str(c);
+                if i + 1 < n {
+                    l.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for r in &cells {
+        line(&mut r.iter().map(|c| c.as_ref()));
+    }
+    out
+}
+
+/// CSV text of a header and rows. Every cell is escaped like a terminal
+/// cell (a CSV file is read on a terminal and in spreadsheets, where a raw
+/// control byte does as much harm), so a field never holds a line break.
+pub fn csv(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| term(c).into_owned()))?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Pretty JSON of a value and a newline.
+pub fn json_text(v: &impl serde::Serialize) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(v)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Formats a size in bytes for people: `4 KiB`, `1.5 MiB`; exact with `bytes`.
+pub fn human(bytes: u64, exact: bool) -> String {
+    if exact {
+        return bytes.to_string();
+    }
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else if v < 10.0 {
+        format!("{v:.1} {}", UNITS[u])
+    } else {
+        format!("{v:.0} {}", UNITS[u])
+    }
+}
+
+/// A count and a noun, singular or plural: `1 region`, `2 regions`.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(0, false), "0 B");
+        assert_eq!(human(4096, false), "4 KiB");
+        assert_eq!(human(1536 * 1024, false), "1.5 MiB");
+        assert_eq!(human(8 << 20, false), "8 MiB");
+        assert_eq!(human(4097, true), "4097");
+        assert_eq!(human(u64::MAX, false), "16 EiB");
+        assert_eq!(human(u64::MAX, true), "18446744073709551615");
+    }
+
+    #[test]
+    fn table_cells_are_escaped_and_aligned() {
+        let t = plain_table(
+            &["NAME", "SIZE"],
+            &[false, true],
+            &[
+                vec!["a\x1b[2J".into(), "4 KiB".into()],
+                vec!["b\nc".into(), "18446744073709551615".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "NAME                      SIZE\n\
+             a\\x1b[2J                 4 KiB\n\
+             b\\012c    18446744073709551615\n"
+        );
+    }
+
+    #[test]
+    fn csv_cells_are_escaped() {
+        let c = csv(&["a"], &[vec!["x\ny\u{202e}".into()]]).unwrap();
+        assert_eq!(c, "a\nx\\012y\\u{202e}\n");
+    }
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(1u32, "region", "regions"), "1 region");
+        assert_eq!(count(0u32, "region", "regions"), "0 regions");
+        assert_eq!(count(2u32, "page", "pages"), "2 pages");
+    }
+}

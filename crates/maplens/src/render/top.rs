@@ -1,0 +1,563 @@
+//! `maplens top` (and a bare `maplens`): one row per process, user,
+//! category, object or shared-memory object, as a table, CSV and JSON.
+//! The helpers here are shared with [`super::libs`].
+
+use std::fmt::Write as _;
+
+use maplens_core::system::aggregate::{self, Group, ObjectTotals, ShmTotals};
+use maplens_core::system::{Mem, ProcessRow, Reason, ScanReport};
+use serde_json::{Value, json};
+
+use super::{JSON_SCHEMA_VERSION, csv, human, plain_table, term};
+use crate::common::Format;
+
+/// How a `top` table is ordered, cut and printed.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// Sort key.
+    pub sort: SortKey,
+    /// Reverse the order.
+    pub reverse: bool,
+    /// Rows shown (totals still cover every process).
+    pub limit: Option<usize>,
+    /// Table, CSV or JSON.
+    pub format: Format,
+    /// Exact byte counts instead of human units.
+    pub bytes: bool,
+    /// Whether regions were classified (`--categories`).
+    pub categories: bool,
+}
+
+/// Sort keys of `maplens top`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Proportional set size (default).
+    #[default]
+    Pss,
+    /// Unique set size.
+    Uss,
+    /// Resident set size.
+    Rss,
+    /// Swap.
+    Swap,
+    /// Proportional swap.
+    Swappss,
+    /// Process id (ascending).
+    Pid,
+    /// User name (ascending).
+    User,
+    /// Command line (ascending).
+    Command,
+}
+
+pub fn sort_rows(rows: &mut [&ProcessRow], key: SortKey, reverse: bool) {
+    let num = |r: &ProcessRow| match key {
+        SortKey::Pss => r.mem.pss,
+        SortKey::Uss => r.mem.uss,
+        SortKey::Rss => r.mem.rss,
+        SortKey::Swap => r.mem.swap,
+        SortKey::Swappss => r.mem.swap_pss,
+        _ => 0,
+    };
+    rows.sort_by(|a, b| {
+        let o = match key {
+            SortKey::Pid => a.meta.pid.cmp(&b.meta.pid),
+            SortKey::User => a.meta.user.cmp(&b.meta.user),
+            SortKey::Command => a.meta.command.cmp(&b.meta.command),
+            _ => num(b).cmp(&num(a)),
+        };
+        o.then(a.meta.pid.cmp(&b.meta.pid))
+    });
+    if reverse {
+        rows.reverse();
+    }
+}
+
+/// kB as shown: human units, or exact bytes.
+pub fn kb(v: u64, exact: bool) -> String {
+    human(v.saturating_mul(1024), exact)
+}
+
+/// A command line for a table: the program's base name and its arguments.
+pub fn short_command(cmd: &str) -> &str {
+    let first = cmd.split(' ').next().unwrap_or(cmd);
+    match first.rfind('/') {
+        Some(i) if first.starts_with('/') || first.starts_with('.') => &cmd[i + 1..],
+        _ => cmd,
+    }
+}
+
+/// Shortens a string for a table cell to `max` characters (the table
+/// escapes it afterwards).
+pub fn cell(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// JSON of a [`Mem`], in kB.
+pub fn mem_json(m: &Mem) -> Value {
+    json!({
+        "uss_kb": m.uss,
+        "pss_kb": m.pss,
+        "rss_kb": m.rss,
+        "swap_kb": m.swap,
+        "swap_pss_kb": m.swap_pss,
+        "pss_anon_kb": m.pss_anon,
+        "pss_file_kb": m.pss_file,
+        "pss_shmem_kb": m.pss_shmem,
+        "private_clean_kb": m.private_clean,
+        "private_dirty_kb": m.private_dirty,
+        "shared_clean_kb": m.shared_clean,
+        "shared_dirty_kb": m.shared_dirty,
+    })
+}
+
+/// The JSON keys every scan-based document shares.
+pub fn report_json(report: &ScanReport) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("schema_version".into(), json!(JSON_SCHEMA_VERSION));
+    m.insert("processes".into(), json!(report.rows.len()));
+    m.insert("totals".into(), mem_json(&report.totals));
+    m.insert(
+        "mem_total_kb".into(),
+        json!(report.meminfo.map(|i| i.mem_total)),
+    );
+    m.insert(
+        "unreadable".into(),
+        Value::Array(
+            report
+                .unreadable
+                .iter()
+                .map(|u| {
+                    json!({
+                        "pid": u.pid,
+                        "comm": u.comm,
+                        "user": u.user,
+                        "reason": u.reason.id(),
+                        "message": u.reason.to_string(),
+                    })
+                })
+                .collect(),
+        ),
+    );
+    m.insert("filtered_out".into(), json!(report.filtered_out));
+    m.insert("hidepid".into(), json!(report.hidepid));
+    m.insert("smaps_rollup".into(), json!(report.rollup_available));
+    m
+}
+
+pub fn value_text(v: Value) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(&v)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// The totals line and the footer naming every process not counted.
+pub fn footer(report: &ScanReport, exact: bool) -> String {
+    let mut s = String::new();
+    let t = &report.totals;
+    let _ = write!(
+        s,
+        "{} processes: PSS {}",
+        report.rows.len(),
+        kb(t.pss, exact)
+    );
+    if let Some(mi) = report.meminfo.filter(|m| m.mem_total > 0) {
+        let _ = write!(
+            s,
+            " ({:.1}% of MemTotal {})",
+            t.pss as f64 * 100.0 / mi.mem_total as f64,
+            kb(mi.mem_total, exact)
+        );
+    }
+    let _ = writeln!(
+        s,
+        ", USS {}, swap {} (SwapPss {}); RSS {} counts shared pages once per process",
+        kb(t.uss, exact),
+        kb(t.swap, exact),
+        kb(t.swap_pss, exact),
+        kb(t.rss, exact)
+    );
+    if report.filtered_out > 0 {
+        let _ = writeln!(
+            s,
+            "{} processes left out by the filter",
+            report.filtered_out
+        );
+    }
+    let mut reasons: Vec<&Reason> = report.unreadable.iter().map(|u| &u.reason).collect();
+    reasons.sort();
+    reasons.dedup();
+    for r in reasons {
+        let who: Vec<String> = report
+            .unreadable
+            .iter()
+            .filter(|u| &u.reason == r)
+            .map(|u| format!("{} ({})", u.pid, term(u.comm.as_deref().unwrap_or("?"))))
+            .collect();
+        const SHOW: usize = 8;
+        let mut names = who
+            .iter()
+            .take(SHOW)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if who.len() > SHOW {
+            let _ = write!(
+                names,
+                ", and {} more (--format json lists all)",
+                who.len() - SHOW
+            );
+        }
+        let hint = match r {
+            Reason::PermissionDenied if !rustix::process::geteuid().is_root() => {
+                "; their memory is not in the totals: run as root"
+            }
+            Reason::PermissionDenied => "; their memory is not in the totals",
+            Reason::Other(_) => "; their memory is not in the totals",
+            _ => "",
+        };
+        let _ = writeln!(s, "not counted, {r}: {}{hint}: {names}", who.len());
+    }
+    if let Some(h) = &report.hidepid {
+        let _ = writeln!(
+            s,
+            "/proc is mounted with hidepid={h}: other users' processes may be invisible and are not counted"
+        );
+    }
+    s
+}
+
+pub fn processes(args: &View, report: &ScanReport) -> anyhow::Result<String> {
+    let mut rows: Vec<&ProcessRow> = report.rows.iter().collect();
+    sort_rows(&mut rows, args.sort, args.reverse);
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+    match args.format {
+        Format::Json => {
+            let mut doc = report_json(report);
+            doc.insert(
+                "rows".into(),
+                Value::Array(
+                    rows.iter()
+                        .map(|r| {
+                            let mut v = mem_json(&r.mem);
+                            v["pid"] = json!(r.meta.pid);
+                            v["uid"] = json!(r.meta.uid);
+                            v["user"] = json!(r.meta.user);
+                            v["command"] = json!(r.meta.command);
+                            v["source"] = json!(r.source);
+                            v["largest"] = json!(r.largest().map(|(k, _)| k));
+                            v["largest_pss_kb"] = json!(r.largest().map(|(_, p)| p));
+                            if !r.categories.is_empty() {
+                                v["categories"] = Value::Array(
+                                    r.categories
+                                        .iter()
+                                        .map(|(c, m)| {
+                                            let mut x = mem_json(m);
+                                            x["category"] = json!(c.id());
+                                            x
+                                        })
+                                        .collect(),
+                                );
+                            }
+                            v
+                        })
+                        .collect(),
+                ),
+            );
+            value_text(Value::Object(doc))
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = args.format == Format::Csv;
+            let exact = args.bytes || csv_mode;
+            let header = [
+                "PID", "USER", "COMMAND", "USS", "PSS", "RSS", "SWAP", "SWAPPSS", "LARGEST",
+            ];
+            let numeric = [true, false, false, true, true, true, true, true, false];
+            let out: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let cmd = r.meta.display_command();
+                    vec![
+                        r.meta.pid.to_string(),
+                        r.meta.user.clone(),
+                        if csv_mode {
+                            cmd
+                        } else {
+                            cell(short_command(&cmd), 48)
+                        },
+                        kb(r.mem.uss, exact),
+                        kb(r.mem.pss, exact),
+                        kb(r.mem.rss, exact),
+                        kb(r.mem.swap, exact),
+                        kb(r.mem.swap_pss, exact),
+                        r.largest().map_or_else(String::new, |(k, _)| k.to_owned()),
+                    ]
+                })
+                .collect();
+            if csv_mode {
+                return csv(&header, &out);
+            }
+            let mut s = plain_table(&header, &numeric, &out);
+            s.push_str(&footer(report, args.bytes));
+            if !args.categories && report.rows.iter().all(|r| r.categories.is_empty()) {
+                s.push_str(
+                    "LARGEST is the largest of anon/file/shmem PSS (smaps_rollup); --categories classifies regions\n",
+                );
+            }
+            Ok(s)
+        }
+    }
+}
+
+pub fn groups(
+    args: &View,
+    report: &ScanReport,
+    what: &str,
+    g: Vec<Group>,
+) -> anyhow::Result<String> {
+    let mut g = g;
+    match args.sort {
+        SortKey::Uss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.uss)),
+        SortKey::Rss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.rss)),
+        SortKey::Swap => g.sort_by_key(|a| std::cmp::Reverse(a.mem.swap)),
+        SortKey::Swappss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.swap_pss)),
+        SortKey::User | SortKey::Command | SortKey::Pid => g.sort_by(|a, b| a.key.cmp(&b.key)),
+        SortKey::Pss => {}
+    }
+    if args.reverse {
+        g.reverse();
+    }
+    if let Some(n) = args.limit {
+        g.truncate(n);
+    }
+    let key = what.to_lowercase();
+    match args.format {
+        Format::Json => {
+            let mut doc = report_json(report);
+            doc.insert("by".into(), json!(key));
+            doc.insert(
+                "groups".into(),
+                Value::Array(
+                    g.iter()
+                        .map(|x| {
+                            let mut v = mem_json(&x.mem);
+                            v[key.as_str()] = json!(x.key);
+                            v["count"] = json!(x.processes);
+                            v
+                        })
+                        .collect(),
+                ),
+            );
+            value_text(Value::Object(doc))
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = args.format == Format::Csv;
+            let exact = args.bytes || csv_mode;
+            let header = [what, "COUNT", "USS", "PSS", "RSS", "SWAP", "SWAPPSS"];
+            let numeric = [false, true, true, true, true, true, true];
+            let out: Vec<Vec<String>> = g
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.key.clone(),
+                        x.processes.to_string(),
+                        kb(x.mem.uss, exact),
+                        kb(x.mem.pss, exact),
+                        kb(x.mem.rss, exact),
+                        kb(x.mem.swap, exact),
+                        kb(x.mem.swap_pss, exact),
+                    ]
+                })
+                .collect();
+            if csv_mode {
+                return csv(&header, &out);
+            }
+            let mut s = plain_table(&header, &numeric, &out);
+            s.push_str(&footer(report, args.bytes));
+            Ok(s)
+        }
+    }
+}
+
+pub fn objects(args: &View, report: &ScanReport, o: ObjectTotals) -> anyhow::Result<String> {
+    let mut rows = o.into_rows();
+    match args.sort {
+        SortKey::Uss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.uss)),
+        SortKey::Rss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.rss)),
+        SortKey::Swap => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.swap)),
+        SortKey::Swappss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.swap_pss)),
+        SortKey::Pss => {}
+        _ => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
+    if args.reverse {
+        rows.reverse();
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+    match args.format {
+        Format::Json => {
+            let mut doc = report_json(report);
+            doc.insert("by".into(), json!("object"));
+            doc.insert(
+                "objects".into(),
+                Value::Array(
+                    rows.iter()
+                        .map(|x| {
+                            let mut v = mem_json(&x.mem);
+                            v["object"] = json!(x.name);
+                            v["regions"] = json!(x.regions);
+                            v["pids"] = json!(x.pids);
+                            v["size_kb"] = json!(x.mem.size);
+                            v
+                        })
+                        .collect(),
+                ),
+            );
+            value_text(Value::Object(doc))
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = args.format == Format::Csv;
+            let exact = args.bytes || csv_mode;
+            let header = [
+                "OBJECT", "PIDS", "REGIONS", "USS", "PSS", "RSS", "SWAP", "AVGPSS",
+            ];
+            let numeric = [false, true, true, true, true, true, true, true];
+            let out: Vec<Vec<String>> = rows
+                .iter()
+                .map(|x| {
+                    vec![
+                        if csv_mode {
+                            x.name.clone()
+                        } else {
+                            cell(&x.name, 60)
+                        },
+                        x.pids.len().to_string(),
+                        x.regions.to_string(),
+                        kb(x.mem.uss, exact),
+                        kb(x.mem.pss, exact),
+                        kb(x.mem.rss, exact),
+                        kb(x.mem.swap, exact),
+                        kb(x.mem.pss / x.pids.len().max(1) as u64, exact),
+                    ]
+                })
+                .collect();
+            if csv_mode {
+                return csv(&header, &out);
+            }
+            let mut s = plain_table(&header, &numeric, &out);
+            s.push_str(&footer(report, args.bytes));
+            Ok(s)
+        }
+    }
+}
+
+pub fn shm(args: &View, report: &ScanReport, t: ShmTotals) -> anyhow::Result<String> {
+    let mut rows = t.into_rows();
+    if args.reverse {
+        rows.reverse();
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+    match args.format {
+        Format::Json => {
+            let mut doc = report_json(report);
+            doc.insert("by".into(), json!("shm"));
+            doc.insert(
+                "shared_memory".into(),
+                Value::Array(
+                    rows.iter()
+                        .map(|x| {
+                            json!({
+                                "kind": x.kind.id(),
+                                "key": x.key,
+                                "name": x.name,
+                                "sysv_key": x.sysv_key.map(|k| format!("0x{k:08x}")),
+                                "size_kb": x.size,
+                                "pss_kb": x.pss,
+                                "rss_max_kb": x.rss_max,
+                                "swap_pss_kb": x.swap_pss,
+                                "mappers": x.mappers.iter().map(|p| {
+                                    let mut v = mem_json(&p.mem);
+                                    v["pid"] = json!(p.pid);
+                                    v["command"] = json!(p.command);
+                                    v
+                                }).collect::<Vec<_>>(),
+                            })
+                        })
+                        .collect(),
+                ),
+            );
+            value_text(Value::Object(doc))
+        }
+        Format::Csv | Format::Table => {
+            let csv_mode = args.format == Format::Csv;
+            let exact = args.bytes || csv_mode;
+            let header = [
+                "KIND", "ID", "NAME", "SIZE", "PSS", "RSS(MAX)", "SWAPPSS", "PIDS",
+            ];
+            let numeric = [false, false, false, true, true, true, true, false];
+            let out: Vec<Vec<String>> = rows
+                .iter()
+                .map(|x| {
+                    let id = match &x.key {
+                        aggregate::ShmKey::SysV { shmid } => format!("shmid {shmid}"),
+                        aggregate::ShmKey::Inode { dev, inode } => format!("{dev}:{inode}"),
+                    };
+                    let who = x
+                        .mappers
+                        .iter()
+                        .map(|p| {
+                            if csv_mode {
+                                p.pid.to_string()
+                            } else {
+                                format!("{} ({})", p.pid, cell(short_command(&p.command), 20))
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(if csv_mode { " " } else { ", " });
+                    vec![
+                        x.kind.id().to_owned(),
+                        id,
+                        if csv_mode {
+                            x.name.clone()
+                        } else {
+                            cell(&x.name, 40)
+                        },
+                        kb(x.size, exact),
+                        kb(x.pss, exact),
+                        kb(x.rss_max, exact),
+                        kb(x.swap_pss, exact),
+                        who,
+                    ]
+                })
+                .collect();
+            if csv_mode {
+                return csv(&header, &out);
+            }
+            let mut s = plain_table(&header, &numeric, &out);
+            let total: u64 = rows.iter().map(|x| x.pss).sum();
+            let _ = writeln!(
+                s,
+                "{} shared-memory objects, {} resident (Σ PSS over their mappers: each page once){}",
+                rows.len(),
+                kb(total, args.bytes),
+                report
+                    .meminfo
+                    .map(|m| format!("; meminfo Shmem {}", kb(m.shmem, args.bytes)))
+                    .unwrap_or_default()
+            );
+            s.push_str(&footer(report, args.bytes));
+            Ok(s)
+        }
+    }
+}
