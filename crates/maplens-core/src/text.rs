@@ -41,6 +41,20 @@ fn needs_escape(c: char) -> bool {
         | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// True for a character that changes what a terminal shows rather than
+/// showing itself: C0 and C1 controls, DEL and the bidirectional controls.
+/// (A JSON encoder escapes C0 itself; a printer of JSON escapes the rest
+/// of these as `\uXXXX`, which keeps the string exact.)
+///
+/// ```
+/// use maplens_core::text::is_hazard;
+/// assert!(is_hazard('\u{1b}') && is_hazard('\u{7f}') && is_hazard('\u{202e}'));
+/// assert!(!is_hazard('a') && !is_hazard('\\') && !is_hazard('é'));
+/// ```
+pub fn is_hazard(c: char) -> bool {
+    c != '\\' && needs_escape(c)
+}
+
 /// Appends the escaped form of `raw` (see the [module docs](self)) to `out`.
 pub fn escape_into(raw: &[u8], out: &mut String) {
     for chunk in raw.utf8_chunks() {

@@ -91,7 +91,25 @@ impl Kid {
         }
     }
 
-    fn spawn_at(bin: &Path, args: &[&str], copy_dir: Option<PathBuf>) -> io::Result<Kid> {
+    /// Like [`Kid::spawn_copy`], with arguments of any bytes (file names
+    /// that are not UTF-8).
+    pub fn spawn_copy_os(args: &[OsString]) -> io::Result<Kid> {
+        let src = try_kid_binary()?;
+        let (dir, bin) = copy_binary(&src)?;
+        match Self::spawn_at(&bin, args, Some(dir.clone())) {
+            Ok(k) => Ok(k),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn spawn_at<S: AsRef<std::ffi::OsStr>>(
+        bin: &Path,
+        args: &[S],
+        copy_dir: Option<PathBuf>,
+    ) -> io::Result<Kid> {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .stdin(Stdio::piped())

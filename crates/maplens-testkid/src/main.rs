@@ -41,6 +41,7 @@ fn usage() -> &'static str {
   --exec-anon          2 pages anonymous r-xp (written first, then made r-x)
   --shared-file DIR    mmap DIR/'shared writable.bin' (3 pages, MAP_SHARED rw), written
   --named-file PATH    create PATH (2 pages; any bytes in its name) and mmap it shared
+  --comm NAME          name the main thread NAME (prctl PR_SET_NAME; any bytes, 15 kept)
   --adjacent N         N adjacent 1-page anonymous rw-p regions the kernel cannot merge
   --thp-small MIB      MIB MiB anonymous rw, 2 MiB aligned, touched on small pages,
                        then MADV_HUGEPAGE (THP-eligible, not on huge pages)
@@ -120,6 +121,7 @@ fn parse_args() -> Res<Opts> {
             "--exec-anon" => o.extra.push(Extra::ExecAnon),
             "--shared-file" => o.extra.push(Extra::SharedFile(val(&a)?.into())),
             "--named-file" => o.extra.push(Extra::NamedFile(val(&a)?.into())),
+            "--comm" => o.extra.push(Extra::Comm(val(&a)?)),
             "--adjacent" => o.extra.push(Extra::Adjacent(num(val(&a)?, &a)?)),
             "--thp-small" => o.extra.push(Extra::ThpSmall(num(val(&a)?, &a)?)),
             "-h" | "--help" => {
@@ -354,6 +356,18 @@ fn do_shared_anon(ps: usize) -> Res<Value> {
     )?;
     touch_write(addr, len, ps, 0x11);
     Ok(json!({"addr": addr, "len": len}))
+}
+
+/// Names the calling (main) thread: its `comm`, as `ps` and /proc show it.
+fn do_comm(name: &std::ffi::OsStr) -> Res<Value> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(name.as_bytes()).map_err(|_| "--comm: name holds a NUL".to_owned())?;
+    // SAFETY: name is a valid NUL-terminated string; the kernel reads at
+    // most 16 bytes of it.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+        return Err(errno("prctl(PR_SET_NAME)"));
+    }
+    Ok(json!({"comm": thread_name()}))
 }
 
 fn thread_name() -> String {
@@ -642,6 +656,8 @@ enum Extra {
     SharedFile(PathBuf),
     /// `--named-file PATH`.
     NamedFile(PathBuf),
+    /// `--comm NAME`.
+    Comm(std::ffi::OsString),
     /// `--adjacent N`.
     Adjacent(usize),
     /// `--thp-small MIB`.
@@ -654,6 +670,7 @@ fn do_extra(e: &Extra, ps: usize, keep: &mut Keep) -> Res<(&'static str, Value)>
         Extra::ExecAnon => ("exec_anon", do_exec_anon(ps)?),
         Extra::SharedFile(dir) => ("shared_file", do_shared_file(dir, ps, keep)?),
         Extra::NamedFile(path) => ("named_file", do_named_file(path, ps, keep)?),
+        Extra::Comm(name) => ("comm", do_comm(name)?),
         Extra::Adjacent(n) => ("adjacent", do_adjacent(*n, ps)?),
         Extra::ThpSmall(mib) => ("thp_small", do_thp_small(*mib, ps)?),
     })

@@ -16,8 +16,9 @@ use crate::render::explain::explain_text;
 Lines given together are explained together, so a library's segments are
 recognised as such; smaps text (field lines under a region) is explained too.")]
 pub struct Args {
-    /// maps (or smaps) lines to explain.
-    pub lines: Vec<String>,
+    /// maps (or smaps) lines to explain (any bytes: file names need not be
+    /// UTF-8).
+    pub lines: Vec<std::ffi::OsString>,
     /// Read the lines from standard input.
     #[arg(long)]
     pub stdin: bool,
@@ -37,7 +38,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .context("reading standard input")?;
     }
     for l in &args.lines {
-        text.extend_from_slice(l.as_bytes());
+        text.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()));
         text.push(b'\n');
     }
     let (out, notes) = explain_text(&text, args.page_size)?;

@@ -177,7 +177,9 @@ impl serde::Serialize for JsonRegions<'_> {
 fn emit_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let r = serde_json::to_writer_pretty(&mut out, v)
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, super::SafeFormatter::new());
+    let r = v
+        .serialize(&mut ser)
         .map_err(std::io::Error::from)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());

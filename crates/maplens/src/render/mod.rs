@@ -109,11 +109,87 @@ pub fn csv(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
+/// serde_json's pretty printer, but a string's DEL, C1 and bidirectional
+/// controls are written as `\uXXXX` too (serde_json writes them raw): the
+/// document still decodes to the exact strings, and `cat`ing it to a
+/// terminal cannot move the cursor or reverse text.
+pub struct SafeFormatter(serde_json::ser::PrettyFormatter<'static>);
+
+impl SafeFormatter {
+    /// The pretty layout, two spaces an indent level.
+    pub fn new() -> SafeFormatter {
+        SafeFormatter(serde_json::ser::PrettyFormatter::new())
+    }
+}
+
+impl serde_json::ser::Formatter for SafeFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(i) = rest.find(maplens_core::text::is_hazard) {
+            w.write_all(&rest.as_bytes()[..i])?;
+            let c = rest[i..].chars().next().unwrap_or_default();
+            write!(w, "\\u{:04x}", c as u32)?;
+            rest = &rest[i + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+
+    // The pretty layout: delegate every structural call.
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Writes a value as pretty JSON (terminal-safe, see [`SafeFormatter`])
+/// without a trailing newline.
+pub fn json_to_writer<W: std::io::Write>(w: W, v: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, SafeFormatter::new());
+    v.serialize(&mut ser)?;
+    Ok(())
+}
+
 /// Pretty JSON of a value and a newline.
 pub fn json_text(v: &impl serde::Serialize) -> anyhow::Result<String> {
-    let mut s = serde_json::to_string_pretty(v)?;
-    s.push('\n');
-    Ok(s)
+    let mut out = Vec::new();
+    json_to_writer(&mut out, v)?;
+    out.push(b'\n');
+    Ok(String::from_utf8(out)?)
 }
 
 /// Formats a size in bytes for people: `4 KiB`, `1.5 MiB`; exact with `bytes`.
@@ -180,6 +256,16 @@ mod tests {
     fn csv_cells_are_escaped() {
         let c = csv(&["a"], &[vec!["x\ny\u{202e}".into()]]).unwrap();
         assert_eq!(c, "a\nx\\012y\\u{202e}\n");
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_obey_and_stays_exact() {
+        let v = serde_json::json!({"p": "a\u{7f}b\u{85}c\u{202e}d\u{1b}e\\f"});
+        let t = json_text(&v).unwrap();
+        assert!(t.is_ascii(), "{t}");
+        assert!(t.contains(r#""a\u007fb\u0085c\u202ed\u001be\\f""#), "{t}");
+        let back: serde_json::Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(back, v);
     }
 
     #[test]

@@ -151,10 +151,9 @@ pub fn report_json(report: &ScanReport) -> serde_json::Map<String, Value> {
     m
 }
 
+/// A JSON tree as terminal-safe pretty text and a newline.
 pub fn value_text(v: Value) -> anyhow::Result<String> {
-    let mut s = serde_json::to_string_pretty(&v)?;
-    s.push('\n');
-    Ok(s)
+    super::json_text(&v)
 }
 
 /// The totals line and the footer naming every process not counted.
