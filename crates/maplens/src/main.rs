@@ -30,9 +30,10 @@ use clap::{Parser, Subcommand};
 /// maplens reads /proc/PID/maps, smaps and smaps_rollup (live, from a copied
 /// /proc tree, or from saved files) and explains every region in plain words.
 ///
-/// A TARGET is a PID, `self`, a process name (exact match of comm), a maps /
-/// smaps / smaps_rollup file, `-` for standard input, or a directory laid out
-/// like /proc/PID.
+/// A TARGET is a PID (a word of digits is always a PID), `self`, a process
+/// name (exact match of comm), a maps / smaps / smaps_rollup file, `-` for
+/// standard input, a directory laid out like /proc/PID, or a capture bundle
+/// (`cap.tar`, `cap.tar:PID`). With no target, `maplens` is `maplens top`.
 #[derive(Parser, Debug)]
 #[command(name = "maplens", version, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Examples:
@@ -40,7 +41,13 @@ use clap::{Parser, Subcommand};
   maplens maps self --kind stack   this process's stacks, one row each
   maplens maps smaps.txt --format json
   maplens explain '7f0a2c000000-7f0a2c021000 rw-p 00000000 00:00 0'
-  maplens pmap -X 1234             procps pmap, byte for byte")]
+  maplens pmap -X 1234             procps pmap, byte for byte
+  maplens cap.tar:1234             the report of process 1234 in a capture bundle
+  maplens                          with no target: `maplens top`, every process
+
+Targets may also be capture bundles (`maplens capture` writes them):
+`cap.tar` for a bundle of one process, `cap.tar:PID` for one of many.
+--strict and --proc-root may come before or after the subcommand.")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -75,6 +82,39 @@ enum Command {
     },
 }
 
+/// Subcommands that take the target options `--strict` and `--proc-root`.
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs"];
+
+/// `maplens --strict maps x` means `maplens maps --strict x`: the target
+/// options (`--strict`, `--proc-root DIR`) may come before the subcommand
+/// as well as after it. (clap cannot say so itself: the top-level command
+/// is also the report, whose own copies of these options would conflict
+/// with the subcommand.)
+fn hoist_global_options(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut i = 1;
+    let mut globals = Vec::new();
+    while let Some(a) = argv.get(i) {
+        let s = a.to_str().unwrap_or("");
+        if s == "--strict" || s.starts_with("--proc-root=") {
+            globals.push(a.clone());
+            i += 1;
+        } else if s == "--proc-root" && i + 1 < argv.len() {
+            globals.extend_from_slice(&argv[i..i + 2]);
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    let sub = argv.get(i).and_then(|a| a.to_str());
+    if globals.is_empty() || !sub.is_some_and(|s| TAKES_TARGET_OPTIONS.contains(&s)) {
+        return argv;
+    }
+    let mut out = vec![argv[0].clone(), argv[i].clone()];
+    out.extend(globals);
+    out.extend_from_slice(&argv[i + 1..]);
+    out
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     // Installed as (or symlinked to) `pmap`: behave as `maplens pmap`.
@@ -86,7 +126,7 @@ fn main() -> ExitCode {
     if argv0 == "pmap" {
         return cmd_pmap::main(argv.split_off(1));
     }
-    let cli = Cli::parse_from(argv);
+    let cli = Cli::parse_from(hoist_global_options(argv));
     let result = match cli.command {
         Some(Command::Maps(a)) => cmd_maps::run(&a),
         Some(Command::Explain(a)) => cmd_explain::run(&a),

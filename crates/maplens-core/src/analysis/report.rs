@@ -45,7 +45,9 @@ pub struct Usage {
 
 fn add_opt(to: &mut Option<u64>, v: Option<u64>) {
     if let Some(v) = v {
-        *to = Some(to.unwrap_or(0) + v);
+        // Saturating: only text no kernel wrote (kB figures near 2^54 each)
+        // could reach 2^64 bytes, and a wrapped sum would look plausible.
+        *to = Some(to.unwrap_or(0).saturating_add(v));
     }
 }
 
@@ -55,7 +57,7 @@ fn sum_kb(m: &Smaps, fs: &[Field]) -> Option<u64> {
     for &f in fs {
         if let Some(v) = m.known.get(f) {
             any = true;
-            t += v * 1024;
+            t = v.saturating_mul(1024).saturating_add(t);
         }
     }
     any.then_some(t)

@@ -777,7 +777,9 @@ fn anon_fragmentation(cx: &Cx<'_>) -> Vec<Finding> {
 }
 
 fn resident(r: &Region) -> u64 {
-    (r.kb(Field::Rss).unwrap_or(0) + r.kb(Field::Swap).unwrap_or(0)) * KIB
+    (r.kb(Field::Rss).unwrap_or(0))
+        .saturating_add(r.kb(Field::Swap).unwrap_or(0))
+        .saturating_mul(KIB)
 }
 
 fn stack_reserve(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {

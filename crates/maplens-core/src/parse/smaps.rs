@@ -351,6 +351,9 @@ pub(crate) fn fast_field(rest: &[u8], crlf: bool) -> Option<(Field, u64, usize)>
         return None;
     }
     if rest.get(i..i + 3) == Some(b" kB") {
+        if v > u64::MAX >> 10 {
+            return None; // more bytes than 64 bits hold: the general path says so
+        }
         i += 3;
     }
     match rest.get(i) {
@@ -544,7 +547,10 @@ fn parse_value(v: &[u8]) -> FieldValue<'_> {
     while let [b' ' | b'\t', tail @ ..] = r {
         r = tail;
     }
-    if r == b"kB" {
+    // A kB figure whose bytes do not fit in 64 bits is no kernel's: no
+    // address space holds it. Kept as text, so it is reported, never
+    // multiplied into a wrapped number.
+    if r == b"kB" && n <= u64::MAX >> 10 {
         FieldValue::Kb(n)
     } else {
         FieldValue::Text(v)

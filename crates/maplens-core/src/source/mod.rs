@@ -150,6 +150,12 @@ pub enum SourceError {
     /// No process has that name.
     #[error("no process named '{0}' (names are matched exactly against /proc/PID/comm)")]
     NameNotFound(String),
+    /// A word of digits too large for any PID (a word of digits is always
+    /// a PID, never a process name; `./N` names a file).
+    #[error(
+        "no process {0}: larger than any PID (PIDs are below 2^22 on Linux; ./{0} names a file)"
+    )]
+    PidTooLarge(String),
     /// Several processes have that name.
     #[error("{} processes are named '{name}': {}; give a PID instead", .matches.len(), .matches.iter().map(|(p, c)| format!("{p} ({c})")).collect::<Vec<_>>().join(", "))]
     Ambiguous {
@@ -261,6 +267,9 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
             true,
             opts,
         ),
+        Target::Name(name) if name.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(SourceError::PidTooLarge(name.clone()))
+        }
         Target::Name(name) => {
             let pid = find_by_name(&opts.proc_root, name)?;
             load_dir(&opts.proc_root.join(pid.to_string()), Some(pid), true, opts)

@@ -249,7 +249,10 @@ pub struct ShmRow {
     pub name: String,
     /// SysV key, for SysV segments.
     pub sysv_key: Option<u32>,
-    /// Largest mapped size seen (kB).
+    /// The object's size as far as anyone maps it (kB): its highest mapped
+    /// byte, `offset + length` over every mapping of every process, so an
+    /// object mapped in pieces counts whole. (A file or segment can be
+    /// larger where nobody maps it; maps does not say.)
     pub size: u64,
     /// Σ PSS over the mappers: the object's resident memory, counted once
     /// (when every mapper was read).
@@ -312,7 +315,7 @@ impl ShmTotals {
             swap_pss: 0,
             mappers: Vec::new(),
         });
-        s.size = s.size.max(h.size() / 1024);
+        s.size = s.size.max(h.offset.saturating_add(h.size()) / 1024);
         s.pss += m.pss;
         s.swap_pss += m.swap_pss;
         match s.mappers.last_mut() {
@@ -373,6 +376,28 @@ SwapPss:               0 kB
             command: format!("p{pid}"),
             ..ProcessMeta::default()
         }
+    }
+
+    /// A memfd of 12 pages that one process maps in two pieces (pages 0-3
+    /// and 8-11) and another maps pages 0-1: its size is the whole 48 kB,
+    /// not the largest mapping's 16 kB.
+    #[test]
+    fn shm_size_is_the_whole_object_not_its_largest_mapping() {
+        let a = "7f0000000000-7f0000004000 rw-s 00000000 00:01 77 /memfd:pool (deleted)
+7f0000010000-7f0000014000 rw-s 00008000 00:01 77 /memfd:pool (deleted)
+";
+        let b = "7f0000000000-7f0000002000 rw-s 00000000 00:01 77 /memfd:pool (deleted)
+";
+        let mut shm = ShmTotals::new(Vec::new());
+        for (pid, text) in [(10, a), (11, b)] {
+            for e in Parser::new(text.as_bytes()).filter_map(Result::ok) {
+                assert!(shm.add(&meta(pid), &e));
+            }
+        }
+        let rows = shm.into_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].size, 48);
+        assert_eq!(rows[0].mappers.len(), 2);
     }
 
     #[test]

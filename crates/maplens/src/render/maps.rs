@@ -252,8 +252,8 @@ fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: View) -> anyhow
                 .enumerate()
             {
                 let v = r.kb(f);
-                tot[j + 1] += v.unwrap_or(0) * 1024;
-                row.push(v.map_or_else(|| "-".into(), |k| human(k * 1024, exact)));
+                tot[j + 1] = tot[j + 1].saturating_add(v.unwrap_or(0).saturating_mul(1024));
+                row.push(v.map_or_else(|| "-".into(), |k| human(k.saturating_mul(1024), exact)));
             }
         }
         row.push(c.category.id().to_owned());

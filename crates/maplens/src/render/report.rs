@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use maplens_core::analysis::{Category, Report, Usage};
 use serde::Serialize;
 
-use super::{JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, term};
+use super::{JSON_SCHEMA_VERSION, count, csv, human, json_text, plain_table, term};
 use crate::common::Format;
 
 /// What `maplens check` found (nothing in a build without the `check`
@@ -182,7 +182,7 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
     }
     let _ = writeln!(
         s,
-        "  [{}, {}-bit, {} pages]",
+        "  [{}, {}-bit, page size {}]",
         rep.format.unwrap_or("?"),
         if rep.is_64bit { 64 } else { 32 },
         h(rep.page_size)
@@ -206,7 +206,7 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
     } else {
         s.push_str("  (maps only: residency unknown)\n");
     }
-    let _ = write!(s, "{} regions", t.regions);
+    let _ = write!(s, "{}", count(t.regions as u64, "region", "regions"));
     if let Some(m) = rep.totals.max_map_count {
         let _ = write!(s, " of vm.max_map_count {m} ({})", pct(t.regions as u64, m));
     }
@@ -283,8 +283,12 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         let (shown, more) = capped(&rep.objects, top);
         let _ = writeln!(
             s,
-            "\nBy object ({} binaries and libraries; segment sizes)",
-            rep.objects.len()
+            "\nBy object ({}; segment sizes)",
+            count(
+                rep.objects.len() as u64,
+                "binary or library",
+                "binaries and libraries"
+            )
         );
         let mut header = vec!["OBJECT", "SIZE"];
         if res {
@@ -325,12 +329,12 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         let n = th.stacks.iter().filter(|st| !st.main).count();
         let _ = write!(s, "\nThreads: ");
         if let Some(c) = th.count {
-            let _ = write!(s, "{c} threads, ");
+            let _ = write!(s, "{}, ", count(c as u64, "thread", "threads"));
         }
         if n == 0 {
             s.push_str("no thread stacks (the main thread's only)");
         } else {
-            let _ = write!(s, "{n} thread stacks");
+            let _ = write!(s, "{}", count(n as u64, "thread stack", "thread stacks"));
         }
         if n > 0 {
             let u = &th.thread_stacks;
@@ -424,8 +428,12 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         if al.glibc_arena_count > 0 {
             let _ = write!(
                 s,
-                ": {} glibc arena heap(s), {} reserved",
-                al.glibc_arena_count,
+                ": {}, {} reserved",
+                count(
+                    al.glibc_arena_count as u64,
+                    "glibc arena heap",
+                    "glibc arena heaps"
+                ),
                 h(al.glibc_arenas.size)
             );
         }

@@ -2,5 +2,7 @@
 //! clone, and text from a target made safe for a terminal in every command
 //! and format.
 
+mod manners;
 mod odd_names;
 mod readme;
+mod widths;
