@@ -89,7 +89,7 @@ fn tables_stay_aligned_at_two_to_the_sixty_four() {
         .expect("category table");
     let rss_end = col(lines[i], "RSS") + 3;
     for row in &lines[i + 1..i + 3] {
-        assert_eq!(row.as_bytes()[rss_end - 1].is_ascii_digit(), true, "{out}");
+        assert!(row.as_bytes()[rss_end - 1].is_ascii_digit(), "{out}");
         assert_eq!(row.as_bytes().get(rss_end), Some(&b' '), "{out}");
     }
 }
