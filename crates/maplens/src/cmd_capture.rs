@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use maplens_core::model::SystemInfo;
 use maplens_core::source::{self, bundle};
 
 /// Arguments of `maplens capture`.
@@ -126,8 +127,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     cap.write_text(bundle::MANIFEST, manifest(args, &cap).as_bytes())
         .context("writing the bundle")?;
-    for name in ["meminfo", "version", "sys/vm/max_map_count"] {
-        let p = cap.root.join(name);
+    // What a report and its findings read of the system (SystemInfo), so
+    // that the bundle gives the live answer.
+    for name in std::iter::once("version").chain(SystemInfo::FILES) {
+        let p = SystemInfo::live_path(&cap.root, Path::new("/sys"), name);
         if cap.read(&p).is_ok() {
             cap.write_buf(name).context("writing the bundle")?;
         }
@@ -411,9 +414,17 @@ impl<W: Write> Capture<W> {
         let mut partial = None;
         // smaps_rollup (4.14+) is optional: old kernels do not have it.
         let rest: &[&str] = if self.light {
-            &["maps", "status", "cmdline", "comm", "stat"]
+            &["maps", "status", "cmdline", "comm", "stat", "limits"]
         } else {
-            &["smaps_rollup", "maps", "status", "cmdline", "comm", "stat"]
+            &[
+                "smaps_rollup",
+                "maps",
+                "status",
+                "cmdline",
+                "comm",
+                "stat",
+                "limits",
+            ]
         };
         for &name in rest {
             match self.read(&dir.join(name)) {
@@ -421,6 +432,8 @@ impl<W: Write> Capture<W> {
                     .write_buf(&format!("{pid}/{name}"))
                     .map_err(Skip::Output)?,
                 Err(e) if name == "smaps_rollup" && e.kind() == io::ErrorKind::NotFound => {}
+                // Informative only (a live read ignores it too).
+                Err(_) if name == "limits" => {}
                 Err(e) => {
                     partial.get_or_insert_with(|| format!("{name}: {}", why(&e)));
                 }

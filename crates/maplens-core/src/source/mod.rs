@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Notice, ProcessInfo, Snapshot, ThreadInfo};
+use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, ThreadInfo};
 use crate::parse::Mode;
 
 pub mod bundle;
@@ -103,6 +103,9 @@ pub struct Options {
     pub smaps: bool,
     /// Read per-thread `comm` and `syscall`.
     pub threads: bool,
+    /// Where `/sys` is, for the system facts of a live target
+    /// ([`SystemInfo`]).
+    pub sys_root: PathBuf,
 }
 
 impl Default for Options {
@@ -112,6 +115,7 @@ impl Default for Options {
             mode: Mode::Lenient,
             smaps: true,
             threads: false,
+            sys_root: PathBuf::from("/sys"),
         }
     }
 }
@@ -371,6 +375,9 @@ pub fn load_dir(
         return Err(SourceError::EmptyDir(dir.to_owned()));
     }
     snap.process = read_process(dir, pid, live, opts)?;
+    if live {
+        snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
+    }
     if live && !dir.exists() {
         return Err(SourceError::NoProcess {
             path: dir.to_owned(),
@@ -415,6 +422,7 @@ fn read_process(
             .map(|b| ProcessInfo::parse_status(&b))
             .unwrap_or_default(),
         threads: Vec::new(),
+        limits: soft("limits").map(|b| Limit::parse(&b)).unwrap_or_default(),
     };
     if info.pid.is_none() {
         info.pid = info.status("Pid").and_then(|p| p.parse().ok());

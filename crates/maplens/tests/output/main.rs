@@ -2,4 +2,5 @@
 //! clone, and text from a target made safe for a terminal in every command
 //! and format.
 
+mod offline;
 mod readme;
