@@ -83,6 +83,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for t in &args.targets {
             v.push(resolve(&root, t)?);
         }
+        // A process named on the command line that is not there: say so
+        // before anything is written (a bundle of nothing is no answer).
+        let gone: Vec<String> = v
+            .iter()
+            .map(|p| root.join(p.to_string()))
+            .filter(|d| !d.is_dir())
+            .map(|d| d.display().to_string())
+            .collect();
+        if gone.len() == v.len() {
+            bail!("{}: no such process; nothing was captured", gone.join(", "));
+        }
         v
     };
     let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
@@ -101,6 +112,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Compress::None
         }
     });
+    // A file is written under a temporary name beside it and renamed when
+    // complete: a failed capture leaves nothing (and an older file as it was).
+    let mut partial_file = None;
     let sink: File = if to_stdout {
         use std::io::IsTerminal;
         if io::stdout().is_terminal() {
@@ -109,7 +123,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         File::from(rustix::io::dup(io::stdout()).context("standard output")?)
     } else {
         let p = args.output.as_deref().unwrap_or(Path::new("-"));
-        File::create(p).with_context(|| format!("{}: cannot create", p.display()))?
+        let tmp = Unfinished::beside(p);
+        let f = File::create(&tmp.0).with_context(|| format!("{}: cannot create", p.display()))?;
+        partial_file = Some(tmp);
+        f
     };
     let out = Output::new(sink, compress)?;
     let mut cap = Capture {
@@ -174,6 +191,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .map_err(output_error)?;
     let out = cap.tar.into_inner().map_err(output_error)?;
     out.finish().map_err(output_error)?;
+    if captured.is_empty() {
+        // Dropping `partial_file` removes it.
+        bail!(
+            "no process was captured{}",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(": skipped {}", list(&skipped))
+            }
+        );
+    }
+    if let (Some(tmp), Some(dest)) = (partial_file, args.output.as_deref()) {
+        tmp.finish(dest)?;
+    }
     if !args.quiet {
         eprintln!(
             "maplens: captured {} process(es){}{}",
@@ -190,10 +221,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
         );
     }
-    if captured.is_empty() {
-        bail!("no process was captured");
-    }
     Ok(())
+}
+
+/// A bundle file being written under a temporary name; removed when dropped
+/// unless [`Unfinished::finish`] renamed it to its destination.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    /// `DIR/.NAME.maplens-PID.tmp` for `DIR/NAME`: the same file system, so
+    /// that the rename is atomic.
+    fn beside(dest: &Path) -> Unfinished {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = format!(".{name}.maplens-{}.tmp", std::process::id());
+        Unfinished(dest.with_file_name(tmp))
+    }
+
+    fn finish(self, dest: &Path) -> anyhow::Result<()> {
+        std::fs::rename(&self.0, dest)
+            .with_context(|| format!("{}: cannot create", dest.display()))?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn output_error(e: io::Error) -> anyhow::Error {

@@ -86,46 +86,66 @@ fn assert_same(a: &Value, b: &Value, what: &str) {
     }
 }
 
-/// The report and check documents of a live process, read before and after
-/// a capture until they agree: other processes starting and ending move
-/// the PSS of the libraries the kid shares, so only a capture with the same
-/// live reading on both sides is known to have seen that reading.
-fn live_around_capture(pid: &str, bundle: &str) -> [Value; 2] {
-    let docs = || {
-        [
-            json_sans_source(&run_ok(&["--format", "json", pid])),
-            json_sans_source(&run_ok(&["check", "--format", "json", pid])),
-        ]
-    };
-    for _ in 0..50 {
-        let before = docs();
-        run_ok(&["capture", pid, "-q", "-o", bundle]);
-        if docs() == before {
-            return before;
-        }
-    }
-    panic!("the live documents of {pid} kept changing around the capture");
+/// The tests here start and end kids, which moves the PSS of what the kids
+/// share (libc, the loader): one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The report and check documents of `pid`, live or from a bundle.
+fn docs(target: &str) -> [Value; 2] {
+    [
+        json_sans_source(&run_ok(&["--format", "json", target])),
+        json_sans_source(&run_ok(&["check", "--format", "json", target])),
+    ]
 }
 
 #[test]
 fn report_and_check_of_a_bundle_equal_live() {
-    let kid = Kid::spawn(&["--threads", "3", "--thread-names"]).expect("spawn kid");
+    let _serial = serial();
+    // A copy of the kid binary: its own pages are mapped by no one else.
+    let kid = Kid::spawn_copy(&["--threads", "3", "--thread-names"]).expect("spawn kid");
     kid.stop().expect("stop kid");
     let pid = kid.pid.to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("cap.tar");
     let bundle = bundle.to_str().expect("UTF-8 temp path");
-    let [report, check] = live_around_capture(&pid, bundle);
     let target = format!("{bundle}:{pid}");
-    let offline_report = json_sans_source(&run_ok(&["--format", "json", &target]));
-    let offline_check = json_sans_source(&run_ok(&["check", "--format", "json", &target]));
 
-    // The facts that used to be live-only are there to compare.
+    // Processes elsewhere on the machine start and end, moving the PSS of
+    // the libraries the kid shares: a capture is compared with the live
+    // reading only when the live reading was the same before and after it.
+    let mut verdict = None;
+    for _ in 0..50 {
+        let live = docs(&pid);
+        run_ok(&["capture", &pid, "-q", "-o", bundle]);
+        let offline = docs(&target);
+        if docs(&pid) != live {
+            continue;
+        }
+        let same = offline == live;
+        verdict = Some((live, offline));
+        if same {
+            break;
+        }
+    }
+    let (live, offline) = verdict.expect("the live documents kept changing around every capture");
+    check_facts(&live[0]);
+    assert_same(&offline[0], &live[0], "report of the bundle vs live");
+    assert_same(&offline[1], &live[1], "check of the bundle vs live");
+}
+
+/// The facts that used to be live-only are in the report.
+fn check_facts(report: &Value) {
     let max = report["totals"]["max_map_count"].as_u64();
     let live_max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|t| t.trim().parse().ok());
-    assert_eq!(max, live_max, "live report's max_map_count");
+    assert_eq!(max, live_max, "the report's max_map_count");
     let names: Vec<&str> = report["threads"]["stacks"]
         .as_array()
         .expect("stacks")
@@ -137,9 +157,6 @@ fn report_and_check_of_a_bundle_equal_live() {
         assert!(names.contains(&want.as_str()), "{want} not in {names:?}");
     }
     assert_eq!(report["threads"]["attribution"], "stack-pointer");
-
-    assert_same(&offline_report, &report, "report of the bundle vs live");
-    assert_same(&offline_check, &check, "check of the bundle vs live");
 }
 
 /// Every entry under `dir`, for "nothing left on disk".
@@ -168,6 +185,7 @@ fn gone_pid() -> u32 {
 
 #[test]
 fn capture_of_a_gone_process_writes_no_bundle() {
+    let _serial = serial();
     let pid = gone_pid().to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     for name in ["cap.tar", "cap.tar.gz", "cap.tar.zst"] {
@@ -203,6 +221,7 @@ fn capture_of_a_gone_process_writes_no_bundle() {
 
 #[test]
 fn a_bundle_without_the_pid_names_the_ones_it_holds() {
+    let _serial = serial();
     let kid = Kid::spawn(&[]).expect("spawn kid");
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("one.tar");
