@@ -497,6 +497,12 @@ impl<W: Write> Capture<W> {
                 }
             }
         }
+        // Whether a name ending in " (deleted)" is the kernel's mark or the
+        // file's name: only the live file system can say.
+        if let Ok(Some(rec)) = source::deleted::capture_record(&dir) {
+            self.write_file(&format!("{pid}/{}", source::deleted::RECORD), &rec)
+                .map_err(Skip::Output)?;
+        }
         if self.threads && partial.is_none() {
             let tids: Vec<u32> = match std::fs::read_dir(dir.join("task")) {
                 Ok(rd) => rd

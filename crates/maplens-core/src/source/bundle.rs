@@ -10,6 +10,7 @@
 //! PID/maps  PID/status  PID/cmdline  PID/comm  PID/stat
 //! PID/task/TID/comm  PID/task/TID/syscall
 //! PID/limits                /proc/PID/limits
+//! PID/maplens-deleted.txt   what each ` (deleted)` suffix means (`source::deleted`)
 //! meminfo  version          /proc/meminfo and /proc/version
 //! sys/vm/max_map_count      /proc/sys/vm/max_map_count
 //! sysfs/kernel/mm/transparent_hugepage/enabled   /sys/kernel/mm/…/enabled
@@ -590,6 +591,9 @@ impl Bundle {
         }
         snap.process = self.process(pid, opts)?;
         snap.system = Some(self.system());
+        if let Some(rec) = self.file(pid, super::deleted::RECORD)? {
+            super::deleted::apply_record(&rec, &mut snap.regions);
+        }
         if snap.regions.is_empty() && snap.rollup.is_none() {
             snap.notices.push(Notice::Other {
                 message: format!(

@@ -14,6 +14,7 @@ use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, ThreadInfo}
 use crate::parse::Mode;
 
 pub mod bundle;
+pub mod deleted;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.
@@ -376,6 +377,7 @@ pub fn load_dir(
     }
     snap.process = read_process(dir, pid, live, opts)?;
     if live {
+        deleted::check_live(dir, &mut snap.regions);
         snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
     }
     if live && !dir.exists() {

@@ -2,5 +2,6 @@
 //! clone, and text from a target made safe for a terminal in every command
 //! and format.
 
+mod deleted_names;
 mod offline;
 mod readme;
