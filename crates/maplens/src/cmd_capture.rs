@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use maplens_core::model::SystemInfo;
 use maplens_core::source::{self, bundle};
 
 /// Arguments of `maplens capture`.
@@ -82,6 +83,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for t in &args.targets {
             v.push(resolve(&root, t)?);
         }
+        // A process named on the command line that is not there: say so
+        // before anything is written (a bundle of nothing is no answer).
+        let gone: Vec<String> = v
+            .iter()
+            .map(|p| root.join(p.to_string()))
+            .filter(|d| !d.is_dir())
+            .map(|d| d.display().to_string())
+            .collect();
+        if gone.len() == v.len() {
+            bail!("{}: no such process; nothing was captured", gone.join(", "));
+        }
         v
     };
     let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
@@ -100,6 +112,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Compress::None
         }
     });
+    // A file is written under a temporary name beside it and renamed when
+    // complete: a failed capture leaves nothing (and an older file as it was).
+    let mut partial_file = None;
     let sink: File = if to_stdout {
         use std::io::IsTerminal;
         if io::stdout().is_terminal() {
@@ -108,7 +123,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         File::from(rustix::io::dup(io::stdout()).context("standard output")?)
     } else {
         let p = args.output.as_deref().unwrap_or(Path::new("-"));
-        File::create(p).with_context(|| format!("{}: cannot create", p.display()))?
+        let tmp = Unfinished::beside(p);
+        let f = File::create(&tmp.0).with_context(|| format!("{}: cannot create", p.display()))?;
+        partial_file = Some(tmp);
+        f
     };
     let out = Output::new(sink, compress)?;
     let mut cap = Capture {
@@ -126,8 +144,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     cap.write_text(bundle::MANIFEST, manifest(args, &cap).as_bytes())
         .context("writing the bundle")?;
-    for name in ["meminfo", "version", "sys/vm/max_map_count"] {
-        let p = cap.root.join(name);
+    // What a report and its findings read of the system (SystemInfo), so
+    // that the bundle gives the live answer.
+    for name in std::iter::once("version").chain(SystemInfo::FILES) {
+        let p = SystemInfo::live_path(&cap.root, Path::new("/sys"), name);
         if cap.read(&p).is_ok() {
             cap.write_buf(name).context("writing the bundle")?;
         }
@@ -171,6 +191,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .map_err(output_error)?;
     let out = cap.tar.into_inner().map_err(output_error)?;
     out.finish().map_err(output_error)?;
+    if captured.is_empty() {
+        // Dropping `partial_file` removes it.
+        bail!(
+            "no process was captured{}",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(": skipped {}", list(&skipped))
+            }
+        );
+    }
+    if let (Some(tmp), Some(dest)) = (partial_file, args.output.as_deref()) {
+        tmp.finish(dest)?;
+    }
     if !args.quiet {
         eprintln!(
             "maplens: captured {} process(es){}{}",
@@ -187,10 +221,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
         );
     }
-    if captured.is_empty() {
-        bail!("no process was captured");
-    }
     Ok(())
+}
+
+/// A bundle file being written under a temporary name; removed when dropped
+/// unless [`Unfinished::finish`] renamed it to its destination.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    /// `DIR/.NAME.maplens-PID.tmp` for `DIR/NAME`: the same file system, so
+    /// that the rename is atomic.
+    fn beside(dest: &Path) -> Unfinished {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = format!(".{name}.maplens-{}.tmp", std::process::id());
+        Unfinished(dest.with_file_name(tmp))
+    }
+
+    fn finish(self, dest: &Path) -> anyhow::Result<()> {
+        std::fs::rename(&self.0, dest)
+            .with_context(|| format!("{}: cannot create", dest.display()))?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn output_error(e: io::Error) -> anyhow::Error {
@@ -411,9 +472,17 @@ impl<W: Write> Capture<W> {
         let mut partial = None;
         // smaps_rollup (4.14+) is optional: old kernels do not have it.
         let rest: &[&str] = if self.light {
-            &["maps", "status", "cmdline", "comm", "stat"]
+            &["maps", "status", "cmdline", "comm", "stat", "limits"]
         } else {
-            &["smaps_rollup", "maps", "status", "cmdline", "comm", "stat"]
+            &[
+                "smaps_rollup",
+                "maps",
+                "status",
+                "cmdline",
+                "comm",
+                "stat",
+                "limits",
+            ]
         };
         for &name in rest {
             match self.read(&dir.join(name)) {
@@ -421,10 +490,18 @@ impl<W: Write> Capture<W> {
                     .write_buf(&format!("{pid}/{name}"))
                     .map_err(Skip::Output)?,
                 Err(e) if name == "smaps_rollup" && e.kind() == io::ErrorKind::NotFound => {}
+                // Informative only (a live read ignores it too).
+                Err(_) if name == "limits" => {}
                 Err(e) => {
                     partial.get_or_insert_with(|| format!("{name}: {}", why(&e)));
                 }
             }
+        }
+        // Whether a name ending in " (deleted)" is the kernel's mark or the
+        // file's name: only the live file system can say.
+        if let Ok(Some(rec)) = source::deleted::capture_record(&dir) {
+            self.write_file(&format!("{pid}/{}", source::deleted::RECORD), &rec)
+                .map_err(Skip::Output)?;
         }
         if self.threads && partial.is_none() {
             let tids: Vec<u32> = match std::fs::read_dir(dir.join("task")) {

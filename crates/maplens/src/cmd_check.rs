@@ -1,12 +1,12 @@
 //! `maplens check TARGET…`: findings that tell a person what to fix, for a
 //! terminal (table), scripts (JSON) and CI (SARIF 2.1.0).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use maplens_core::analysis::classify;
-use maplens_core::check::{self, CheckOptions, RULES, Severity, SystemInfo};
+use maplens_core::check::{self, CheckOptions, RULES, Severity};
 use maplens_core::parse::Mode;
 use maplens_core::source::{self, Target};
 
@@ -93,7 +93,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let mut done = Vec::new();
     let mut failed = Vec::new();
     for word in &args.targets {
-        match check_one(word, &opts, &proc_root, args) {
+        match check_one(word, &opts, args) {
             Ok(c) => done.push(c),
             Err(e) => {
                 let msg = format!("{e:#}");
@@ -115,17 +115,11 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     Ok(done.iter().any(|c| !c.outcome.findings.is_empty()))
 }
 
-fn check_one(
-    word: &str,
-    opts: &source::Options,
-    proc_root: &Path,
-    args: &Args,
-) -> anyhow::Result<Checked> {
+fn check_one(word: &str, opts: &source::Options, args: &Args) -> anyhow::Result<Checked> {
     let target = Target::parse(word);
-    let live = matches!(target, Target::Pid(_) | Target::Name(_));
     let snap = source::load(&target, opts).with_context(|| format!("target '{word}'"))?;
     let cl = classify(&snap);
-    let system = live.then(|| SystemInfo::read(proc_root, Path::new("/sys")));
+    let system = snap.system.clone();
     let copts = CheckOptions {
         min_severity: args.min_severity,
         ignore: args.ignore.clone(),

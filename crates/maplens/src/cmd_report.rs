@@ -1,15 +1,11 @@
 //! `maplens report TARGET` (and `maplens TARGET`): where every kilobyte goes.
 //!
-//! The figures come from `maplens_core::analysis::report`; this file only
-//! adds the live extras (`vm.max_map_count`); `render::report` prints it.
-
-use std::path::Path;
+//! The figures come from `maplens_core::analysis::report` (system facts
+//! included, live or from a bundle); `render::report` prints it.
 
 use maplens_core::analysis::{Report, classify, report};
 #[cfg(feature = "check")]
-use maplens_core::check::{self, CheckOptions, Severity, SystemInfo};
-
-use maplens_core::source::{self, Target};
+use maplens_core::check::{self, CheckOptions, Severity};
 
 use crate::common::{Format, TargetArgs, emit};
 use crate::render::report::{Findings, print};
@@ -102,28 +98,12 @@ impl clap::Args for Args {
     }
 }
 
-/// Reads `vm.max_map_count` from the proc root; `None` when unreadable.
-fn max_map_count(proc_root: &Path) -> Option<u64> {
-    let b = source::read_file(&proc_root.join("sys/vm/max_map_count")).ok()?;
-    String::from_utf8_lossy(&b).trim().parse().ok()
-}
-
 /// Builds the report for the arguments (live extras included), with the
 /// findings of `maplens check` at severity low and up.
 pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
     let snap = args.target.load(true)?;
     let cl = classify(&snap);
     let mut rep = report(&snap, &cl);
-    let live = args
-        .target
-        .target
-        .as_deref()
-        .map(Target::parse)
-        .is_some_and(|t| matches!(t, Target::Pid(_) | Target::Name(_)));
-    let proc_root = args.target.options().proc_root;
-    if live {
-        rep.totals.max_map_count = max_map_count(&proc_root);
-    }
     #[cfg(feature = "check")]
     let findings = check::evaluate(
         &snap,
@@ -131,7 +111,7 @@ pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
         &CheckOptions {
             min_severity: Severity::Low,
             ignore: Vec::new(),
-            system: live.then(|| SystemInfo::read(&proc_root, Path::new("/sys"))),
+            system: snap.system.clone(),
         },
     );
     #[cfg(not(feature = "check"))]

@@ -44,13 +44,6 @@ fn json_sans_source(text: &str) -> Value {
         match v {
             Value::Object(m) => {
                 m.remove("source");
-                m.remove("origin");
-                // The report reads vm.max_map_count and /proc/meminfo (for
-                // findings) from a live proc root only; a bundle has them as
-                // `Bundle::max_map_count()` and `Bundle::system_file("meminfo")`
-                // (cmd_report/check to be wired; then drop these two lines).
-                m.remove("max_map_count");
-                m.remove("findings");
                 m.values_mut().for_each(strip);
             }
             Value::Array(a) => a.iter_mut().for_each(strip),

@@ -146,8 +146,8 @@ pub struct Totals {
     /// The kernel's `smaps_rollup`, when read (may differ a little from
     /// the sum when the process changed between the two reads).
     pub rollup: Option<Usage>,
-    /// `vm.max_map_count`, the most regions a process may have (live only;
-    /// filled in by the caller).
+    /// `vm.max_map_count`, the most regions a process may have, from the
+    /// snapshot's system facts (a live target or a bundle).
     pub max_map_count: Option<u64>,
     /// The largest unmapped stretch between two regions (the kernel's fixed
     /// high pages, vsyscall and ARM vectors, left out).
@@ -550,7 +550,7 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
         totals: Totals {
             usage: totals_usage,
             rollup,
-            max_map_count: None,
+            max_map_count: s.system.as_ref().and_then(|x| x.max_map_count),
             largest_gap: largest_gap(s),
         },
         categories,

@@ -20,11 +20,10 @@
 //! ```
 
 mod rules;
-mod system;
 
 use std::collections::BTreeMap;
 
-pub use system::{SystemInfo, parse_meminfo};
+pub use crate::model::system::{SystemInfo, parse_meminfo};
 
 use crate::analysis::Classified;
 use crate::model::{Region, Snapshot};

@@ -569,10 +569,18 @@ fn deleted_file(cx: &Cx<'_>) -> Vec<Finding> {
                 .num("regions", idx.len() as u64)
                 .num("bytes", bytes)
                 .num("executable", u64::from(object || exec))
-                .evidence(format!(
-                    "the kernel prints \"{} (deleted)\": the name no longer leads to this inode ({})",
-                    path, cx.snap.regions[idx[0]].inode
-                ));
+                .evidence(if cx.snap.regions[idx[0]].path.view().deleted_unchecked() {
+                    format!(
+                        "the text reads \"{path} (deleted)\": marked deleted by the kernel, or a \
+                         file whose name ends in ' (deleted)'; a saved text cannot tell (a live \
+                         process or its capture bundle can)"
+                    )
+                } else {
+                    format!(
+                        "the kernel prints \"{} (deleted)\": the name no longer leads to this inode ({})",
+                        path, cx.snap.regions[idx[0]].inode
+                    )
+                });
             list_regions(b, cx, &idx, 6).done()
         })
         .collect()

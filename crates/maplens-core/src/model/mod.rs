@@ -8,9 +8,11 @@
 
 mod region;
 mod sample;
+pub mod system;
 
 pub use region::{ExtraValue, Region, RegionPath, Smaps};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
+pub use system::SystemInfo;
 
 use crate::parse::{self, Format, Mode, ParseError};
 
@@ -107,9 +109,68 @@ pub struct ProcessInfo {
     pub status: Vec<(String, String)>,
     /// Threads, when read.
     pub threads: Vec<ThreadInfo>,
+    /// Resource limits (`/proc/PID/limits`), when read.
+    pub limits: Vec<Limit>,
+}
+
+/// One line of `/proc/PID/limits`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Limit {
+    /// The limit's name as printed (`Max stack size`).
+    pub name: String,
+    /// Soft limit; `None`: unlimited.
+    pub soft: Option<u64>,
+    /// Hard limit; `None`: unlimited.
+    pub hard: Option<u64>,
+    /// Units (`bytes`, `processes`, …), when printed.
+    pub units: Option<String>,
+}
+
+impl Limit {
+    /// Parses `/proc/PID/limits` text (a header line, then a 25-column name
+    /// and the soft, hard and units columns); lines that do not fit are
+    /// skipped.
+    ///
+    /// ```
+    /// use maplens_core::model::Limit;
+    /// let t = b"Limit                     Soft Limit           Hard Limit           Units     \n\
+    ///           Max stack size            8388608              unlimited            bytes     \n\
+    ///           Max nice priority         0                    0                    \n";
+    /// let l = Limit::parse(t);
+    /// assert_eq!(l.len(), 2);
+    /// assert_eq!((l[0].name.as_str(), l[0].soft, l[0].hard), ("Max stack size", Some(8388608), None));
+    /// assert_eq!(l[0].units.as_deref(), Some("bytes"));
+    /// assert_eq!(l[1].units, None);
+    /// ```
+    pub fn parse(text: &[u8]) -> Vec<Limit> {
+        const NAME: usize = 25;
+        let value = |w: &str| w.parse().ok();
+        text.split(|&b| b == b'\n')
+            .skip(1)
+            .filter_map(|l| {
+                let l = std::str::from_utf8(l).ok()?;
+                let name = l.get(..NAME)?.trim();
+                let mut w = l.get(NAME..)?.split_whitespace();
+                let (soft, hard) = (w.next()?, w.next()?);
+                let ok = |v: &str| v == "unlimited" || v.bytes().all(|b| b.is_ascii_digit());
+                (!name.is_empty() && ok(soft) && ok(hard)).then(|| Limit {
+                    name: name.to_owned(),
+                    soft: value(soft),
+                    hard: value(hard),
+                    units: w.next().map(str::to_owned),
+                })
+            })
+            .collect()
+    }
 }
 
 impl ProcessInfo {
+    /// A resource limit by name (`Max stack size`, `Max address space`).
+    pub fn limit(&self, name: &str) -> Option<&Limit> {
+        self.limits.iter().find(|l| l.name == name)
+    }
+
     /// A `status` value by key (`VmRSS`, `Uid`, …).
     pub fn status(&self, key: &str) -> Option<&str> {
         self.status
@@ -150,6 +211,10 @@ pub struct Snapshot {
     /// them (known and unknown; `VmFlags` included). Kernels differ in order
     /// and set, and renderers that mimic other tools need it.
     pub smaps_keys: Vec<String>,
+    /// The facts of the system the process ran on, read with it: from the
+    /// running system for a live target, from the bundle for a captured one;
+    /// `None` for a saved maps or smaps file (or a copied `/proc/PID`).
+    pub system: Option<SystemInfo>,
 }
 
 /// Why a snapshot could not be built from text.

@@ -1,22 +1,28 @@
 //! The owned region record.
 
 use crate::parse::{
-    Dev, Entry, Field, FieldValue, KnownValues, PathKind, Pathname, Perms, SmapsBlock, VmFlags,
+    DeletedSuffix, Dev, Entry, Field, FieldValue, KnownValues, PathKind, Pathname, Perms,
+    SmapsBlock, VmFlags,
 };
 
 /// A region's name as the kernel printed it (raw bytes, escapes and the
-/// ` (deleted)` suffix included), with decoded views.
+/// ` (deleted)` suffix included), with decoded views, and what a
+/// ` (deleted)` suffix was found to mean ([`DeletedSuffix`]).
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct RegionPath(Box<[u8]>);
+pub struct RegionPath(Box<[u8]>, DeletedSuffix);
 
 impl RegionPath {
-    /// From raw bytes.
+    /// From raw bytes (a ` (deleted)` suffix unchecked).
     pub fn new(raw: &[u8]) -> Self {
-        RegionPath(raw.into())
+        RegionPath(raw.into(), DeletedSuffix::Unchecked)
+    }
+    /// Records what the ` (deleted)` suffix means, once checked.
+    pub fn set_suffix(&mut self, suffix: DeletedSuffix) {
+        self.1 = suffix;
     }
     /// The borrowed view with all the decoding helpers.
     pub fn view(&self) -> Pathname<'_> {
-        Pathname::new(&self.0)
+        Pathname::new(&self.0).with_suffix(self.1)
     }
     /// Raw bytes as printed.
     pub fn raw(&self) -> &[u8] {

@@ -30,7 +30,7 @@ mod vmflags;
 
 pub use error::{ErrorKind, ParseError};
 pub use header::{Dev, Header, Perms, parse_header};
-pub use path::{PathKind, Pathname, decode_escapes, encode_escapes};
+pub use path::{DeletedSuffix, PathKind, Pathname, decode_escapes, encode_escapes};
 pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 

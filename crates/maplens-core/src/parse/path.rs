@@ -12,23 +12,56 @@ use std::borrow::Cow;
 const DELETED: &[u8] = b" (deleted)";
 const NL_ESCAPE: &[u8] = b"\\012";
 
+/// What a trailing ` (deleted)` means. The kernel appends it to the name of
+/// an unlinked file, but a file may also be named so: only the file system
+/// can tell (see [`crate::source`], which checks a live process's files and
+/// records the answer in a capture bundle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub enum DeletedSuffix {
+    /// Not checked (a saved text): taken as the kernel's mark, but it may
+    /// be part of the name.
+    #[default]
+    Unchecked,
+    /// Checked: no file of that whole name has this inode; the kernel's mark.
+    Kernel,
+    /// Checked: the file's name ends in ` (deleted)`; it is not deleted.
+    Name,
+}
+
 /// The name column of a region, exactly as the kernel printed it.
 ///
 /// ```
-/// use maplens_core::parse::{Pathname, PathKind};
+/// use maplens_core::parse::{DeletedSuffix, Pathname, PathKind};
 /// let p = Pathname::new(b"/tmp/new\\012line.bin (deleted)");
 /// assert!(p.deleted());
+/// assert!(p.deleted_unchecked());
 /// assert_eq!(p.name_raw(), b"/tmp/new\\012line.bin");
 /// assert_eq!(&*p.decoded(), b"/tmp/new\nline.bin");
 /// assert_eq!(p.kind(), PathKind::File);
+/// // A file really named `x (deleted)`:
+/// let q = Pathname::new(b"/tmp/x (deleted)").with_suffix(DeletedSuffix::Name);
+/// assert!(!q.deleted());
+/// assert_eq!(&*q.decoded(), b"/tmp/x (deleted)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Pathname<'a>(&'a [u8]);
+pub struct Pathname<'a>(&'a [u8], DeletedSuffix);
 
 impl<'a> Pathname<'a> {
-    /// Wraps the raw bytes after the padding.
+    /// Wraps the raw bytes after the padding (a ` (deleted)` suffix
+    /// unchecked).
     pub const fn new(raw: &'a [u8]) -> Self {
-        Pathname(raw)
+        Pathname(raw, DeletedSuffix::Unchecked)
+    }
+
+    /// The same name with what its ` (deleted)` suffix is known to mean.
+    pub const fn with_suffix(self, suffix: DeletedSuffix) -> Self {
+        Pathname(self.0, suffix)
+    }
+
+    /// What the ` (deleted)` suffix is known to mean (meaningless without
+    /// one).
+    pub const fn suffix(&self) -> DeletedSuffix {
+        self.1
     }
 
     /// The bytes as printed, including any ` (deleted)` suffix and escapes.
@@ -41,10 +74,25 @@ impl<'a> Pathname<'a> {
         self.0.is_empty()
     }
 
+    /// Ends in ` (deleted)` after a name, whatever it means.
+    pub fn has_deleted_suffix(&self) -> bool {
+        self.0.ends_with(DELETED) && self.0.len() > DELETED.len()
+    }
+
     /// The kernel appended ` (deleted)`: the file was unlinked (or, for
     /// shared anonymous memory, memfd and SysV shm, never had a name).
+    /// False for a file checked to be named so ([`DeletedSuffix::Name`]).
     pub fn deleted(&self) -> bool {
-        self.0.ends_with(DELETED) && self.0.len() > DELETED.len()
+        self.has_deleted_suffix() && self.1 != DeletedSuffix::Name
+    }
+
+    /// A file taken as deleted on the kernel's word alone: marked deleted
+    /// by the kernel, or a file whose name ends in ` (deleted)` (a saved
+    /// text, where the file cannot be checked).
+    pub fn deleted_unchecked(&self) -> bool {
+        self.has_deleted_suffix()
+            && self.1 == DeletedSuffix::Unchecked
+            && self.kind() == PathKind::File
     }
 
     /// The raw name without the ` (deleted)` suffix (still escaped).

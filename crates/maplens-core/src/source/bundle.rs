@@ -9,8 +9,11 @@
 //! PID/smaps                 or PID/smaps_rollup (maplens capture --light)
 //! PID/maps  PID/status  PID/cmdline  PID/comm  PID/stat
 //! PID/task/TID/comm  PID/task/TID/syscall
+//! PID/limits                /proc/PID/limits
+//! PID/maplens-deleted.txt   what each ` (deleted)` suffix means (`source::deleted`)
 //! meminfo  version          /proc/meminfo and /proc/version
 //! sys/vm/max_map_count      /proc/sys/vm/max_map_count
+//! sysfs/kernel/mm/transparent_hugepage/enabled   /sys/kernel/mm/…/enabled
 //! maplens-manifest.txt      `key: value` lines written first (time, host, …)
 //! maplens-end.txt           `key: value` lines written last (what was skipped)
 //! ```
@@ -35,7 +38,7 @@ use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::model::{Notice, ProcessInfo, Snapshot, ThreadInfo};
+use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, ThreadInfo};
 
 use super::{Options, SourceError, lossy_line, syscall_sp};
 
@@ -501,6 +504,17 @@ impl Bundle {
             .or_else(|| self.manifest()?.get("max_map_count")?.parse().ok())
     }
 
+    /// The facts of the captured system ([`SystemInfo::FILES`]; the
+    /// manifest's `max_map_count` when the file is missing). The fields of
+    /// files the bundle lacks (smemcap has no `max_map_count`) are empty.
+    pub fn system(&self) -> SystemInfo {
+        let mut s = SystemInfo::from_files(|name| self.system_file(name).ok().flatten());
+        if s.max_map_count.is_none() {
+            s.max_map_count = self.max_map_count();
+        }
+        s
+    }
+
     /// The only process of a single-process bundle; an error listing the
     /// PIDs otherwise.
     pub fn single_pid(&self) -> Result<u32, SourceError> {
@@ -576,6 +590,10 @@ impl Bundle {
             ));
         }
         snap.process = self.process(pid, opts)?;
+        snap.system = Some(self.system());
+        if let Some(rec) = self.file(pid, super::deleted::RECORD)? {
+            super::deleted::apply_record(&rec, &mut snap.regions);
+        }
         if snap.regions.is_empty() && snap.rollup.is_none() {
             snap.notices.push(Notice::Other {
                 message: format!(
@@ -614,6 +632,10 @@ impl Bundle {
                 .map(|b| ProcessInfo::parse_status(&b))
                 .unwrap_or_default(),
             threads: Vec::new(),
+            limits: self
+                .file(pid, "limits")?
+                .map(|b| Limit::parse(&b))
+                .unwrap_or_default(),
         };
         if opts.threads {
             for tid in self.tids(pid) {

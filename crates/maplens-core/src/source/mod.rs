@@ -10,10 +10,11 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Notice, ProcessInfo, Snapshot, ThreadInfo};
+use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, ThreadInfo};
 use crate::parse::Mode;
 
 pub mod bundle;
+pub mod deleted;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.
@@ -103,6 +104,9 @@ pub struct Options {
     pub smaps: bool,
     /// Read per-thread `comm` and `syscall`.
     pub threads: bool,
+    /// Where `/sys` is, for the system facts of a live target
+    /// ([`SystemInfo`]).
+    pub sys_root: PathBuf,
 }
 
 impl Default for Options {
@@ -112,6 +116,7 @@ impl Default for Options {
             mode: Mode::Lenient,
             smaps: true,
             threads: false,
+            sys_root: PathBuf::from("/sys"),
         }
     }
 }
@@ -380,6 +385,10 @@ pub fn load_dir(
         return Err(SourceError::EmptyDir(dir.to_owned()));
     }
     snap.process = read_process(dir, pid, live, opts)?;
+    if live {
+        deleted::check_live(dir, &mut snap.regions);
+        snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
+    }
     if live && !dir.exists() {
         return Err(SourceError::NoProcess {
             path: dir.to_owned(),
@@ -424,6 +433,7 @@ fn read_process(
             .map(|b| ProcessInfo::parse_status(&b))
             .unwrap_or_default(),
         threads: Vec::new(),
+        limits: soft("limits").map(|b| Limit::parse(&b)).unwrap_or_default(),
     };
     if info.pid.is_none() {
         info.pid = info.status("Pid").and_then(|p| p.parse().ok());

@@ -2,7 +2,9 @@
 //! clone, and text from a target made safe for a terminal in every command
 //! and format.
 
+mod deleted_names;
 mod manners;
 mod odd_names;
+mod offline;
 mod readme;
 mod widths;
