@@ -3,10 +3,27 @@
 
 use maplens_core::system::ScanReport;
 use maplens_core::system::aggregate::LibRow;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::top::{cell, footer, kb, mem_json, report_json, short_command, value_text};
-use super::{csv, plain_table};
+use super::top::{MemJson, PidJson, ScanDoc, cell, footer, kb, short_command};
+use super::{csv, json_text, plain_table};
+
+/// A mapped file in JSON.
+#[derive(Serialize)]
+struct LibJson<'a> {
+    path: &'a str,
+    deleted: bool,
+    dev: String,
+    inode: u64,
+    processes: Vec<PidJson<'a>>,
+    #[serde(flatten)]
+    mem: MemJson,
+}
+
+#[derive(Serialize)]
+struct Libs<T> {
+    libs: Vec<T>,
+}
 use crate::common::Format;
 
 /// The rows, already sorted and cut, in the asked format; `procs` adds each
@@ -19,36 +36,27 @@ pub fn print(
     procs: bool,
 ) -> anyhow::Result<String> {
     Ok(match format {
-        Format::Json => {
-            let mut doc = report_json(report);
-            doc.insert(
-                "libs".into(),
-                Value::Array(
-                    rows.iter()
-                        .map(|l| {
-                            let mut v = mem_json(&l.mem);
-                            v["path"] = json!(l.path);
-                            v["deleted"] = json!(l.deleted);
-                            v["dev"] = json!(l.dev.to_string());
-                            v["inode"] = json!(l.inode);
-                            v["processes"] = Value::Array(
-                                l.mappers
-                                    .iter()
-                                    .map(|p| {
-                                        let mut x = mem_json(&p.mem);
-                                        x["pid"] = json!(p.pid);
-                                        x["command"] = json!(p.command);
-                                        x
-                                    })
-                                    .collect(),
-                            );
-                            v
-                        })
-                        .collect(),
-                ),
-            );
-            value_text(Value::Object(doc))?
-        }
+        Format::Json => json_text(&ScanDoc::new(
+            report,
+            None,
+            Libs {
+                libs: rows
+                    .iter()
+                    .map(|l| LibJson {
+                        path: &l.path,
+                        deleted: l.deleted,
+                        dev: l.dev.to_string(),
+                        inode: l.inode,
+                        processes: l
+                            .mappers
+                            .iter()
+                            .map(|p| PidJson::new(p.pid, &p.command, &p.mem))
+                            .collect(),
+                        mem: (&l.mem).into(),
+                    })
+                    .collect(),
+            },
+        ))?,
         Format::Csv | Format::Table => {
             let csv_mode = format == Format::Csv;
             let exact = bytes || csv_mode;

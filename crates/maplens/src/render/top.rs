@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use maplens_core::system::aggregate::{self, Group, ObjectTotals, ShmTotals};
 use maplens_core::system::{Mem, ProcessRow, Reason, ScanReport};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::{JSON_SCHEMA_VERSION, csv, human, plain_table, term};
+use super::{JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, term};
 use crate::common::Format;
 
 /// How a `top` table is ordered, cut and printed.
@@ -99,62 +99,195 @@ pub fn cell(s: &str, max: usize) -> String {
     }
 }
 
-/// JSON of a [`Mem`], in kB.
-pub fn mem_json(m: &Mem) -> Value {
-    json!({
-        "uss_kb": m.uss,
-        "pss_kb": m.pss,
-        "rss_kb": m.rss,
-        "swap_kb": m.swap,
-        "swap_pss_kb": m.swap_pss,
-        "pss_anon_kb": m.pss_anon,
-        "pss_file_kb": m.pss_file,
-        "pss_shmem_kb": m.pss_shmem,
-        "private_clean_kb": m.private_clean,
-        "private_dirty_kb": m.private_dirty,
-        "shared_clean_kb": m.shared_clean,
-        "shared_dirty_kb": m.shared_dirty,
-    })
+/// A [`Mem`] in JSON, in kB, flattened into the row that owns it.
+#[derive(Serialize)]
+pub struct MemJson {
+    uss_kb: u64,
+    pss_kb: u64,
+    rss_kb: u64,
+    swap_kb: u64,
+    swap_pss_kb: u64,
+    pss_anon_kb: u64,
+    pss_file_kb: u64,
+    pss_shmem_kb: u64,
+    private_clean_kb: u64,
+    private_dirty_kb: u64,
+    shared_clean_kb: u64,
+    shared_dirty_kb: u64,
 }
 
-/// The JSON keys every scan-based document shares.
-pub fn report_json(report: &ScanReport) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("schema_version".into(), json!(JSON_SCHEMA_VERSION));
-    m.insert("processes".into(), json!(report.rows.len()));
-    m.insert("totals".into(), mem_json(&report.totals));
-    m.insert(
-        "mem_total_kb".into(),
-        json!(report.meminfo.map(|i| i.mem_total)),
-    );
-    m.insert(
-        "unreadable".into(),
-        Value::Array(
-            report
+impl From<&Mem> for MemJson {
+    fn from(m: &Mem) -> MemJson {
+        MemJson {
+            uss_kb: m.uss,
+            pss_kb: m.pss,
+            rss_kb: m.rss,
+            swap_kb: m.swap,
+            swap_pss_kb: m.swap_pss,
+            pss_anon_kb: m.pss_anon,
+            pss_file_kb: m.pss_file,
+            pss_shmem_kb: m.pss_shmem,
+            private_clean_kb: m.private_clean,
+            private_dirty_kb: m.private_dirty,
+            shared_clean_kb: m.shared_clean,
+            shared_dirty_kb: m.shared_dirty,
+        }
+    }
+}
+
+/// A process that could not be read, in JSON.
+#[derive(Serialize)]
+struct UnreadableJson<'a> {
+    pid: u32,
+    comm: Option<&'a str>,
+    user: Option<&'a str>,
+    reason: &'static str,
+    message: String,
+}
+
+/// What every scan-based JSON document (`top`, `libs`) starts with, and
+/// the document's own rows after it.
+#[derive(Serialize)]
+pub struct ScanDoc<'a, T: Serialize> {
+    schema_version: u32,
+    processes: usize,
+    totals: MemJson,
+    mem_total_kb: Option<u64>,
+    unreadable: Vec<UnreadableJson<'a>>,
+    filtered_out: usize,
+    hidepid: Option<&'a str>,
+    smaps_rollup: bool,
+    /// `user`, `category`, `object` or `shm` for a grouped document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    #[serde(flatten)]
+    rows: T,
+}
+
+impl<'a, T: Serialize> ScanDoc<'a, T> {
+    /// The document of a scan, grouped `by` (or per process), with `rows`.
+    pub fn new(report: &'a ScanReport, by: Option<&'a str>, rows: T) -> ScanDoc<'a, T> {
+        ScanDoc {
+            schema_version: JSON_SCHEMA_VERSION,
+            processes: report.rows.len(),
+            totals: (&report.totals).into(),
+            mem_total_kb: report.meminfo.map(|i| i.mem_total),
+            unreadable: report
                 .unreadable
                 .iter()
-                .map(|u| {
-                    json!({
-                        "pid": u.pid,
-                        "comm": u.comm,
-                        "user": u.user,
-                        "reason": u.reason.id(),
-                        "message": u.reason.to_string(),
-                    })
+                .map(|u| UnreadableJson {
+                    pid: u.pid,
+                    comm: u.comm.as_deref(),
+                    user: u.user.as_deref(),
+                    reason: u.reason.id(),
+                    message: u.reason.to_string(),
                 })
                 .collect(),
-        ),
-    );
-    m.insert("filtered_out".into(), json!(report.filtered_out));
-    m.insert("hidepid".into(), json!(report.hidepid));
-    m.insert("smaps_rollup".into(), json!(report.rollup_available));
-    m
+            filtered_out: report.filtered_out,
+            hidepid: report.hidepid.as_deref(),
+            smaps_rollup: report.rollup_available,
+            by,
+            rows,
+        }
+    }
 }
 
-/// A JSON tree as terminal-safe pretty text and a newline.
-pub fn value_text(v: Value) -> anyhow::Result<String> {
-    super::json_text(&v)
+/// A process (or a mapper of a file or object) in JSON.
+#[derive(Serialize)]
+pub struct PidJson<'a> {
+    pid: u32,
+    command: &'a str,
+    #[serde(flatten)]
+    mem: MemJson,
 }
+
+impl<'a> PidJson<'a> {
+    /// A mapper's row.
+    pub fn new(pid: u32, command: &'a str, mem: &Mem) -> PidJson<'a> {
+        PidJson {
+            pid,
+            command,
+            mem: mem.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CategoryJson {
+    category: &'static str,
+    #[serde(flatten)]
+    mem: MemJson,
+}
+
+#[derive(Serialize)]
+struct ProcessJson<'a> {
+    pid: u32,
+    uid: Option<u32>,
+    user: &'a str,
+    command: &'a str,
+    source: &'static str,
+    largest: Option<&'static str>,
+    largest_pss_kb: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    categories: Vec<CategoryJson>,
+    #[serde(flatten)]
+    mem: MemJson,
+}
+
+#[derive(Serialize)]
+struct Rows<T> {
+    rows: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct GroupJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    count: usize,
+    #[serde(flatten)]
+    mem: MemJson,
+}
+
+#[derive(Serialize)]
+struct Groups<T> {
+    groups: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct ObjectJson<'a> {
+    object: &'a str,
+    regions: usize,
+    pids: &'a [u32],
+    size_kb: u64,
+    #[serde(flatten)]
+    mem: MemJson,
+}
+
+#[derive(Serialize)]
+struct Objects<T> {
+    objects: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct ShmJson<'a> {
+    kind: &'static str,
+    key: &'a aggregate::ShmKey,
+    name: &'a str,
+    sysv_key: Option<String>,
+    size_kb: u64,
+    pss_kb: u64,
+    rss_max_kb: u64,
+    swap_pss_kb: u64,
+    mappers: Vec<PidJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SharedMemory<T> {
+    shared_memory: Vec<T>,
+}
+
 
 /// The totals line and the footer naming every process not counted.
 pub fn footer(report: &ScanReport, exact: bool) -> String {
@@ -239,40 +372,33 @@ pub fn processes(args: &View, report: &ScanReport) -> anyhow::Result<String> {
         rows.truncate(n);
     }
     match args.format {
-        Format::Json => {
-            let mut doc = report_json(report);
-            doc.insert(
-                "rows".into(),
-                Value::Array(
-                    rows.iter()
-                        .map(|r| {
-                            let mut v = mem_json(&r.mem);
-                            v["pid"] = json!(r.meta.pid);
-                            v["uid"] = json!(r.meta.uid);
-                            v["user"] = json!(r.meta.user);
-                            v["command"] = json!(r.meta.command);
-                            v["source"] = json!(r.source);
-                            v["largest"] = json!(r.largest().map(|(k, _)| k));
-                            v["largest_pss_kb"] = json!(r.largest().map(|(_, p)| p));
-                            if !r.categories.is_empty() {
-                                v["categories"] = Value::Array(
-                                    r.categories
-                                        .iter()
-                                        .map(|(c, m)| {
-                                            let mut x = mem_json(m);
-                                            x["category"] = json!(c.id());
-                                            x
-                                        })
-                                        .collect(),
-                                );
-                            }
-                            v
-                        })
-                        .collect(),
-                ),
-            );
-            value_text(Value::Object(doc))
-        }
+        Format::Json => json_text(&ScanDoc::new(
+            report,
+            None,
+            Rows {
+                rows: rows
+                    .iter()
+                    .map(|r| ProcessJson {
+                        pid: r.meta.pid,
+                        uid: r.meta.uid,
+                        user: &r.meta.user,
+                        command: &r.meta.command,
+                        source: r.source,
+                        largest: r.largest().map(|(k, _)| k),
+                        largest_pss_kb: r.largest().map(|(_, p)| p),
+                        categories: r
+                            .categories
+                            .iter()
+                            .map(|(c, m)| CategoryJson {
+                                category: c.id(),
+                                mem: m.into(),
+                            })
+                            .collect(),
+                        mem: (&r.mem).into(),
+                    })
+                    .collect(),
+            },
+        )),
         Format::Csv | Format::Table => {
             let csv_mode = args.format == Format::Csv;
             let exact = args.bytes || csv_mode;
@@ -339,24 +465,21 @@ pub fn groups(
     }
     let key = what.to_lowercase();
     match args.format {
-        Format::Json => {
-            let mut doc = report_json(report);
-            doc.insert("by".into(), json!(key));
-            doc.insert(
-                "groups".into(),
-                Value::Array(
-                    g.iter()
-                        .map(|x| {
-                            let mut v = mem_json(&x.mem);
-                            v[key.as_str()] = json!(x.key);
-                            v["count"] = json!(x.processes);
-                            v
-                        })
-                        .collect(),
-                ),
-            );
-            value_text(Value::Object(doc))
-        }
+        Format::Json => json_text(&ScanDoc::new(
+            report,
+            Some(&key),
+            Groups {
+                groups: g
+                    .iter()
+                    .map(|x| GroupJson {
+                        user: (key == "user").then_some(x.key.as_str()),
+                        category: (key == "category").then_some(x.key.as_str()),
+                        count: x.processes,
+                        mem: (&x.mem).into(),
+                    })
+                    .collect(),
+            },
+        )),
         Format::Csv | Format::Table => {
             let csv_mode = args.format == Format::Csv;
             let exact = args.bytes || csv_mode;
@@ -403,26 +526,22 @@ pub fn objects(args: &View, report: &ScanReport, o: ObjectTotals) -> anyhow::Res
         rows.truncate(n);
     }
     match args.format {
-        Format::Json => {
-            let mut doc = report_json(report);
-            doc.insert("by".into(), json!("object"));
-            doc.insert(
-                "objects".into(),
-                Value::Array(
-                    rows.iter()
-                        .map(|x| {
-                            let mut v = mem_json(&x.mem);
-                            v["object"] = json!(x.name);
-                            v["regions"] = json!(x.regions);
-                            v["pids"] = json!(x.pids);
-                            v["size_kb"] = json!(x.mem.size);
-                            v
-                        })
-                        .collect(),
-                ),
-            );
-            value_text(Value::Object(doc))
-        }
+        Format::Json => json_text(&ScanDoc::new(
+            report,
+            Some("object"),
+            Objects {
+                objects: rows
+                    .iter()
+                    .map(|x| ObjectJson {
+                        object: &x.name,
+                        regions: x.regions,
+                        pids: &x.pids,
+                        size_kb: x.mem.size,
+                        mem: (&x.mem).into(),
+                    })
+                    .collect(),
+            },
+        )),
         Format::Csv | Format::Table => {
             let csv_mode = args.format == Format::Csv;
             let exact = args.bytes || csv_mode;
@@ -468,36 +587,30 @@ pub fn shm(args: &View, report: &ScanReport, t: ShmTotals) -> anyhow::Result<Str
         rows.truncate(n);
     }
     match args.format {
-        Format::Json => {
-            let mut doc = report_json(report);
-            doc.insert("by".into(), json!("shm"));
-            doc.insert(
-                "shared_memory".into(),
-                Value::Array(
-                    rows.iter()
-                        .map(|x| {
-                            json!({
-                                "kind": x.kind.id(),
-                                "key": x.key,
-                                "name": x.name,
-                                "sysv_key": x.sysv_key.map(|k| format!("0x{k:08x}")),
-                                "size_kb": x.size,
-                                "pss_kb": x.pss,
-                                "rss_max_kb": x.rss_max,
-                                "swap_pss_kb": x.swap_pss,
-                                "mappers": x.mappers.iter().map(|p| {
-                                    let mut v = mem_json(&p.mem);
-                                    v["pid"] = json!(p.pid);
-                                    v["command"] = json!(p.command);
-                                    v
-                                }).collect::<Vec<_>>(),
-                            })
-                        })
-                        .collect(),
-                ),
-            );
-            value_text(Value::Object(doc))
-        }
+        Format::Json => json_text(&ScanDoc::new(
+            report,
+            Some("shm"),
+            SharedMemory {
+                shared_memory: rows
+                    .iter()
+                    .map(|x| ShmJson {
+                        kind: x.kind.id(),
+                        key: &x.key,
+                        name: &x.name,
+                        sysv_key: x.sysv_key.map(|k| format!("0x{k:08x}")),
+                        size_kb: x.size,
+                        pss_kb: x.pss,
+                        rss_max_kb: x.rss_max,
+                        swap_pss_kb: x.swap_pss,
+                        mappers: x
+                            .mappers
+                            .iter()
+                            .map(|p| PidJson::new(p.pid, &p.command, &p.mem))
+                            .collect(),
+                    })
+                    .collect(),
+            },
+        )),
         Format::Csv | Format::Table => {
             let csv_mode = args.format == Format::Csv;
             let exact = args.bytes || csv_mode;
