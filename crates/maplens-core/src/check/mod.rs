@@ -149,15 +149,24 @@ pub struct Saving {
     pub basis: String,
 }
 
+/// An address as JSON writes it: `0x` and hexadecimal digits.
+#[cfg(feature = "serde")]
+fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("0x{v:x}"))
+}
+
 /// A region a finding concerns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RegionRef {
     /// Index into [`Snapshot::regions`].
     pub index: usize,
-    /// First address.
+    /// First address (a `0x…` string in JSON, as in every maplens
+    /// document: JSON numbers lose precision above 2^53).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "hex"))]
     pub start: u64,
-    /// One past the last address.
+    /// One past the last address (`0x…` in JSON).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "hex"))]
     pub end: u64,
     /// Permissions as printed.
     pub perms: String,

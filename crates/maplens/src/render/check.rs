@@ -6,6 +6,7 @@ use std::path::Path;
 
 use maplens_core::check::{Finding, Outcome, RULES, Severity};
 use maplens_core::model::Snapshot;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{JSON_SCHEMA_VERSION, human, term};
@@ -153,36 +154,47 @@ fn table(done: &[Checked], args: &View) -> String {
     s
 }
 
-fn finding_json(f: &Finding) -> Value {
-    let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-    if let Some(regions) = v.get_mut("regions").and_then(Value::as_array_mut) {
-        for r in regions {
-            for k in ["start", "end"] {
-                if let Some(n) = r.get(k).and_then(Value::as_u64) {
-                    r[k] = json!(format!("0x{n:x}"));
-                }
-            }
-        }
-    }
-    v
+/// The JSON document of `check`.
+#[derive(Serialize)]
+struct CheckDoc<'a> {
+    schema_version: u32,
+    min_severity: &'static str,
+    ignored: &'a [String],
+    targets: Vec<TargetJson<'a>>,
 }
 
-fn json_doc(done: &[Checked], args: &View) -> Value {
-    json!({
-        "schema_version": JSON_SCHEMA_VERSION,
-        "min_severity": args.min_severity.id(),
-        "ignored": args.ignore,
-        "targets": done.iter().map(|c| json!({
-            "target": c.word,
-            "source": c.snap.origin,
-            "pid": c.snap.process.pid,
-            "comm": c.snap.process.comm,
-            "format": c.snap.format.map(|f| f.file_name()),
-            "findings": c.outcome.findings.iter().map(finding_json).collect::<Vec<_>>(),
-            "below_threshold": c.outcome.below_threshold,
-            "skipped": c.outcome.skipped,
-        })).collect::<Vec<_>>(),
-    })
+/// One target's findings in JSON.
+#[derive(Serialize)]
+struct TargetJson<'a> {
+    target: &'a str,
+    source: &'a str,
+    pid: Option<u32>,
+    comm: Option<&'a str>,
+    format: Option<&'static str>,
+    findings: &'a [Finding],
+    below_threshold: usize,
+    skipped: &'a [maplens_core::check::Skipped],
+}
+
+fn json_doc<'a>(done: &'a [Checked], args: &'a View) -> CheckDoc<'a> {
+    CheckDoc {
+        schema_version: JSON_SCHEMA_VERSION,
+        min_severity: args.min_severity.id(),
+        ignored: &args.ignore,
+        targets: done
+            .iter()
+            .map(|c| TargetJson {
+                target: &c.word,
+                source: &c.snap.origin,
+                pid: c.snap.process.pid,
+                comm: c.snap.process.comm.as_deref(),
+                format: c.snap.format.map(|f| f.file_name()),
+                findings: &c.outcome.findings,
+                below_threshold: c.outcome.below_threshold,
+                skipped: &c.outcome.skipped,
+            })
+            .collect(),
+    }
 }
 
 fn level(s: Severity) -> &'static str {

@@ -288,7 +288,6 @@ struct SharedMemory<T> {
     shared_memory: Vec<T>,
 }
 
-
 /// The totals line and the footer naming every process not counted.
 pub fn footer(report: &ScanReport, exact: bool) -> String {
     let mut s = String::new();
