@@ -4,6 +4,7 @@
 //! line, loads snapshots through `maplens_core::source`, and renders them.
 #![forbid(unsafe_code)]
 
+mod capture;
 mod cmd_capture;
 #[cfg(feature = "check")]
 mod cmd_check;
