@@ -13,7 +13,13 @@ use crate::render::maps;
 /// Arguments of `maplens maps`.
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    after_help = "Filters combine: a region is shown when it passes all of them.
+    after_help = "Columns: START END the range (hex), SIZE end - start, PERM r/w/x and
+  p(rivate) or s(hared), OFFSET into the file (hex), DEV major:minor (hex) of the
+  file's filesystem, INODE the file's (0: no file), RSS PSS SWAP from smaps (- when
+  unknown), KIND the category, PATH as decoded (escaped), NOTE what it is in words;
+  (?) marks a guess from the layout; --explain adds RULE and EVIDENCE.
+
+Filters combine: a region is shown when it passes all of them.
   --perm rw      readable and writable (prefix of rwxp; '?' matches anything)
   --perm ??xp    executable and private
   --kind thread-stack,guard-page   by category or by name kind (see below)
