@@ -108,7 +108,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
             push(
                 "segment",
                 o.path.clone(),
-                format!("{} {:x}-{:x} {}", s.kind.id(), s.start, s.end, s.perms),
+                format!("{} 0x{:x}-0x{:x} {}", s.kind.id(), s.start, s.end, s.perms),
                 &s.usage,
             );
         }
@@ -122,7 +122,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
             },
             st.tid.map(|t| t.to_string()).unwrap_or_default(),
             format!(
-                "{} {:x}-{:x} guard={}",
+                "{} 0x{:x}-0x{:x} guard={}",
                 st.name.as_deref().unwrap_or(""),
                 st.start,
                 st.end,
@@ -136,7 +136,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
             "allocator",
             a.kind.clone(),
             format!(
-                "{:x}-{:x} used={} reserved={}",
+                "0x{:x}-0x{:x} used={} reserved={}",
                 a.start, a.end, a.used, a.reserved
             ),
             &a.usage,
@@ -213,7 +213,7 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
     if let Some(g) = &rep.totals.largest_gap {
         let _ = write!(
             s,
-            "  largest free gap {} at {:x}-{:x}",
+            "  largest free gap {} at 0x{:x}-0x{:x}",
             h(g.size),
             g.start,
             g.end
