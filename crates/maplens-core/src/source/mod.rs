@@ -133,13 +133,18 @@ pub enum SourceError {
         exited: bool,
     },
     /// The kernel refused.
-    #[error(
-        "{path}: permission denied: the process belongs to another user or is not dumpable; \
-         run maplens as the same user or as root"
-    )]
+    #[error("{path}: permission denied: {}", if *.as_root {
+        "refused even to root (a security module, a user namespace, or a \
+         /proc mounted with hidepid)"
+    } else {
+        "the process belongs to another user or is not dumpable; run maplens \
+         as the same user or as root"
+    })]
     PermissionDenied {
         /// The file.
         path: PathBuf,
+        /// maplens ran as root (so "run as root" is no advice).
+        as_root: bool,
     },
     /// Any other I/O error.
     #[error("{path}: {source}")]
@@ -233,6 +238,7 @@ fn io_error(path: &Path, e: io::Error, live: bool) -> SourceError {
     match e.kind() {
         io::ErrorKind::PermissionDenied => SourceError::PermissionDenied {
             path: path.to_owned(),
+            as_root: rustix::process::geteuid().is_root(),
         },
         io::ErrorKind::NotFound if live => SourceError::NoProcess {
             path: path.parent().unwrap_or(path).to_owned(),

@@ -75,3 +75,33 @@ fn help_names_bundles_and_the_bare_command() {
     assert!(help.contains("`maplens top`"), "{help}");
     assert!(help.contains("before or after the subcommand"), "{help}");
 }
+
+/// "Run as root" is advice only for a user who is not root.
+#[test]
+fn permission_advice_fits_who_runs() {
+    let euid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    if euid != "0" || Command::new("setpriv").arg("--help").output().is_err() {
+        eprintln!("SKIP: needs root and setpriv");
+        return;
+    }
+    // As nobody, PID 1's smaps is refused: the advice names root.
+    let bin = assert_cmd::cargo::cargo_bin("maplens");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["maps", "1"])
+        .output()
+        .expect("setpriv");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains("or as root"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
