@@ -9,7 +9,7 @@ use maplens_core::model::{Region, Snapshot};
 use maplens_core::parse::Field;
 use serde::Serialize;
 
-use super::{JSON_SCHEMA_VERSION, count, csv, human, plain_table};
+use super::{Cells, JSON_SCHEMA_VERSION, count, human, stream_csv, stream_table};
 use crate::common::Format;
 
 /// How `maps` is printed.
@@ -204,8 +204,15 @@ pub fn print(snap: &Snapshot, cl: &Classified, rows: &[usize], view: View) -> an
             source: &snap.origin,
         });
     }
-    let out = table(snap, cl, rows, view)?;
-    crate::common::emit(out.as_bytes())?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let r = table(&mut out, snap, cl, rows, view).and_then(|()| Ok(out.flush()?));
+        match r {
+            Err(e) if super::is_broken_pipe(&e) => return Ok(()),
+            r => r?,
+        }
+    }
     if view.format == Format::Table {
         for n in &snap.notices {
             eprintln!("maplens: note: {}", super::term(&n.to_string()));
@@ -214,7 +221,13 @@ pub fn print(snap: &Snapshot, cl: &Classified, rows: &[usize], view: View) -> an
     Ok(())
 }
 
-fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: View) -> anyhow::Result<String> {
+fn table(
+    w: &mut dyn std::io::Write,
+    snap: &Snapshot,
+    cl: &Classified,
+    rows: &[usize],
+    args: View,
+) -> anyhow::Result<()> {
     let smaps = snap.has_residency();
     let csv_mode = args.format == Format::Csv;
     let exact = args.bytes || csv_mode;
@@ -230,53 +243,58 @@ fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: View) -> anyhow
         .iter()
         .map(|h| matches!(*h, "SIZE" | "INODE" | "RSS" | "PSS" | "SWAP"))
         .collect();
-    let w = if cl.is_64bit { 12 } else { 8 };
-    let mut out_rows = Vec::with_capacity(rows.len());
-    let mut tot = [0u64; 4];
-    for &i in rows {
+    let wd = if cl.is_64bit { 12 } else { 8 };
+    let fill = |k: usize, cells: &mut Cells| {
+        let i = rows[k];
         let r = &snap.regions[i];
         let c = &cl.classes[i];
-        let mut row = vec![
-            format!("{:0w$x}", r.start),
-            format!("{:0w$x}", r.end),
-            human(r.size(), exact),
-            r.perms.to_string(),
-            format!("{:08x}", r.offset),
-            r.dev.to_string(),
-            r.inode.to_string(),
-        ];
-        tot[0] += r.size();
+        cells.fmt(format_args!("{:0wd$x}", r.start));
+        cells.fmt(format_args!("{:0wd$x}", r.end));
+        cells.fmt(format_args!("{}", human(r.size(), exact)));
+        cells.fmt(format_args!("{}", r.perms));
+        cells.fmt(format_args!("{:08x}", r.offset));
+        cells.fmt(format_args!("{}", r.dev));
+        cells.fmt(format_args!("{}", r.inode));
         if smaps {
-            for (j, f) in [Field::Rss, Field::Pss, Field::Swap]
-                .into_iter()
-                .enumerate()
-            {
-                let v = r.kb(f);
-                tot[j + 1] = tot[j + 1].saturating_add(v.unwrap_or(0).saturating_mul(1024));
-                row.push(v.map_or_else(|| "-".into(), |k| human(k.saturating_mul(1024), exact)));
+            for f in [Field::Rss, Field::Pss, Field::Swap] {
+                match r.kb(f) {
+                    Some(v) => cells.fmt(format_args!("{}", human(v.saturating_mul(1024), exact))),
+                    None => cells.fmt(format_args!("-")),
+                }
             }
         }
-        row.push(c.category.id().to_owned());
-        row.push(String::from_utf8_lossy(&r.path.view().decoded()).into_owned());
-        row.push(format!(
-            "{}{}",
-            c.note,
-            if c.heuristic && !csv_mode { " (?)" } else { "" }
-        ));
+        cells.fmt(format_args!("{}", c.category.id()));
+        cells.bytes(&r.path.view().decoded());
+        if c.heuristic && !csv_mode {
+            cells.text(&format!("{} (?)", c.note));
+        } else {
+            cells.text(&c.note);
+        }
         if args.explain {
-            row.push(format!(
+            cells.fmt(format_args!(
                 "{}{}",
                 c.rule,
                 if c.heuristic { " (heuristic)" } else { "" }
             ));
-            row.push(c.evidence.clone());
+            cells.text(&c.evidence);
         }
-        out_rows.push(row);
-    }
+    };
     if csv_mode {
-        return csv(&header, &out_rows);
+        return stream_csv(w, &header, rows.len(), fill);
     }
-    let mut s = plain_table(&header, &numeric, &out_rows);
+    stream_table(w, &header, &numeric, rows.len(), fill)?;
+    let mut tot = [0u64; 4];
+    for &i in rows {
+        let r = &snap.regions[i];
+        tot[0] = tot[0].saturating_add(r.size());
+        for (j, f) in [Field::Rss, Field::Pss, Field::Swap]
+            .into_iter()
+            .enumerate()
+        {
+            tot[j + 1] = tot[j + 1].saturating_add(r.kb(f).unwrap_or(0).saturating_mul(1024));
+        }
+    }
+    let mut s = String::new();
     let _ = write!(
         s,
         "{}, {}",
@@ -298,5 +316,6 @@ fn table(snap: &Snapshot, cl: &Classified, rows: &[usize], args: View) -> anyhow
     if rows.iter().any(|&i| cl.classes[i].heuristic) && !args.explain {
         s.push_str("(?) inferred from the layout; --explain shows the evidence\n");
     }
-    Ok(s)
+    w.write_all(s.as_bytes())?;
+    Ok(())
 }
