@@ -462,46 +462,58 @@ pub fn load_dir(
         origin: origin.clone(),
         ..Snapshot::default()
     };
-    let mut got_regions = false;
-    if opts.smaps {
-        got_regions = stream_opt(
-            &mut snap,
-            &dir.join("smaps"),
-            &format!("{origin}/smaps"),
-            live,
-            opts.mode,
-        )?;
-    }
-    if !got_regions {
-        got_regions = stream_opt(
-            &mut snap,
-            &dir.join("maps"),
-            &format!("{origin}/maps"),
-            live,
-            opts.mode,
-        )?;
-    }
-    if opts.smaps {
-        // smaps_rollup (4.14+) is optional: old kernels do not have it.
-        match read_opt(dir, "smaps_rollup", false) {
-            Ok(Some(text)) if !text.is_empty() => {
-                let mut r = Snapshot::default();
-                r.add_text(&format!("{origin}/smaps_rollup"), &text, opts.mode)?;
-                snap.rollup = r.rollup;
-                if !got_regions {
-                    snap.format = r.format;
-                }
-                got_regions = true;
+    // The small files are read on a second thread while smaps streams in
+    // (for a live process the kernel's printing of smaps is most of the
+    // time, and this thread mostly waits for it).
+    let (got_regions, (rollup, process)) = std::thread::scope(|s| {
+        let side = s.spawn(|| {
+            // smaps_rollup (4.14+) is optional: old kernels do not have it.
+            let rollup = opts.smaps.then(|| read_opt(dir, "smaps_rollup", false));
+            (rollup, read_process(dir, pid, live, opts))
+        });
+        let got = (|| {
+            let mut got = false;
+            if opts.smaps {
+                got = stream_opt(
+                    &mut snap,
+                    &dir.join("smaps"),
+                    &format!("{origin}/smaps"),
+                    live,
+                    opts.mode,
+                )?;
             }
-            Ok(_) => {}
-            Err(e) if live => return Err(e),
-            Err(_) => {}
+            if !got {
+                got = stream_opt(
+                    &mut snap,
+                    &dir.join("maps"),
+                    &format!("{origin}/maps"),
+                    live,
+                    opts.mode,
+                )?;
+            }
+            Ok::<_, SourceError>(got)
+        })();
+        let side = side.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (got, side)
+    });
+    let mut got_regions = got_regions?;
+    match rollup {
+        Some(Ok(Some(text))) if !text.is_empty() => {
+            let mut r = Snapshot::default();
+            r.add_text(&format!("{origin}/smaps_rollup"), &text, opts.mode)?;
+            snap.rollup = r.rollup;
+            if !got_regions {
+                snap.format = r.format;
+            }
+            got_regions = true;
         }
+        Some(Err(e)) if live => return Err(e),
+        _ => {}
     }
     if !got_regions {
         return Err(SourceError::EmptyDir(dir.to_owned()));
     }
-    snap.process = read_process(dir, pid, live, opts)?;
+    snap.process = process?;
     if live && !dir.exists() {
         return Err(SourceError::NoProcess {
             path: dir.to_owned(),
