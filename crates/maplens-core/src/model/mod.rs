@@ -10,7 +10,7 @@ mod region;
 mod sample;
 mod sink;
 
-pub use region::{Region, RegionPath, Smaps};
+pub use region::{Region, RegionPath, Smaps, SparseValues};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
 pub use sink::TextSink;
 
