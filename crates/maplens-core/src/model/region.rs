@@ -59,7 +59,11 @@ impl std::fmt::Debug for RegionPath {
 
 /// The known smaps figures of a region, stored without their zeros: most
 /// of a region's 20-odd figures are 0, and 60,000 regions held as
-/// [`KnownValues`] (216 bytes each) made a third of maplens's memory.
+/// [`KnownValues`] (216 bytes each) made a third of maplens's memory. The
+/// first [`SparseValues::INLINE`] non-zero values are kept inline (real
+/// regions have 3 to 13, most at most 9), so a region's figures are mostly
+/// one allocation, and one of more than 128 bytes: glibc keeps smaller
+/// freed blocks on fast lists that it later sweeps one by one.
 /// Reads like [`KnownValues`].
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct SparseValues {
@@ -67,11 +71,17 @@ pub struct SparseValues {
     present: u32,
     /// The fields printed with a value other than 0.
     nonzero: u32,
-    /// The values of the `nonzero` fields, in [`Field::ALL`] order.
-    values: Box<[u64]>,
+    /// The values of the `nonzero` fields, in [`Field::ALL`] order: the
+    /// first ones here (the rest 0) …
+    inline: [u64; SparseValues::INLINE],
+    /// … and any beyond those.
+    spill: Box<[u64]>,
 }
 
 impl SparseValues {
+    /// How many non-zero values are kept inline.
+    pub const INLINE: usize = 9;
+
     /// Copies the figures of a parsed block.
     ///
     /// ```
@@ -88,6 +98,17 @@ impl SparseValues {
     /// assert_eq!(s.get_or_zero(Field::Swap), 8);
     /// assert_eq!(s.to_known(), k);
     /// assert_eq!(s.iter().collect::<Vec<_>>(), k.iter().collect::<Vec<_>>());
+    /// // More non-zero figures than are kept inline.
+    /// let mut k = KnownValues::default();
+    /// for (i, &f) in Field::ALL.iter().enumerate() {
+    ///     k.set(f, i as u64 + 1);
+    /// }
+    /// let s = SparseValues::new(&k);
+    /// assert!(Field::ALL.len() > SparseValues::INLINE);
+    /// for (i, &f) in Field::ALL.iter().enumerate() {
+    ///     assert_eq!(s.get(f), Some(i as u64 + 1));
+    /// }
+    /// assert_eq!(s.to_known(), k);
     /// ```
     pub fn new(k: &KnownValues) -> SparseValues {
         let (all, present) = k.raw_parts();
@@ -103,10 +124,14 @@ impl SparseValues {
             }
         }
         debug_assert_eq!(nonzero & !present, 0);
+        let mut inline = [0u64; SparseValues::INLINE];
+        let k = n.min(SparseValues::INLINE);
+        inline[..k].copy_from_slice(&values[..k]);
         SparseValues {
             present,
             nonzero,
-            values: values[..n].into(),
+            inline,
+            spill: values[k..n].into(),
         }
     }
 
@@ -123,7 +148,11 @@ impl SparseValues {
         if self.nonzero & bit == 0 {
             return 0;
         }
-        self.values[(self.nonzero & (bit - 1)).count_ones() as usize]
+        let i = (self.nonzero & (bit - 1)).count_ones() as usize;
+        match self.inline.get(i) {
+            Some(&v) => v,
+            None => self.spill[i - SparseValues::INLINE],
+        }
     }
 
     /// True when the field was printed.
