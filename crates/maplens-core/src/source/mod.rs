@@ -281,40 +281,48 @@ fn for_each_chunk(
         }
         Ok((filled, false))
     }
-    if !overlap {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let (n, eof) = fill(file, &mut buf).map_err(&io_err)?;
-            each(&buf[..n])?;
-            if eof {
-                return Ok(());
-            }
+    use std::sync::mpsc;
+    let threaded = overlap.then(|| {
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize, bool)>>(2);
+            let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+            let f = &mut *file;
+            let reader = std::thread::Builder::new().spawn_scoped(s, move || {
+                loop {
+                    let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                    let r = fill(f, &mut buf);
+                    let eof = !matches!(r, Ok((_, false)));
+                    if tx.send(r.map(|(n, eof)| (buf, n, eof))).is_err() || eof {
+                        return;
+                    }
+                }
+            });
+            // No thread to be had (RLIMIT_NPROC): read on this one.
+            reader.ok()?;
+            Some((|| {
+                for chunk in rx.iter() {
+                    let (buf, n, eof) = chunk.map_err(&io_err)?;
+                    each(&buf[..n])?;
+                    if eof {
+                        break;
+                    }
+                    let _ = back_tx.send(buf);
+                }
+                Ok(())
+            })())
+        })
+    });
+    if let Some(Some(r)) = threaded {
+        return r;
+    }
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let (n, eof) = fill(file, &mut buf).map_err(&io_err)?;
+        each(&buf[..n])?;
+        if eof {
+            return Ok(());
         }
     }
-    use std::sync::mpsc;
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize, bool)>>(2);
-        let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
-        s.spawn(move || {
-            loop {
-                let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-                let r = fill(file, &mut buf);
-                let eof = !matches!(r, Ok((_, false)));
-                if tx.send(r.map(|(n, eof)| (buf, n, eof))).is_err() || eof {
-                    return;
-                }
-            }
-        });
-        for chunk in rx.iter() {
-            let (buf, n, eof) = chunk.map_err(&io_err)?;
-            each(&buf[..n])?;
-            if eof {
-                break;
-            }
-            let _ = back_tx.send(buf);
-        }
-        Ok(())
-    })
 }
 
 /// Parses the region text in `path` into `snap` as it is read, never
@@ -465,12 +473,13 @@ pub fn load_dir(
     // The small files are read on a second thread while smaps streams in
     // (for a live process the kernel's printing of smaps is most of the
     // time, and this thread mostly waits for it).
+    let side_files = || {
+        // smaps_rollup (4.14+) is optional: old kernels do not have it.
+        let rollup = opts.smaps.then(|| read_opt(dir, "smaps_rollup", false));
+        (rollup, read_process(dir, pid, live, opts))
+    };
     let (got_regions, (rollup, process)) = std::thread::scope(|s| {
-        let side = s.spawn(|| {
-            // smaps_rollup (4.14+) is optional: old kernels do not have it.
-            let rollup = opts.smaps.then(|| read_opt(dir, "smaps_rollup", false));
-            (rollup, read_process(dir, pid, live, opts))
-        });
+        let side = std::thread::Builder::new().spawn_scoped(s, side_files);
         let got = (|| {
             let mut got = false;
             if opts.smaps {
@@ -493,7 +502,11 @@ pub fn load_dir(
             }
             Ok::<_, SourceError>(got)
         })();
-        let side = side.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let side = match side {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had (RLIMIT_NPROC): read them here.
+            Err(_) => side_files(),
+        };
         (got, side)
     });
     let mut got_regions = got_regions?;
