@@ -296,12 +296,26 @@ pub fn classify(s: &Snapshot) -> Classified {
     }
 
     // Stack pointers of threads (live or captured).
-    let sps: Vec<(u64, u32)> = s
+    // Sorted by stack pointer (then by thread order), so that a region
+    // finds the sps inside it by a binary search: 60,000 regions and 200
+    // threads made 12 million comparisons.
+    let mut sps: Vec<(u64, usize, u32)> = s
         .process
         .threads
         .iter()
-        .filter_map(|t| t.sp.map(|sp| (sp, t.tid)))
+        .enumerate()
+        .filter_map(|(i, t)| t.sp.map(|sp| (sp, i, t.tid)))
         .collect();
+    sps.sort_unstable();
+    // The first thread (in thread order) whose stack pointer is inside.
+    let sp_in = |r: &Region| -> Option<u32> {
+        let from = sps.partition_point(|&(sp, _, _)| sp < r.start);
+        sps[from..]
+            .iter()
+            .take_while(|&&(sp, _, _)| sp < r.end)
+            .min_by_key(|&&(_, i, _)| i)
+            .map(|&(_, _, tid)| tid)
+    };
     let main_pid = s.process.pid;
 
     let mut classes: Vec<Class> = Vec::with_capacity(regions.len());
@@ -562,7 +576,7 @@ pub fn classify(s: &Snapshot) -> Classified {
         // Anything holding a thread's stack pointer is that thread's stack.
         if !matches!(c.category, Category::ThreadStack | Category::MainStack)
             && r.perms.write()
-            && let Some(&(_, tid)) = sps.iter().find(|(sp, _)| *sp >= r.start && *sp < r.end)
+            && let Some(tid) = sp_in(r)
         {
             let is_main = Some(tid) == main_pid;
             c = class(
@@ -579,7 +593,7 @@ pub fn classify(s: &Snapshot) -> Classified {
             c.thread = Some(tid);
         } else if c.category == Category::ThreadStack
             && c.rule != "path-stack-tid"
-            && let Some(&(_, tid)) = sps.iter().find(|(sp, _)| *sp >= r.start && *sp < r.end)
+            && let Some(tid) = sp_in(r)
         {
             c.thread = Some(tid);
             c.note = format!("stack of thread {tid}").into();

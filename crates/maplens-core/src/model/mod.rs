@@ -8,13 +8,15 @@
 
 mod region;
 mod sample;
+mod sink;
 pub mod system;
 
-pub use region::{ExtraValue, Region, RegionPath, Smaps};
+pub use region::{ExtraValue, Region, RegionPath, Smaps, SparseValues};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
+pub use sink::TextSink;
 pub use system::SystemInfo;
 
-use crate::parse::{self, Format, Mode, ParseError};
+use crate::parse::{Format, Mode, ParseError};
 
 /// Something worth telling the user about how the snapshot was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,121 +266,9 @@ impl Snapshot {
     /// then dropped: the parser's records of a whole smaps text (a boxed
     /// block per region) are never all held at once.
     pub fn add_text(&mut self, file: &str, text: &[u8], mode: Mode) -> Result<(), TextError> {
-        let mut parser = parse::Parser::new(text);
-        let mut skipped = 0usize;
-        let mut first_error: Option<ParseError> = None;
-        let mut regions: Vec<Region> = Vec::new();
-        let mut overlaps = Vec::new();
-        let mut rollup: Option<Smaps> = None;
-        let mut first_offset: Option<usize> = None;
-        let mut any_smaps = false;
-        let mut keys: Option<Vec<String>> = None;
-        for item in parser.by_ref() {
-            let e = match item {
-                Ok(e) => e,
-                Err(error) if mode == Mode::Strict => {
-                    return Err(TextError {
-                        file: file.to_owned(),
-                        error,
-                    });
-                }
-                Err(error) => {
-                    skipped += 1;
-                    first_error.get_or_insert(error);
-                    continue;
-                }
-            };
-            match first_offset {
-                None => {
-                    first_offset = Some(e.byte_offset);
-                    // smaps_rollup: one `[rollup]` block, no regions.
-                    if e.header.path.raw() == b"[rollup]"
-                        && let Some(b) = e.smaps.as_deref()
-                    {
-                        rollup = Some(Smaps::from_block(b));
-                    }
-                }
-                Some(first) if regions.len() == 1 => {
-                    // Size the list from the first region's share of the
-                    // text (an smaps region is ~10x a maps line).
-                    let span = e.byte_offset.saturating_sub(first).max(40);
-                    regions.reserve(text.len() / span + text.len() / span / 8 + 16);
-                }
-                Some(_) => {}
-            }
-            if rollup.is_some() {
-                continue;
-            }
-            if let Some(b) = e.smaps.as_deref() {
-                any_smaps = true;
-                if keys.is_none() {
-                    keys = Some(
-                        b.fields()
-                            .map(|f| String::from_utf8_lossy(f.key).into_owned())
-                            .collect(),
-                    );
-                }
-            }
-            let r = Region::from_entry(&e);
-            let mut replaced = 0;
-            while let Some(last) = regions.last() {
-                if r.start < last.end && r.end > last.start || r.start == last.start {
-                    regions.pop();
-                    replaced += 1;
-                } else {
-                    break;
-                }
-            }
-            if replaced > 0 {
-                overlaps.push(Notice::Overlap {
-                    file: file.to_owned(),
-                    line: e.line,
-                    replaced,
-                });
-            }
-            if regions.last().is_some_and(|l| r.start < l.start) {
-                // Out of order and not overlapping the last one: insert in
-                // place so the list stays sorted (the kernel prints sorted).
-                let at = regions.partition_point(|x| x.start < r.start);
-                regions.insert(at, r);
-            } else {
-                regions.push(r);
-            }
-        }
-        if skipped > 0 {
-            self.notices.push(Notice::SkippedLines {
-                file: file.to_owned(),
-                count: skipped,
-                first: first_error.map(|e| e.to_string()).unwrap_or_default(),
-            });
-        }
-        if parser.ignored_lines() > 0 {
-            self.notices.push(Notice::ForeignLines {
-                file: file.to_owned(),
-                count: parser.ignored_lines(),
-            });
-        }
-        if rollup.is_some() {
-            self.rollup = rollup;
-            if self.format.is_none() {
-                self.format = Some(Format::SmapsRollup);
-            }
-            return Ok(());
-        }
-        // A maps text never downgrades an smaps snapshot.
-        if self.format != Some(Format::Smaps) {
-            self.format = Some(if any_smaps {
-                Format::Smaps
-            } else {
-                Format::Maps
-            });
-        }
-        if let Some(k) = keys {
-            self.smaps_keys = k;
-        }
-        self.notices.extend(overlaps);
-        self.regions = regions;
-        Ok(())
+        let mut sink = TextSink::new(file, mode).with_size_hint(text.len());
+        sink.parse(text)?;
+        sink.finish(self)
     }
 
     /// Total virtual size in bytes (Σ end − start).

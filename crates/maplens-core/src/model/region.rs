@@ -1,8 +1,8 @@
 //! The owned region record.
 
 use crate::parse::{
-    DeletedSuffix, Dev, Entry, Field, FieldValue, KnownValues, PathKind, Pathname, Perms,
-    SmapsBlock, VmFlags,
+    DeletedSuffix, Dev, Entry, FIELD_COUNT, Field, FieldValue, KnownValues, PathKind, Pathname,
+    Perms, SmapsBlock, VmFlags,
 };
 
 /// A region's name as the kernel printed it (raw bytes, escapes and the
@@ -62,12 +62,147 @@ impl std::fmt::Debug for RegionPath {
     }
 }
 
+/// The known smaps figures of a region, stored without their zeros: most
+/// of a region's 20-odd figures are 0, and 60,000 regions held as
+/// [`KnownValues`] (216 bytes each) made a third of maplens's memory. The
+/// first [`SparseValues::INLINE`] non-zero values are kept inline (real
+/// regions have 3 to 13, most at most 9), so a region's figures are mostly
+/// one allocation, and one of more than 128 bytes: glibc keeps smaller
+/// freed blocks on fast lists that it later sweeps one by one.
+/// Reads like [`KnownValues`].
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SparseValues {
+    /// The fields printed (bit `Field as u32`).
+    present: u32,
+    /// The fields printed with a value other than 0.
+    nonzero: u32,
+    /// The values of the `nonzero` fields, in [`Field::ALL`] order: the
+    /// first ones here (the rest 0) …
+    inline: [u64; SparseValues::INLINE],
+    /// … and any beyond those.
+    spill: Box<[u64]>,
+}
+
+impl SparseValues {
+    /// How many non-zero values are kept inline.
+    pub const INLINE: usize = 9;
+
+    /// Copies the figures of a parsed block.
+    ///
+    /// ```
+    /// use maplens_core::model::SparseValues;
+    /// use maplens_core::parse::{Field, KnownValues};
+    /// let mut k = KnownValues::default();
+    /// k.set(Field::Size, 1 << 40);
+    /// k.set(Field::Rss, 0);
+    /// k.set(Field::Swap, 8);
+    /// let s = SparseValues::new(&k);
+    /// assert_eq!(s.get(Field::Size), Some(1 << 40));
+    /// assert_eq!(s.get(Field::Rss), Some(0));
+    /// assert_eq!(s.get(Field::Pss), None);
+    /// assert_eq!(s.get_or_zero(Field::Swap), 8);
+    /// assert_eq!(s.to_known(), k);
+    /// assert_eq!(s.iter().collect::<Vec<_>>(), k.iter().collect::<Vec<_>>());
+    /// // More non-zero figures than are kept inline.
+    /// let mut k = KnownValues::default();
+    /// for (i, &f) in Field::ALL.iter().enumerate() {
+    ///     k.set(f, i as u64 + 1);
+    /// }
+    /// let s = SparseValues::new(&k);
+    /// assert!(Field::ALL.len() > SparseValues::INLINE);
+    /// for (i, &f) in Field::ALL.iter().enumerate() {
+    ///     assert_eq!(s.get(f), Some(i as u64 + 1));
+    /// }
+    /// assert_eq!(s.to_known(), k);
+    /// ```
+    pub fn new(k: &KnownValues) -> SparseValues {
+        let (all, present) = k.raw_parts();
+        let mut nonzero = 0u32;
+        let mut values = [0u64; FIELD_COUNT];
+        let mut n = 0;
+        // (An absent field's value is 0.)
+        for (i, &v) in all.iter().enumerate() {
+            if v != 0 {
+                nonzero |= 1 << i;
+                values[n] = v;
+                n += 1;
+            }
+        }
+        debug_assert_eq!(nonzero & !present, 0);
+        let mut inline = [0u64; SparseValues::INLINE];
+        let k = n.min(SparseValues::INLINE);
+        inline[..k].copy_from_slice(&values[..k]);
+        SparseValues {
+            present,
+            nonzero,
+            inline,
+            spill: values[k..n].into(),
+        }
+    }
+
+    /// The value (kB for sizes), or `None` when the kernel did not print it.
+    #[inline]
+    pub fn get(&self, f: Field) -> Option<u64> {
+        self.has(f).then(|| self.get_or_zero(f))
+    }
+
+    /// The value, 0 when absent.
+    #[inline]
+    pub fn get_or_zero(&self, f: Field) -> u64 {
+        let bit = 1u32 << f as u32;
+        if self.nonzero & bit == 0 {
+            return 0;
+        }
+        let i = (self.nonzero & (bit - 1)).count_ones() as usize;
+        match self.inline.get(i) {
+            Some(&v) => v,
+            None => self.spill[i - SparseValues::INLINE],
+        }
+    }
+
+    /// True when the field was printed.
+    #[inline]
+    pub const fn has(&self, f: Field) -> bool {
+        self.present & (1 << f as u32) != 0
+    }
+
+    /// Present fields with their values, in [`Field::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (Field, u64)> + '_ {
+        Field::ALL
+            .iter()
+            .filter_map(move |&f| self.get(f).map(|v| (f, v)))
+    }
+
+    /// The figures as a [`KnownValues`].
+    pub fn to_known(&self) -> KnownValues {
+        let mut k = KnownValues::default();
+        for (f, v) in self.iter() {
+            k.set(f, v);
+        }
+        k
+    }
+}
+
+impl From<&KnownValues> for SparseValues {
+    fn from(k: &KnownValues) -> Self {
+        SparseValues::new(k)
+    }
+}
+
+impl std::fmt::Debug for SparseValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (k.key(), v)))
+            .finish()
+    }
+}
+
 /// Owned smaps figures of one region (or of the rollup).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Smaps {
     /// Known numeric fields (kB, or bare numbers for `THPeligible` and
     /// `ProtectionKey`).
-    pub known: KnownValues,
+    pub known: SparseValues,
     /// `VmFlags` codes as printed, when present.
     pub vmflags: Option<Box<str>>,
     /// Android `Name:` value.
@@ -107,7 +242,7 @@ impl Smaps {
                 .collect()
         };
         Smaps {
-            known: b.known,
+            known: SparseValues::new(&b.known),
             vmflags: b
                 .vmflags
                 .map(|v| String::from_utf8_lossy(v.raw()).trim().into()),

@@ -34,7 +34,8 @@ pub use path::{DeletedSuffix, PathKind, Pathname, decode_escapes, encode_escapes
 pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
-use header::{Layout, fast_header, looks_like_header};
+pub(crate) use header::looks_like_header;
+use header::{Layout, fast_header};
 use smaps::{FieldOrder, fast_field, parse_field};
 use std::collections::VecDeque;
 
@@ -144,6 +145,12 @@ impl<'a> Parser<'a> {
     /// A parser over the whole text.
     pub fn new(input: &'a [u8]) -> Self {
         let crlf = memchr::memchr(b'\n', input).is_some_and(|i| i > 0 && input[i - 1] == b'\r');
+        Parser::with_crlf(input, crlf)
+    }
+
+    /// A parser over one piece of a longer text whose line ends were judged
+    /// from its first line (see [`Parser::crlf`]).
+    pub(crate) fn with_crlf(input: &'a [u8], crlf: bool) -> Self {
         Parser {
             input,
             pos: 0,
@@ -173,6 +180,11 @@ impl<'a> Parser<'a> {
     /// byte of the name.
     pub const fn crlf(&self) -> bool {
         self.crlf
+    }
+
+    /// Lines read so far (all of them once the iterator is done).
+    pub(crate) const fn lines_read(&self) -> usize {
+        self.line
     }
 
     /// Lines skipped because they are known additions of other tools (see

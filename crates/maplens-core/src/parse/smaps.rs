@@ -427,6 +427,12 @@ impl KnownValues {
         self.present |= 1 << f as u32;
     }
 
+    /// The values, indexed by `Field as usize` (0 when absent), and the
+    /// set of printed fields (bit `Field as u32`).
+    pub(crate) const fn raw_parts(&self) -> (&[u64; FIELD_COUNT], u32) {
+        (&self.values, self.present)
+    }
+
     /// True when the field was printed.
     pub const fn has(&self, f: Field) -> bool {
         self.present & (1 << f as u32) != 0

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, ThreadInfo};
+use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, TextSink, ThreadInfo};
 use crate::parse::Mode;
 
 pub mod bundle;
@@ -269,6 +269,128 @@ fn read_opt(dir: &Path, name: &str, live: bool) -> Result<Option<Vec<u8>>, Sourc
     }
 }
 
+/// Bytes per read of a region text: a `/proc` file fills as much of a read
+/// as fits, so a few reads of this size cover a whole smaps.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads `file` a chunk at a time and hands each chunk to `each`. With
+/// `overlap`, a second thread reads while this one works on the chunk
+/// before: for a `/proc` file, the kernel's work of printing the text then
+/// overlaps the parsing. A few chunks are in flight at most, so memory
+/// stays flat however long the text.
+fn for_each_chunk(
+    file: &mut std::fs::File,
+    overlap: bool,
+    mut each: impl FnMut(&[u8]) -> Result<(), SourceError>,
+    io_err: impl Fn(io::Error) -> SourceError,
+) -> Result<(), SourceError> {
+    /// Fills `buf` (`/proc` hands out part of a chunk per read); returns
+    /// the length read and whether the end was reached.
+    fn fill(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => return Ok((filled, true)),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((filled, false))
+    }
+    use std::sync::mpsc;
+    let threaded = overlap.then(|| {
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize, bool)>>(2);
+            let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+            let f = &mut *file;
+            let reader = std::thread::Builder::new().spawn_scoped(s, move || {
+                loop {
+                    let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                    let r = fill(f, &mut buf);
+                    let eof = !matches!(r, Ok((_, false)));
+                    if tx.send(r.map(|(n, eof)| (buf, n, eof))).is_err() || eof {
+                        return;
+                    }
+                }
+            });
+            // No thread to be had (RLIMIT_NPROC): read on this one.
+            reader.ok()?;
+            Some((|| {
+                for chunk in rx.iter() {
+                    let (buf, n, eof) = chunk.map_err(&io_err)?;
+                    each(&buf[..n])?;
+                    if eof {
+                        break;
+                    }
+                    let _ = back_tx.send(buf);
+                }
+                Ok(())
+            })())
+        })
+    });
+    if let Some(Some(r)) = threaded {
+        return r;
+    }
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let (n, eof) = fill(file, &mut buf).map_err(&io_err)?;
+        each(&buf[..n])?;
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Parses the region text in `path` into `snap` as it is read, never
+/// holding the whole text. `Ok(false)` when the file does not exist (see
+/// [`read_opt`]).
+fn stream_opt(
+    snap: &mut Snapshot,
+    path: &Path,
+    name: &str,
+    live: bool,
+    mode: Mode,
+) -> Result<bool, SourceError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                && (!live || path.parent().is_some_and(Path::is_dir)) =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(io_error(path, e, live)),
+    };
+    stream(snap, file, path, name, live, mode)?;
+    Ok(true)
+}
+
+/// Parses the region text of an open file into `snap` as it is read.
+fn stream(
+    snap: &mut Snapshot,
+    mut file: std::fs::File,
+    path: &Path,
+    name: &str,
+    live: bool,
+    mode: Mode,
+) -> Result<(), SourceError> {
+    let mut sink = TextSink::new(name, mode);
+    if !live
+        && let Ok(m) = file.metadata()
+        && m.is_file()
+    {
+        sink = sink.with_size_hint(usize::try_from(m.len()).unwrap_or(0));
+    }
+    for_each_chunk(
+        &mut file,
+        live,
+        |chunk| Ok(sink.push(chunk)?),
+        |e| io_error(path, e, live),
+    )?;
+    Ok(sink.finish(snap)?)
+}
+
 /// Loads a snapshot of a target.
 pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
     match target {
@@ -293,9 +415,14 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
             load_dir(d, pid, false, opts)
         }
         Target::File(p) => {
-            let text = read_file(p).map_err(|e| io_error(p, e, false))?;
             let name = p.display().to_string();
-            from_text_nonempty(&name, &text, opts.mode)
+            let mut snap = Snapshot {
+                origin: name.clone(),
+                ..Snapshot::default()
+            };
+            let file = std::fs::File::open(p).map_err(|e| io_error(p, e, false))?;
+            stream(&mut snap, file, p, &name, false, opts.mode)?;
+            nonempty(&name, snap)
         }
         Target::Bundle { path, pid } => {
             let b = Bundle::open(path)?;
@@ -326,7 +453,11 @@ pub fn load(target: &Target, opts: &Options) -> Result<Snapshot, SourceError> {
 /// yields neither a region nor a rollup is an error, not an empty answer
 /// (`maplens maps /etc/passwd`, `/dev/null`).
 fn from_text_nonempty(name: &str, text: &[u8], mode: Mode) -> Result<Snapshot, SourceError> {
-    let snap = Snapshot::from_text(name, text, mode)?;
+    nonempty(name, Snapshot::from_text(name, text, mode)?)
+}
+
+/// The snapshot of a text, or the error of one that held no region.
+fn nonempty(name: &str, snap: Snapshot) -> Result<Snapshot, SourceError> {
     if snap.regions.is_empty() && snap.rollup.is_none() {
         let skipped = snap.notices.iter().find_map(|n| match n {
             Notice::SkippedLines { first, .. } => Some(first.clone()),
@@ -359,38 +490,63 @@ pub fn load_dir(
         origin: origin.clone(),
         ..Snapshot::default()
     };
-    let mut got_regions = false;
-    if opts.smaps
-        && let Some(text) = read_opt(dir, "smaps", live)?
-    {
-        snap.add_text(&format!("{origin}/smaps"), &text, opts.mode)?;
-        got_regions = true;
-    }
-    if !got_regions && let Some(text) = read_opt(dir, "maps", live)? {
-        snap.add_text(&format!("{origin}/maps"), &text, opts.mode)?;
-        got_regions = true;
-    }
-    if opts.smaps {
+    // The small files are read on a second thread while smaps streams in
+    // (for a live process the kernel's printing of smaps is most of the
+    // time, and this thread mostly waits for it).
+    let side_files = || {
         // smaps_rollup (4.14+) is optional: old kernels do not have it.
-        match read_opt(dir, "smaps_rollup", false) {
-            Ok(Some(text)) if !text.is_empty() => {
-                let mut r = Snapshot::default();
-                r.add_text(&format!("{origin}/smaps_rollup"), &text, opts.mode)?;
-                snap.rollup = r.rollup;
-                if !got_regions {
-                    snap.format = r.format;
-                }
-                got_regions = true;
+        let rollup = opts.smaps.then(|| read_opt(dir, "smaps_rollup", false));
+        (rollup, read_process(dir, pid, live, opts))
+    };
+    let (got_regions, (rollup, process)) = std::thread::scope(|s| {
+        let side = std::thread::Builder::new().spawn_scoped(s, side_files);
+        let got = (|| {
+            let mut got = false;
+            if opts.smaps {
+                got = stream_opt(
+                    &mut snap,
+                    &dir.join("smaps"),
+                    &format!("{origin}/smaps"),
+                    live,
+                    opts.mode,
+                )?;
             }
-            Ok(_) => {}
-            Err(e) if live => return Err(e),
-            Err(_) => {}
+            if !got {
+                got = stream_opt(
+                    &mut snap,
+                    &dir.join("maps"),
+                    &format!("{origin}/maps"),
+                    live,
+                    opts.mode,
+                )?;
+            }
+            Ok::<_, SourceError>(got)
+        })();
+        let side = match side {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had (RLIMIT_NPROC): read them here.
+            Err(_) => side_files(),
+        };
+        (got, side)
+    });
+    let mut got_regions = got_regions?;
+    match rollup {
+        Some(Ok(Some(text))) if !text.is_empty() => {
+            let mut r = Snapshot::default();
+            r.add_text(&format!("{origin}/smaps_rollup"), &text, opts.mode)?;
+            snap.rollup = r.rollup;
+            if !got_regions {
+                snap.format = r.format;
+            }
+            got_regions = true;
         }
+        Some(Err(e)) if live => return Err(e),
+        _ => {}
     }
     if !got_regions {
         return Err(SourceError::EmptyDir(dir.to_owned()));
     }
-    snap.process = read_process(dir, pid, live, opts)?;
+    snap.process = process?;
     if live {
         deleted::check_live(dir, &mut snap.regions);
         snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
