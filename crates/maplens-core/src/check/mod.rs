@@ -23,7 +23,7 @@ mod rules;
 
 use std::collections::BTreeMap;
 
-pub use crate::model::system::{SystemInfo, parse_meminfo};
+pub use crate::model::system::SystemInfo;
 
 use crate::analysis::Classified;
 use crate::model::{Region, Snapshot};

@@ -1217,8 +1217,9 @@ fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     let total = sys.meminfo("HugePages_Total").unwrap_or(0);
     let free = sys.meminfo("HugePages_Free").unwrap_or(0);
     let rsvd = sys.meminfo("HugePages_Rsvd").unwrap_or(0);
-    let page = sys.meminfo("Hugepagesize").unwrap_or(0) * KIB;
+    let page = sys.meminfo_bytes("Hugepagesize").unwrap_or(0);
     let unused = free.saturating_sub(rsvd);
+    let unused_bytes = unused.saturating_mul(page);
     if total == 0 || unused == 0 || page == 0 {
         return Ok(Vec::new());
     }
@@ -1232,7 +1233,7 @@ fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
         Severity::Low,
         format!(
             "{unused} of {total} hugetlb pool pages ({}) are free and unreserved: RAM set aside that nothing uses",
-            size(unused * page)
+            size(unused_bytes)
         ),
     )
     .regions(cx, &idx)
@@ -1242,7 +1243,7 @@ fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     .num("unused_pages", unused)
     .num("huge_page_size", page)
     .saving(
-        unused * page,
+        unused_bytes,
         SavingKind::Resident,
         format!(
             "(HugePages_Free {free} − HugePages_Rsvd {rsvd}) × Hugepagesize {}: system-wide, \
