@@ -227,7 +227,8 @@ pub struct CheckOptions {
     /// Rule ids not to run.
     pub ignore: Vec<String>,
     /// System facts (`/proc/meminfo`, `vm.max_map_count`, THP mode) when
-    /// the target is a live process; `None` for saved files.
+    /// the target has them (a live process, a copied /proc, a capture
+    /// bundle: [`Snapshot::system`]); `None` for saved maps/smaps files.
     pub system: Option<SystemInfo>,
 }
 

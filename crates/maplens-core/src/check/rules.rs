@@ -20,7 +20,8 @@ pub(super) const DEFAULT_MAX_MAP_COUNT: u64 = 65530;
 const VMA_BYTES: u64 = 200;
 
 /// The `needs` of rules that look at the system, not at the regions.
-pub(super) const SYSTEM_ONLY: &str = "/proc/meminfo (live targets)";
+pub(super) const SYSTEM_ONLY: &str =
+    "/proc/meminfo (a live target, a copied /proc or a capture bundle)";
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
@@ -1212,7 +1213,9 @@ fn thp_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
 
 fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     let sys = cx.sys.filter(|s| !s.meminfo.is_empty()).ok_or_else(|| {
-        "needs /proc/meminfo: only a live target (or a copied /proc) has it".to_owned()
+        "needs /proc/meminfo: a live target, a copied /proc or a capture bundle has it; \
+         a saved maps/smaps file does not"
+            .to_owned()
     })?;
     let total = sys.meminfo("HugePages_Total").unwrap_or(0);
     let free = sys.meminfo("HugePages_Free").unwrap_or(0);
