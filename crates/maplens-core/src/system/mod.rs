@@ -538,14 +538,12 @@ pub fn scan_files<F: ProcFiles>(
             fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
-        // A name ending in ` (deleted)` is decided as `maplens maps` does
-        // (by the file, or the capture's record); with none, nothing more
-        // is read.
-        let any_deleted = file == "smaps" && memchr::memmem::find(&buf, DELETED).is_some();
+        // A file name ending in ` (deleted)` is decided as `maplens maps`
+        // does (by the file, or the capture's record) as the regions are
+        // read; a process with none reads nothing more.
         let mut check =
             |start, end, inode, raw: &[u8]| files.deleted_suffix(pid, start, end, inode, raw);
-        let check: Option<&mut CheckSuffix<'_>> = any_deleted.then_some(&mut check);
-        let row = build_row(meta, &buf, file, opts.detail, hooks, check);
+        let row = build_row(meta, &buf, file, opts.detail, hooks, &mut check);
         report.totals.add(&row.mem);
         report.rows.push(row);
     }
@@ -588,19 +586,15 @@ fn fail<F: ProcFiles>(
     });
 }
 
-/// The kernel's mark on an unlinked file's name (or part of the name).
-const DELETED: &[u8] = b" (deleted)";
-
 /// [`ProcFiles::deleted_suffix`] of the process being read: `(start, end,
 /// inode, raw name)`.
 type CheckSuffix<'a> = dyn FnMut(u64, u64, u64, &[u8]) -> DeletedSuffix + 'a;
 
-/// The entry with its ` (deleted)` suffix decided by `check` (when given
-/// and the name is a file's ending so).
-fn checked<'a>(mut e: Entry<'a>, check: &mut Option<&mut CheckSuffix<'_>>) -> Entry<'a> {
-    if let Some(check) = check
-        && deleted::checkable_header(&e.header)
-    {
+/// The entry with its ` (deleted)` suffix decided by `check`, when the
+/// name is a file's ending so (else as it is: no call).
+#[inline]
+fn checked<'a>(mut e: Entry<'a>, check: &mut CheckSuffix<'_>) -> Entry<'a> {
+    if deleted::checkable_header(&e.header) {
         let h = &e.header;
         let s = check(h.start, h.end, h.inode, h.path.raw());
         e.header.path = e.header.path.with_suffix(s);
@@ -614,7 +608,7 @@ fn build_row(
     file: &'static str,
     detail: Detail,
     hooks: &mut dyn ScanHooks,
-    mut check: Option<&mut CheckSuffix<'_>>,
+    check: &mut CheckSuffix<'_>,
 ) -> ProcessRow {
     let mut row = ProcessRow {
         meta,
@@ -635,11 +629,9 @@ fn build_row(
         let Ok(mut snap) = Snapshot::from_text(file, text, Mode::Lenient) else {
             return row;
         };
-        if let Some(check) = check.as_mut() {
-            for r in snap.regions.iter_mut().filter(|r| deleted::checkable(r)) {
-                let s = check(r.start, r.end, r.inode, r.path.raw());
-                r.path.set_suffix(s);
-            }
+        for r in snap.regions.iter_mut().filter(|r| deleted::checkable(r)) {
+            let s = check(r.start, r.end, r.inode, r.path.raw());
+            r.path.set_suffix(s);
         }
         let cl = classify(&snap);
         let mut cats: Vec<(Category, Mem)> = Vec::new();
@@ -652,7 +644,7 @@ fn build_row(
                 j += 1;
             }
             let same = j < snap.regions.len() && snap.regions[j].start == e.header.start;
-            if same && check.is_some() {
+            if same && e.header.path.has_deleted_suffix() {
                 // Decided above, once.
                 e.header.path = e
                     .header
@@ -677,7 +669,7 @@ fn build_row(
     }
     let mut n = 0;
     for e in Parser::new(text).filter_map(Result::ok) {
-        let e = checked(e, &mut check);
+        let e = checked(e, check);
         row.mem.add(&Mem::from_entry(&e));
         n += 1;
         hooks.region(&row.meta, &e, None);
