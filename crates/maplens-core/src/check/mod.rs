@@ -23,7 +23,7 @@ mod rules;
 
 use std::collections::BTreeMap;
 
-pub use crate::model::system::{SystemInfo, parse_meminfo};
+pub use crate::model::system::SystemInfo;
 
 use crate::analysis::Classified;
 use crate::model::{Region, Snapshot};
@@ -236,7 +236,8 @@ pub struct CheckOptions {
     /// Rule ids not to run.
     pub ignore: Vec<String>,
     /// System facts (`/proc/meminfo`, `vm.max_map_count`, THP mode) when
-    /// the target is a live process; `None` for saved files.
+    /// the target has them (a live process, a copied /proc, a capture
+    /// bundle: [`Snapshot::system`]); `None` for saved maps/smaps files.
     pub system: Option<SystemInfo>,
 }
 

@@ -20,7 +20,8 @@ pub(super) const DEFAULT_MAX_MAP_COUNT: u64 = 65530;
 const VMA_BYTES: u64 = 200;
 
 /// The `needs` of rules that look at the system, not at the regions.
-pub(super) const SYSTEM_ONLY: &str = "/proc/meminfo (live targets)";
+pub(super) const SYSTEM_ONLY: &str =
+    "/proc/meminfo (a live target, a copied /proc or a capture bundle)";
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
@@ -1212,13 +1213,16 @@ fn thp_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
 
 fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     let sys = cx.sys.filter(|s| !s.meminfo.is_empty()).ok_or_else(|| {
-        "needs /proc/meminfo: only a live target (or a copied /proc) has it".to_owned()
+        "needs /proc/meminfo: a live target, a copied /proc or a capture bundle has it; \
+         a saved maps/smaps file does not"
+            .to_owned()
     })?;
     let total = sys.meminfo("HugePages_Total").unwrap_or(0);
     let free = sys.meminfo("HugePages_Free").unwrap_or(0);
     let rsvd = sys.meminfo("HugePages_Rsvd").unwrap_or(0);
-    let page = sys.meminfo("Hugepagesize").unwrap_or(0) * KIB;
+    let page = sys.meminfo_bytes("Hugepagesize").unwrap_or(0);
     let unused = free.saturating_sub(rsvd);
+    let unused_bytes = unused.saturating_mul(page);
     if total == 0 || unused == 0 || page == 0 {
         return Ok(Vec::new());
     }
@@ -1232,7 +1236,7 @@ fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
         Severity::Low,
         format!(
             "{unused} of {total} hugetlb pool pages ({}) are free and unreserved: RAM set aside that nothing uses",
-            size(unused * page)
+            size(unused_bytes)
         ),
     )
     .regions(cx, &idx)
@@ -1242,7 +1246,7 @@ fn hugetlb_pool_unused(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     .num("unused_pages", unused)
     .num("huge_page_size", page)
     .saving(
-        unused * page,
+        unused_bytes,
         SavingKind::Resident,
         format!(
             "(HugePages_Free {free} − HugePages_Rsvd {rsvd}) × Hugepagesize {}: system-wide, \

@@ -59,9 +59,10 @@ impl SystemInfo {
     /// Builds the facts from the files `get` returns by bundle name
     /// ([`SystemInfo::FILES`]); a missing file leaves its field empty.
     pub fn from_files(mut get: impl FnMut(&str) -> Option<Vec<u8>>) -> SystemInfo {
+        let meminfo = get(MEMINFO).map(|b| meminfo_figures(&b));
         let mut text = |name: &str| get(name).map(|b| String::from_utf8_lossy(&b).into_owned());
         SystemInfo {
-            meminfo: text(MEMINFO).map(|t| parse_meminfo(&t)).unwrap_or_default(),
+            meminfo: meminfo.unwrap_or_default(),
             max_map_count: text(MAX_MAP_COUNT).and_then(|t| t.trim().parse().ok()),
             thp_enabled: text(THP_ENABLED).and_then(|t| selected_mode(&t)),
         }
@@ -75,27 +76,28 @@ impl SystemInfo {
         })
     }
 
-    /// A `/proc/meminfo` value by key.
+    /// A `/proc/meminfo` value by key, as printed (kB, or a count).
     pub fn meminfo(&self, key: &str) -> Option<u64> {
         self.meminfo.iter().find(|(k, _)| k == key).map(|&(_, v)| v)
     }
+
+    /// A `/proc/meminfo` size by key, in bytes (`None` also when the kB
+    /// figure, set by hand, is too large for 64 bits of bytes).
+    pub fn meminfo_bytes(&self, key: &str) -> Option<u64> {
+        self.meminfo(key)?.checked_mul(1024)
+    }
 }
 
-/// Parses `/proc/meminfo` text: `Key:   123 kB` lines.
-///
-/// ```
-/// use maplens_core::check::SystemInfo;
-/// let m = maplens_core::check::parse_meminfo("HugePages_Total:      16\nHugepagesize:    2048 kB\n");
-/// let s = SystemInfo { meminfo: m, ..SystemInfo::default() };
-/// assert_eq!(s.meminfo("HugePages_Total"), Some(16));
-/// assert_eq!(s.meminfo("Hugepagesize"), Some(2048));
-/// ```
-pub fn parse_meminfo(text: &str) -> Vec<(String, u64)> {
-    text.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            let n = v.split_whitespace().next()?.parse().ok()?;
-            Some((k.trim().to_owned(), n))
+/// The good lines of `/proc/meminfo` text as `(key, figure as printed)`
+/// (kB, or a count), by the one meminfo parser
+/// ([`crate::parse::meminfo_lines`]); a malformed line, or a kB figure too
+/// large for 64 bits of bytes, is left out.
+fn meminfo_figures(text: &[u8]) -> Vec<(String, u64)> {
+    crate::parse::meminfo_lines(text)
+        .filter_map(Result::ok)
+        .map(|l| {
+            let key = String::from_utf8_lossy(l.key).into_owned();
+            (key, l.value.as_printed())
         })
         .collect()
 }
@@ -118,6 +120,26 @@ mod tests {
             Some("madvise")
         );
         assert_eq!(selected_mode("garbage"), None);
+    }
+
+    #[test]
+    fn meminfo_from_the_one_parser() {
+        let big = format!("Bogus:  {} kB\n", (u64::MAX >> 10) + 1);
+        let text = format!(
+            "MemTotal:       24683584 kB\nno colon here\n{big}HugePages_Total:      16\n\
+             Hugepagesize:       2048 kB\n"
+        );
+        let s = SystemInfo::from_files(|n| (n == MEMINFO).then(|| text.clone().into_bytes()));
+        assert_eq!(s.meminfo("MemTotal"), Some(24683584));
+        assert_eq!(s.meminfo("HugePages_Total"), Some(16));
+        assert_eq!(s.meminfo_bytes("Hugepagesize"), Some(2 << 20));
+        assert_eq!(s.meminfo("Bogus"), None);
+        assert_eq!(s.meminfo.len(), 3);
+        let by_hand = SystemInfo {
+            meminfo: vec![("Hugepagesize".into(), u64::MAX)],
+            ..SystemInfo::default()
+        };
+        assert_eq!(by_hand.meminfo_bytes("Hugepagesize"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Bytes in, records out: a zero-copy parser for `/proc/PID/maps`, `smaps`
-//! and `smaps_rollup` text. No I/O happens here.
+//! and `smaps_rollup` text, and [`meminfo`] for `/proc/meminfo`. No I/O
+//! happens here.
 //!
 //! [`Parser`] is an iterator of [`Entry`]: one per region, each with its
 //! [`Header`] and, for smaps text, its [`SmapsBlock`]. It works on every
@@ -24,12 +25,16 @@
 
 mod error;
 mod header;
+pub mod meminfo;
 mod path;
 mod smaps;
 mod vmflags;
 
 pub use error::{ErrorKind, ParseError};
 pub use header::{Dev, Header, Perms, parse_header};
+pub use meminfo::{
+    MeminfoError, MeminfoErrorKind, MeminfoLine, MeminfoLines, MeminfoValue, meminfo_lines,
+};
 pub use path::{DeletedSuffix, PathKind, Pathname, decode_escapes, encode_escapes};
 pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};

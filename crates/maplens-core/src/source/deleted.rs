@@ -33,31 +33,49 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::model::{Region, Snapshot};
-use crate::parse::{DeletedSuffix, Mode, PathKind, decode_escapes};
+use crate::parse::{DeletedSuffix, Header, Mode, PathKind, decode_escapes};
 
 /// Name of the per-process record in a bundle: `PID/maplens-deleted.txt`.
 pub const RECORD: &str = "maplens-deleted.txt";
 
-fn checkable(r: &Region) -> bool {
+/// Whether a region's suffix is one the file system decides: a file path
+/// ending in ` (deleted)`.
+pub fn checkable(r: &Region) -> bool {
     let v = r.path.view();
     v.has_deleted_suffix() && v.kind() == PathKind::File
+}
+
+/// [`checkable`] for a parsed region.
+pub fn checkable_header(h: &Header<'_>) -> bool {
+    h.path.has_deleted_suffix() && h.path.kind() == PathKind::File
 }
 
 /// What the suffix of one region of the live process at `dir` (`/proc/PID`)
 /// means; `Unchecked` when the file system would not say (another user's
 /// mount namespace, …).
 fn check_one(dir: &Path, r: &Region) -> DeletedSuffix {
-    let name = decode_escapes(r.path.raw());
+    check_mapping(dir, r.path.raw(), r.start, r.end, r.inode)
+}
+
+/// The one check, of [`check_live`] and of the scans of `maplens top` and
+/// `libs` (which have parsed headers, not [`Region`]s): what the suffix of
+/// the region `start`-`end` of the live process at `dir` (`/proc/PID`),
+/// mapping file `inode` under the name `raw` (as printed), means. It looks
+/// the whole name up under `dir/root` and compares it with the mapped
+/// file. Call it only where [`checkable`] (or [`checkable_header`]) is
+/// true: it reads the file system.
+pub fn check_mapping(dir: &Path, raw: &[u8], start: u64, end: u64, inode: u64) -> DeletedSuffix {
+    let name = decode_escapes(raw);
     let rel = name.strip_prefix(b"/").unwrap_or(&name);
     let file = dir.join("root").join(OsStr::from_bytes(rel));
     match std::fs::metadata(&file) {
         Ok(m) => {
             // map_files/START-END is the mapped file itself (readable with
             // CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE): compare device too.
-            let mapped = dir.join(format!("map_files/{:x}-{:x}", r.start, r.end));
+            let mapped = dir.join(format!("map_files/{start:x}-{end:x}"));
             let same = match std::fs::metadata(mapped) {
                 Ok(f) => (f.dev(), f.ino()) == (m.dev(), m.ino()),
-                Err(_) => m.ino() == r.inode,
+                Err(_) => m.ino() == inode,
             };
             if same {
                 DeletedSuffix::Name
@@ -101,9 +119,13 @@ pub fn record(regions: &[Region]) -> Vec<u8> {
     out
 }
 
-/// Applies a [`record`] to regions read from the same capture; regions it
-/// does not name stay unchecked, and lines it cannot read are ignored.
-pub fn apply_record(text: &[u8], regions: &mut [Region]) {
+/// One line of a [`record`]: the region `start`-`end` and its suffix.
+pub type Checked = (u64, u64, DeletedSuffix);
+
+/// The lines of a [`record`], in its order (the kernel's: ascending
+/// start); lines it cannot read are left out.
+pub fn parse_record(text: &[u8]) -> Vec<Checked> {
+    let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let Some((range, word)) = std::str::from_utf8(line)
             .ok()
@@ -122,6 +144,15 @@ pub fn apply_record(text: &[u8], regions: &mut [Region]) {
         else {
             continue;
         };
+        out.push((start, end, suffix));
+    }
+    out
+}
+
+/// Applies a [`record`] to regions read from the same capture; regions it
+/// does not name stay unchecked, and lines it cannot read are ignored.
+pub fn apply_record(text: &[u8], regions: &mut [Region]) {
+    for (start, end, suffix) in parse_record(text) {
         if let Ok(i) = regions.binary_search_by_key(&start, |r| r.start)
             && regions[i].end == end
             && checkable(&regions[i])

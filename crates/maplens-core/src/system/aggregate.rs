@@ -153,7 +153,10 @@ pub struct Mapper {
 pub struct LibRow {
     /// Decoded path.
     pub path: String,
-    /// The file was unlinked (or replaced by an upgrade) while mapped.
+    /// The file was unlinked (or replaced by an upgrade) while mapped. A
+    /// name ending in ` (deleted)` is decided by the file in a live scan,
+    /// by the capture's record in a bundle (see [`super::scan_files`]); a
+    /// copied tree without `PID/root` takes the kernel's word.
     pub deleted: bool,
     /// Device.
     #[cfg_attr(feature = "serde", serde(serialize_with = "ser_dev"))]

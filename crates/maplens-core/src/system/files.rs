@@ -12,7 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::info::{MemInfo, Users, hidepid};
-use crate::source::Bundle;
+use crate::parse::DeletedSuffix;
+use crate::source::{Bundle, deleted};
 
 /// The owner of a process, as far as the source knows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,6 +54,21 @@ pub trait ProcFiles {
     }
     /// Whether `smaps_rollup` can be read (kernel 4.14+, or captured).
     fn rollup_available(&mut self, pids: &[u32]) -> bool;
+    /// What the ` (deleted)` suffix of a region of `pid` means (`start`-`end`,
+    /// mapping file `inode` under the name `raw`, as printed): a file of
+    /// that name, or the kernel's mark (see [`crate::source::deleted`]).
+    /// Asked only for names [`deleted::checkable_header`] accepts; by
+    /// default, and where nobody can say, [`DeletedSuffix::Unchecked`].
+    fn deleted_suffix(
+        &mut self,
+        _pid: u32,
+        _start: u64,
+        _end: u64,
+        _inode: u64,
+        _raw: &[u8],
+    ) -> DeletedSuffix {
+        DeletedSuffix::Unchecked
+    }
 }
 
 /// A `/proc` tree: the live one or a copy (`--proc-root`).
@@ -141,6 +157,20 @@ impl ProcFiles for ProcDir {
                 .first()
                 .is_some_and(|&p| self.path(p, "smaps_rollup").exists())
     }
+
+    /// By the file system, as `maplens maps` decides: the name under
+    /// `ROOT/PID/root` against the mapped file.
+    fn deleted_suffix(
+        &mut self,
+        pid: u32,
+        start: u64,
+        end: u64,
+        inode: u64,
+        raw: &[u8],
+    ) -> DeletedSuffix {
+        let dir = self.path(pid, "").to_owned();
+        deleted::check_mapping(&dir, raw, start, end, inode)
+    }
 }
 
 /// A capture bundle (`maplens capture`, or smem's `smemcap`).
@@ -152,12 +182,18 @@ impl ProcFiles for ProcDir {
 #[derive(Debug)]
 pub struct BundleFiles<'a> {
     bundle: &'a Bundle,
+    /// The last process's record of checked ` (deleted)` suffixes
+    /// ([`deleted::RECORD`]), read when first asked.
+    record: Option<(u32, Vec<deleted::Checked>)>,
 }
 
 impl<'a> BundleFiles<'a> {
     /// Reads from an opened bundle.
     pub fn new(bundle: &'a Bundle) -> BundleFiles<'a> {
-        BundleFiles { bundle }
+        BundleFiles {
+            bundle,
+            record: None,
+        }
     }
 
     fn get(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
@@ -245,6 +281,36 @@ impl ProcFiles for BundleFiles<'_> {
 
     fn rollup_available(&mut self, _pids: &[u32]) -> bool {
         self.bundle.names().any(|n| n.ends_with("/smaps_rollup"))
+    }
+
+    /// From what `maplens capture` checked live ([`deleted::RECORD`]);
+    /// unchecked when the bundle has no record of that region.
+    fn deleted_suffix(
+        &mut self,
+        pid: u32,
+        start: u64,
+        end: u64,
+        _inode: u64,
+        _raw: &[u8],
+    ) -> DeletedSuffix {
+        if self.record.as_ref().is_none_or(|(p, _)| *p != pid) {
+            let text = self.get(&format!("{pid}/{}", deleted::RECORD));
+            let lines = text
+                .ok()
+                .flatten()
+                .map(|t| deleted::parse_record(&t))
+                .unwrap_or_default();
+            self.record = Some((pid, lines));
+        }
+        let lines = self
+            .record
+            .as_ref()
+            .map(|(_, l)| &l[..])
+            .unwrap_or_default();
+        match lines.binary_search_by_key(&start, |&(s, _, _)| s) {
+            Ok(i) if lines[i].1 == end => lines[i].2,
+            _ => DeletedSuffix::Unchecked,
+        }
     }
 }
 
@@ -370,6 +436,114 @@ Swap:                  2 kB
             panic!("{:?}", r.unreadable);
         };
         assert!(m.contains("--light"), "{m}");
+    }
+
+    /// Delegates to a [`ProcFiles`], counting `deleted_suffix` calls.
+    struct Counting<F>(F, usize);
+
+    impl<F: ProcFiles> ProcFiles for Counting<F> {
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn live(&self) -> bool {
+            self.0.live()
+        }
+        fn pids(&mut self) -> io::Result<Vec<u32>> {
+            self.0.pids()
+        }
+        fn owner(&mut self, pid: u32) -> io::Result<Owner> {
+            self.0.owner(pid)
+        }
+        fn read(&mut self, pid: u32, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+            self.0.read(pid, name, buf)
+        }
+        fn exists(&mut self, pid: u32, name: &str) -> bool {
+            self.0.exists(pid, name)
+        }
+        fn meminfo(&mut self) -> Option<MemInfo> {
+            self.0.meminfo()
+        }
+        fn users(&mut self) -> Users {
+            self.0.users()
+        }
+        fn rollup_available(&mut self, pids: &[u32]) -> bool {
+            self.0.rollup_available(pids)
+        }
+        fn deleted_suffix(&mut self, p: u32, s: u64, e: u64, i: u64, r: &[u8]) -> DeletedSuffix {
+            self.1 += 1;
+            self.0.deleted_suffix(p, s, e, i, r)
+        }
+    }
+
+    /// The regions a scan hands its hooks: `(name as printed, deleted)`.
+    #[derive(Default)]
+    struct Names(Vec<(Vec<u8>, bool)>);
+
+    impl crate::system::ScanHooks for Names {
+        fn region(
+            &mut self,
+            _m: &crate::system::ProcessMeta,
+            e: &crate::parse::Entry<'_>,
+            _c: Option<crate::analysis::Category>,
+        ) {
+            self.0
+                .push((e.header.path.raw().to_vec(), e.header.path.deleted()));
+        }
+    }
+
+    #[test]
+    fn deleted_suffixes_come_from_the_capture_record() {
+        let smaps = b"00400000-00402000 r--s 00000000 08:01 7 /tmp/x (deleted)
+Rss:                   8 kB
+00500000-00502000 r--s 00000000 08:01 8 /tmp/y (deleted)
+Rss:                   8 kB
+00600000-00602000 r--s 00000000 08:01 9 /tmp/z (deleted)
+Rss:                   8 kB
+00700000-00701000 rw-s 00000000 00:01 10 /memfd:m (deleted)
+Rss:                   4 kB
+";
+        let t = tar_of(&[
+            ("42/smaps", smaps),
+            ("42/cmdline", b"/bin/x\0"),
+            (
+                "42/maplens-deleted.txt",
+                b"400000-402000 name\n500000-502000 kernel\n",
+            ),
+            ("43/smaps", SMAPS),
+            ("43/cmdline", b"/bin/x\0"),
+        ]);
+        let b = Bundle::from_bytes("cap.tar", t).expect("bundle");
+        let want: Vec<(Vec<u8>, bool)> = vec![
+            (b"/tmp/x (deleted)".to_vec(), false),
+            (b"/tmp/y (deleted)".to_vec(), true),
+            // Not in the record: unchecked, taken as the kernel's mark.
+            (b"/tmp/z (deleted)".to_vec(), true),
+            (b"/memfd:m (deleted)".to_vec(), true),
+        ];
+        for detail in [Detail::Smaps, Detail::Categories] {
+            let mut f = Counting(BundleFiles::new(&b), 0);
+            let mut names = Names::default();
+            let opts = ScanOptions {
+                pids: vec![42],
+                detail,
+                ..ScanOptions::default()
+            };
+            let r = scan_files(&mut f, &opts, &mut names).expect("scan");
+            assert_eq!(r.rows.len(), 1, "{:?}", r.unreadable);
+            assert_eq!(names.0, want, "{detail:?}");
+            // Asked for the three files only (a memfd's mark is the kernel's).
+            assert_eq!(f.1, 3, "{detail:?}");
+
+            // A process without such a name: nothing is asked, nothing read.
+            let mut f = Counting(BundleFiles::new(&b), 0);
+            let opts = ScanOptions {
+                pids: vec![43],
+                detail,
+                ..ScanOptions::default()
+            };
+            let r = scan_files(&mut f, &opts, &mut NoHooks).expect("scan");
+            assert_eq!((r.rows.len(), f.1), (1, 0), "{detail:?}");
+        }
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub struct MemInfo {
 }
 
 impl MemInfo {
-    /// Parses meminfo text.
+    /// Takes the figures from meminfo text, by
+    /// [`crate::parse::meminfo_lines`].
     ///
     /// ```
     /// use maplens_core::system::MemInfo;
@@ -34,15 +35,11 @@ impl MemInfo {
     /// ```
     pub fn parse(text: &[u8]) -> MemInfo {
         let mut m = MemInfo::default();
-        for line in text.split(|&b| b == b'\n') {
-            let Some(c) = memchr::memchr(b':', line) else {
-                continue;
-            };
-            let v: u64 = std::str::from_utf8(&line[c + 1..])
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0);
-            match &line[..c] {
+        // The one meminfo parser; a malformed line, or a kB figure too
+        // large for 64 bits of bytes, leaves its field 0.
+        for l in crate::parse::meminfo_lines(text).filter_map(Result::ok) {
+            let v = l.value.as_printed();
+            match l.key {
                 b"MemTotal" => m.mem_total = v,
                 b"MemFree" => m.mem_free = v,
                 b"MemAvailable" => m.mem_available = v,
@@ -161,4 +158,30 @@ pub fn tmpfs_devices() -> Vec<Dev> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_skips_bad_and_too_large_lines() {
+        let big = (u64::MAX >> 10) + 1;
+        let text = format!(
+            "MemTotal:       24683584 kB\nMemFree:        19473720 kB\nMemAvailable: x kB\n\
+             SwapTotal: {big} kB\nSwapFree\nShmem:              9356 kB\n"
+        );
+        let m = MemInfo::parse(text.as_bytes());
+        assert_eq!(
+            m,
+            MemInfo {
+                mem_total: 24683584,
+                mem_free: 19473720,
+                mem_available: 0,
+                swap_total: 0,
+                swap_free: 0,
+                shmem: 9356,
+            }
+        );
+    }
 }

@@ -17,6 +17,11 @@
 //! the scan, kernel thread, zombie). A row is only built from a file read
 //! to its end: no row is half-read.
 //!
+//! A name ending in ` (deleted)` is decided as `maplens maps` decides it
+//! ([`crate::source::deleted`]): by the file for a live process, by the
+//! capture's record in a bundle; only a process that has such a name costs
+//! more than its one read.
+//!
 //! Figures are kB, as the kernel prints them. USS is
 //! `Private_Clean + Private_Dirty`, as in smem and procrank.
 
@@ -32,7 +37,8 @@ use std::path::PathBuf;
 
 use crate::analysis::{Category, classify};
 use crate::model::Snapshot;
-use crate::parse::{Entry, Field, KnownValues, Mode, Parser, PathKind};
+use crate::parse::{DeletedSuffix, Entry, Field, KnownValues, Mode, Parser, PathKind};
+use crate::source::deleted;
 
 /// Memory figures of a process or a group, in kB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -532,7 +538,12 @@ pub fn scan_files<F: ProcFiles>(
             fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
-        let row = build_row(meta, &buf, file, opts.detail, hooks);
+        // A file name ending in ` (deleted)` is decided as `maplens maps`
+        // does (by the file, or the capture's record) as the regions are
+        // read; a process with none reads nothing more.
+        let mut check =
+            |start, end, inode, raw: &[u8]| files.deleted_suffix(pid, start, end, inode, raw);
+        let row = build_row(meta, &buf, file, opts.detail, hooks, &mut check);
         report.totals.add(&row.mem);
         report.rows.push(row);
     }
@@ -575,12 +586,29 @@ fn fail<F: ProcFiles>(
     });
 }
 
+/// [`ProcFiles::deleted_suffix`] of the process being read: `(start, end,
+/// inode, raw name)`.
+type CheckSuffix<'a> = dyn FnMut(u64, u64, u64, &[u8]) -> DeletedSuffix + 'a;
+
+/// The entry with its ` (deleted)` suffix decided by `check`, when the
+/// name is a file's ending so (else as it is: no call).
+#[inline]
+fn checked<'a>(mut e: Entry<'a>, check: &mut CheckSuffix<'_>) -> Entry<'a> {
+    if deleted::checkable_header(&e.header) {
+        let h = &e.header;
+        let s = check(h.start, h.end, h.inode, h.path.raw());
+        e.header.path = e.header.path.with_suffix(s);
+    }
+    e
+}
+
 fn build_row(
     meta: ProcessMeta,
     text: &[u8],
     file: &'static str,
     detail: Detail,
     hooks: &mut dyn ScanHooks,
+    check: &mut CheckSuffix<'_>,
 ) -> ProcessRow {
     let mut row = ProcessRow {
         meta,
@@ -598,21 +626,32 @@ fn build_row(
     }
     if detail == Detail::Categories {
         // Owned regions of this one process, classified, then dropped.
-        let Ok(snap) = Snapshot::from_text(file, text, Mode::Lenient) else {
+        let Ok(mut snap) = Snapshot::from_text(file, text, Mode::Lenient) else {
             return row;
         };
+        for r in snap.regions.iter_mut().filter(|r| deleted::checkable(r)) {
+            let s = check(r.start, r.end, r.inode, r.path.raw());
+            r.path.set_suffix(s);
+        }
         let cl = classify(&snap);
         let mut cats: Vec<(Category, Mem)> = Vec::new();
         let entries = Parser::new(text).filter_map(Result::ok);
         // Snapshot keeps regions sorted and without overlaps; the kernel
         // prints them sorted, so entries and regions line up by start.
         let mut j = 0;
-        for e in entries {
+        for mut e in entries {
             while j < snap.regions.len() && snap.regions[j].start < e.header.start {
                 j += 1;
             }
-            let cat = (j < snap.regions.len() && snap.regions[j].start == e.header.start)
-                .then(|| cl.classes[j].category);
+            let same = j < snap.regions.len() && snap.regions[j].start == e.header.start;
+            if same && e.header.path.has_deleted_suffix() {
+                // Decided above, once.
+                e.header.path = e
+                    .header
+                    .path
+                    .with_suffix(snap.regions[j].path.view().suffix());
+            }
+            let cat = same.then(|| cl.classes[j].category);
             let m = Mem::from_entry(&e);
             row.mem.add(&m);
             row.regions = Some(row.regions.unwrap_or(0) + 1);
@@ -630,6 +669,7 @@ fn build_row(
     }
     let mut n = 0;
     for e in Parser::new(text).filter_map(Result::ok) {
+        let e = checked(e, check);
         row.mem.add(&Mem::from_entry(&e));
         n += 1;
         hooks.region(&row.meta, &e, None);

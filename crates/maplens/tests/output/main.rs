@@ -3,6 +3,7 @@
 //! and format.
 
 mod deleted_names;
+mod deleted_scans;
 mod manners;
 mod odd_names;
 mod offline;
