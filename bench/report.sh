@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 N=${1:-60000}
 T=${2:-200}
 REPS=${REPS:-9}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-perf}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p maplens -p maplens-testkid
 M=${MAPLENS:-$CARGO_TARGET_DIR/release/maplens}
 KID=$CARGO_TARGET_DIR/release/maplens-testkid

@@ -58,7 +58,11 @@ pub fn is_hazard(c: char) -> bool {
 /// Appends the escaped form of `raw` (see the [module docs](self)) to `out`.
 pub fn escape_into(raw: &[u8], out: &mut String) {
     for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
+        let valid = chunk.valid();
+        // Most text needs nothing: copy up to the first character that does.
+        let plain = valid.find(needs_escape).unwrap_or(valid.len());
+        out.push_str(&valid[..plain]);
+        for c in valid[plain..].chars() {
             match c {
                 '\n' => out.push_str("\\012"),
                 '\\' => out.push_str("\\\\"),

@@ -146,7 +146,7 @@ impl Filter {
 /// Runs `maps`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let filter = Filter::new(args)?;
-    let snap = args.target.load(true)?;
+    let snap = args.target.load(true, false)?;
     let cl = classify(&snap);
     let rows: Vec<usize> = (0..snap.regions.len())
         .filter(|&i| filter.keep(&snap.regions[i], &cl.classes[i]))

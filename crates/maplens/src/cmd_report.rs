@@ -101,7 +101,7 @@ impl clap::Args for Args {
 /// Builds the report for the arguments (live extras included), with the
 /// findings of `maplens check` at severity low and up.
 pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
-    let snap = args.target.load(true)?;
+    let snap = args.target.load(true, true)?;
     let cl = classify(&snap);
     let mut rep = report(&snap, &cl);
     #[cfg(feature = "check")]

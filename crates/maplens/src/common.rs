@@ -38,8 +38,9 @@ impl TargetArgs {
         }
     }
 
-    /// Loads the target's snapshot; `threads` also reads per-thread files.
-    pub fn load(&self, threads: bool) -> anyhow::Result<Snapshot> {
+    /// Loads the target's snapshot; `threads` also reads per-thread files,
+    /// `rollup` smaps_rollup beside smaps.
+    pub fn load(&self, threads: bool, rollup: bool) -> anyhow::Result<Snapshot> {
         let word = self
             .target
             .as_deref()
@@ -47,6 +48,7 @@ impl TargetArgs {
         let target = Target::parse(word);
         let mut opts = self.options();
         opts.threads = threads;
+        opts.rollup = rollup;
         Ok(source::load(&target, &opts)?)
     }
 }

@@ -104,6 +104,10 @@ pub struct Options {
     pub smaps: bool,
     /// Read per-thread `comm` and `syscall`.
     pub threads: bool,
+    /// Also read `smaps_rollup` beside `smaps` (the report prints it; a
+    /// region listing does not need it, and it costs the kernel a second
+    /// walk of the address space).
+    pub rollup: bool,
     /// Where `/sys` is, for the system facts of a live target
     /// ([`SystemInfo`]).
     pub sys_root: PathBuf,
@@ -116,6 +120,7 @@ impl Default for Options {
             mode: Mode::Lenient,
             smaps: true,
             threads: false,
+            rollup: true,
             sys_root: PathBuf::from("/sys"),
         }
     }
@@ -495,7 +500,7 @@ pub fn load_dir(
     // time, and this thread mostly waits for it).
     let side_files = || {
         // smaps_rollup (4.14+) is optional: old kernels do not have it.
-        let rollup = opts.smaps.then(|| read_opt(dir, "smaps_rollup", false));
+        let rollup = (opts.smaps && opts.rollup).then(|| read_opt(dir, "smaps_rollup", false));
         (rollup, read_process(dir, pid, live, opts))
     };
     let (got_regions, (rollup, process)) = std::thread::scope(|s| {

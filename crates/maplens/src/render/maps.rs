@@ -250,7 +250,7 @@ fn table(
         let c = &cl.classes[i];
         cells.fmt(format_args!("{:0wd$x}", r.start));
         cells.fmt(format_args!("{:0wd$x}", r.end));
-        cells.fmt(format_args!("{}", human(r.size(), exact)));
+        cells.size(r.size(), exact);
         cells.fmt(format_args!("{}", r.perms));
         cells.fmt(format_args!("{:08x}", r.offset));
         cells.fmt(format_args!("{}", r.dev));
@@ -258,15 +258,15 @@ fn table(
         if smaps {
             for f in [Field::Rss, Field::Pss, Field::Swap] {
                 match r.kb(f) {
-                    Some(v) => cells.fmt(format_args!("{}", human(v.saturating_mul(1024), exact))),
+                    Some(v) => cells.size(v.saturating_mul(1024), exact),
                     None => cells.fmt(format_args!("-")),
                 }
             }
         }
-        cells.fmt(format_args!("{}", c.category.id()));
+        cells.text(c.category.id());
         cells.bytes(&r.path.view().decoded());
         if c.heuristic && !csv_mode {
-            cells.text(&format!("{} (?)", c.note));
+            cells.text2(&c.note, " (?)");
         } else {
             cells.text(&c.note);
         }

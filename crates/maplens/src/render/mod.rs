@@ -118,9 +118,22 @@ impl Cells {
         self.ends.push(self.text.len());
     }
 
+    /// A text cell of two parts, as one (no `format!` on the way).
+    pub fn text2(&mut self, a: &str, b: &str) {
+        maplens_core::text::escape_into(a.as_bytes(), &mut self.text);
+        maplens_core::text::escape_into(b.as_bytes(), &mut self.text);
+        self.ends.push(self.text.len());
+    }
+
     /// A cell of bytes from the target (a path, a name): escaped.
     pub fn bytes(&mut self, b: &[u8]) {
         maplens_core::text::escape_into(b, &mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    /// A size cell: [`human`] units, or exact bytes.
+    pub fn size(&mut self, bytes: u64, exact: bool) {
+        human_into(&mut self.text, bytes, exact);
         self.ends.push(self.text.len());
     }
 
@@ -322,24 +335,48 @@ pub fn json_text(v: &impl serde::Serialize) -> anyhow::Result<String> {
 }
 
 /// Formats a size in bytes for people: `4 KiB`, `1.5 MiB`; exact with `bytes`.
+///
+/// One decimal below 10 units, none above, rounded half to even, in
+/// integers (no float formatting: `maps` calls this for every cell).
 pub fn human(bytes: u64, exact: bool) -> String {
+    let mut s = String::new();
+    human_into(&mut s, bytes, exact);
+    s
+}
+
+/// [`human`], appended to `out` (no allocation of its own).
+pub fn human_into(out: &mut String, bytes: u64, exact: bool) {
+    use std::fmt::Write as _;
     if exact {
-        return bytes.to_string();
+        let _ = write!(out, "{bytes}");
+        return;
     }
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = bytes as f64;
     let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
+    let mut div: u128 = 1;
+    while u128::from(bytes) >= div * 1024 && u < UNITS.len() - 1 {
+        div *= 1024;
         u += 1;
     }
-    if u == 0 || v.fract() == 0.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else if v < 10.0 {
-        format!("{v:.1} {}", UNITS[u])
+    let b = u128::from(bytes);
+    let (q, r) = (b / div, b % div);
+    // n / div rounded to the nearest integer, ties to even.
+    let round = |n: u128| {
+        let (t, rem) = (n / div, n % div);
+        if rem * 2 > div || (rem * 2 == div && t % 2 == 1) {
+            t + 1
+        } else {
+            t
+        }
+    };
+    let _ = if u == 0 || r == 0 {
+        write!(out, "{q} {}", UNITS[u])
+    } else if q < 10 {
+        let t = round(b * 10);
+        write!(out, "{}.{} {}", t / 10, t % 10, UNITS[u])
     } else {
-        format!("{v:.0} {}", UNITS[u])
-    }
+        write!(out, "{} {}", round(b), UNITS[u])
+    };
 }
 
 /// A count and a noun, singular or plural: `1 region`, `2 regions`.
@@ -361,6 +398,56 @@ mod tests {
         assert_eq!(human(4097, true), "4097");
         assert_eq!(human(u64::MAX, false), "16 EiB");
         assert_eq!(human(u64::MAX, true), "18446744073709551615");
+    }
+
+    /// The float formatting `human` replaced, as the reference.
+    fn human_by_floats(bytes: u64) -> String {
+        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        let mut v = bytes as f64;
+        let mut u = 0;
+        while v >= 1024.0 && u < UNITS.len() - 1 {
+            v /= 1024.0;
+            u += 1;
+        }
+        if u == 0 || v.fract() == 0.0 {
+            format!("{v:.0} {}", UNITS[u])
+        } else if v < 10.0 {
+            format!("{v:.1} {}", UNITS[u])
+        } else {
+            format!("{v:.0} {}", UNITS[u])
+        }
+    }
+
+    #[test]
+    fn human_in_integers_is_human_in_floats() {
+        let mut vals: Vec<u64> = (0..70_000).collect();
+        for u in 1..6u32 {
+            let d = 1u64 << (10 * u);
+            for q in [1u64, 2, 9, 10, 11, 100, 1000, 1023] {
+                for num in [
+                    0u64, 1, 5, 50, 95, 96, 99, 100, 105, 115, 125, 250, 500, 512, 999,
+                ] {
+                    vals.push(q * d + d * num / 1000);
+                    vals.push(q * d + d / 2);
+                    vals.push(q * d + d / 20);
+                    vals.push(q * d + d / 20 * 3);
+                }
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Below 2^53, where the float reference is exact.
+            vals.push(x >> (x % 40 + 12));
+        }
+        // Below 2^53 the float reference is exact; above, a u64 does not
+        // fit in an f64 and the integers are the right answer.
+        for v in vals.into_iter().filter(|&v| v < 1 << 53) {
+            assert_eq!(human(v, false), human_by_floats(v), "{v}");
+        }
+        assert_eq!(human(10_189_394_156_925_747, false), "9.0 PiB");
     }
 
     #[test]
