@@ -244,17 +244,42 @@ fn table(
         .map(|h| matches!(*h, "SIZE" | "INODE" | "RSS" | "PSS" | "SWAP"))
         .collect();
     let wd = if cl.is_64bit { 12 } else { 8 };
-    let fill = |k: usize, cells: &mut Cells| {
+    // The widths of the address, permission, offset and device columns
+    // follow from the numbers: no need to format them while measuring.
+    let hex_width = |v: u64, min: usize| (64 - v.leading_zeros() as usize).div_ceil(4).max(min);
+    let mut min_width = vec![0usize; header.len()];
+    for &i in rows {
+        let r = &snap.regions[i];
+        min_width[0] = min_width[0].max(hex_width(r.start, wd));
+        min_width[1] = min_width[1].max(hex_width(r.end, wd));
+        min_width[3] = 4;
+        min_width[4] = min_width[4].max(hex_width(r.offset, 8));
+        min_width[5] = min_width[5]
+            .max(hex_width(u64::from(r.dev.major), 2) + 1 + hex_width(u64::from(r.dev.minor), 2));
+    }
+    let fill = |k: usize, cells: &mut Cells, measuring: bool| {
         let i = rows[k];
         let r = &snap.regions[i];
         let c = &cl.classes[i];
-        cells.fmt(format_args!("{:0wd$x}", r.start));
-        cells.fmt(format_args!("{:0wd$x}", r.end));
+        if measuring {
+            for _ in 0..2 {
+                cells.fmt(format_args!(""));
+            }
+        } else {
+            cells.hex(r.start, wd);
+            cells.hex(r.end, wd);
+        }
         cells.size(r.size(), exact);
-        cells.fmt(format_args!("{}", r.perms));
-        cells.fmt(format_args!("{:08x}", r.offset));
-        cells.fmt(format_args!("{}", r.dev));
-        cells.fmt(format_args!("{}", r.inode));
+        if measuring {
+            for _ in 0..3 {
+                cells.fmt(format_args!(""));
+            }
+        } else {
+            cells.fmt(format_args!("{}", r.perms));
+            cells.hex(r.offset, 8);
+            cells.dev(r.dev.major, r.dev.minor);
+        }
+        cells.dec(r.inode);
         if smaps {
             for f in [Field::Rss, Field::Pss, Field::Swap] {
                 match r.kb(f) {
@@ -265,6 +290,10 @@ fn table(
         }
         cells.text(c.category.id());
         cells.bytes(&r.path.view().decoded());
+        // The last column is never padded: not measured.
+        if measuring && !args.explain {
+            return;
+        }
         if c.heuristic && !csv_mode {
             cells.text2(&c.note, " (?)");
         } else {
@@ -276,13 +305,15 @@ fn table(
                 c.rule,
                 if c.heuristic { " (heuristic)" } else { "" }
             ));
-            cells.text(&c.evidence);
+            if !measuring {
+                cells.text(&c.evidence);
+            }
         }
     };
     if csv_mode {
         return stream_csv(w, &header, rows.len(), fill);
     }
-    stream_table(w, &header, &numeric, rows.len(), fill)?;
+    stream_table(w, &header, &numeric, &min_width, rows.len(), fill)?;
     let mut tot = [0u64; 4];
     for &i in rows {
         let r = &snap.regions[i];

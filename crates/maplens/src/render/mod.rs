@@ -137,6 +137,27 @@ impl Cells {
         self.ends.push(self.text.len());
     }
 
+    /// A hexadecimal cell, zero-padded to `width` digits.
+    pub fn hex(&mut self, v: u64, width: usize) {
+        push_hex(&mut self.text, v, width);
+        self.ends.push(self.text.len());
+    }
+
+    /// A device cell, as maps prints it: `MAJOR:MINOR` in hex, two digits
+    /// at least each.
+    pub fn dev(&mut self, major: u32, minor: u32) {
+        push_hex(&mut self.text, u64::from(major), 2);
+        self.text.push(':');
+        push_hex(&mut self.text, u64::from(minor), 2);
+        self.ends.push(self.text.len());
+    }
+
+    /// A decimal cell.
+    pub fn dec(&mut self, v: u64) {
+        push_dec(&mut self.text, v);
+        self.ends.push(self.text.len());
+    }
+
     /// A cell of figures the printer formats itself (numbers, hex, units;
     /// never the target's text).
     pub fn fmt(&mut self, a: std::fmt::Arguments<'_>) {
@@ -155,21 +176,30 @@ impl Cells {
 }
 
 /// Writes an aligned table (as [`plain_table`]) of `n` rows without keeping
-/// them: `fill(i, cells)` is called twice for row `i`, once to measure the
-/// columns and once to write it, and must give the same cells both times.
+/// them: `fill(i, cells, measuring)` is called twice for row `i`, once to
+/// measure the columns (`measuring`: it may leave out the last cell, which
+/// is never padded) and once to write it, and must give the same cells
+/// both times. `min_width[k]` (when given) is a width column `k` has at
+/// least, so that a caller who knows a column's width may give an empty
+/// cell while measuring.
 pub fn stream_table(
     w: &mut dyn std::io::Write,
     header: &[&str],
     numeric: &[bool],
+    min_width: &[usize],
     n: usize,
-    mut fill: impl FnMut(usize, &mut Cells),
+    mut fill: impl FnMut(usize, &mut Cells, bool),
 ) -> std::io::Result<()> {
     let cols = header.len();
-    let mut width: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    let mut width: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(k, h)| display_width(h).max(min_width.get(k).copied().unwrap_or(0)))
+        .collect();
     let mut cells = Cells::default();
     for i in 0..n {
         cells.clear();
-        fill(i, &mut cells);
+        fill(i, &mut cells, true);
         for (k, c) in cells.iter().take(cols).enumerate() {
             width[k] = width[k].max(display_width(c));
         }
@@ -200,7 +230,7 @@ pub fn stream_table(
     w.write_all(line.as_bytes())?;
     for i in 0..n {
         cells.clear();
-        fill(i, &mut cells);
+        fill(i, &mut cells, false);
         put(&mut line, &mut cells.iter());
         w.write_all(line.as_bytes())?;
     }
@@ -225,14 +255,14 @@ pub fn stream_csv(
     w: &mut dyn std::io::Write,
     header: &[&str],
     n: usize,
-    mut fill: impl FnMut(usize, &mut Cells),
+    mut fill: impl FnMut(usize, &mut Cells, bool),
 ) -> anyhow::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(header)?;
     let mut cells = Cells::default();
     for i in 0..n {
         cells.clear();
-        fill(i, &mut cells);
+        fill(i, &mut cells, false);
         out.write_record(cells.iter())?;
     }
     out.flush()?;
@@ -344,11 +374,38 @@ pub fn human(bytes: u64, exact: bool) -> String {
     s
 }
 
+/// Appends `v` in decimal.
+fn push_dec(out: &mut String, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends `v` in lower-case hexadecimal, zero-padded to `width` digits.
+fn push_hex(out: &mut String, v: u64, width: usize) {
+    let mut buf = [b'0'; 32];
+    let digits = (64 - v.leading_zeros() as usize).div_ceil(4).max(1);
+    let n = digits.max(width.min(32));
+    for k in 0..digits {
+        let d = ((v >> (4 * k)) & 0xf) as u8;
+        buf[n - 1 - k] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+    }
+    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+}
+
 /// [`human`], appended to `out` (no allocation of its own).
 pub fn human_into(out: &mut String, bytes: u64, exact: bool) {
-    use std::fmt::Write as _;
     if exact {
-        let _ = write!(out, "{bytes}");
+        push_dec(out, bytes);
         return;
     }
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -369,14 +426,19 @@ pub fn human_into(out: &mut String, bytes: u64, exact: bool) {
             t
         }
     };
-    let _ = if u == 0 || r == 0 {
-        write!(out, "{q} {}", UNITS[u])
+    // (Every figure here is below 2^64: q and t are at most 1024 * 10.)
+    if u == 0 || r == 0 {
+        push_dec(out, q as u64);
     } else if q < 10 {
-        let t = round(b * 10);
-        write!(out, "{}.{} {}", t / 10, t % 10, UNITS[u])
+        let t = round(b * 10) as u64;
+        push_dec(out, t / 10);
+        out.push('.');
+        push_dec(out, t % 10);
     } else {
-        write!(out, "{} {}", round(b), UNITS[u])
-    };
+        push_dec(out, round(b) as u64);
+    }
+    out.push(' ');
+    out.push_str(UNITS[u]);
 }
 
 /// A count and a noun, singular or plural: `1 region`, `2 regions`.
@@ -479,8 +541,9 @@ mod tests {
             &mut out,
             &["NAME", "SIZE"],
             &[false, true],
+            &[],
             rows.len(),
-            |i, c| {
+            |i, c, _| {
                 c.text(&rows[i][0]);
                 c.fmt(format_args!("{}", rows[i][1]));
             },
@@ -491,7 +554,7 @@ mod tests {
             plain_table(&["NAME", "SIZE"], &[false, true], &rows)
         );
         let mut out = Vec::new();
-        stream_csv(&mut out, &["NAME", "SIZE"], rows.len(), |i, c| {
+        stream_csv(&mut out, &["NAME", "SIZE"], rows.len(), |i, c, _| {
             c.text(&rows[i][0]);
             c.text(&rows[i][1]);
         })
@@ -516,6 +579,27 @@ mod tests {
         assert!(t.contains(r#""a\u007fb\u0085c\u202ed\u001be\\f""#), "{t}");
         let back: serde_json::Value = serde_json::from_str(&t).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn hex_and_decimal_cells() {
+        let mut c = Cells::default();
+        c.hex(0, 8);
+        c.hex(0x7f3a_1c00_0000, 12);
+        c.hex(u64::MAX, 12);
+        c.dec(0);
+        c.dec(u64::MAX);
+        let v: Vec<&str> = c.iter().collect();
+        assert_eq!(
+            v,
+            [
+                "00000000",
+                "7f3a1c000000",
+                "ffffffffffffffff",
+                "0",
+                "18446744073709551615"
+            ]
+        );
     }
 
     #[test]
