@@ -151,7 +151,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let rows: Vec<usize> = (0..snap.regions.len())
         .filter(|&i| filter.keep(&snap.regions[i], &cl.classes[i]))
         .collect();
-    maps::print(
+    let r = maps::print(
         &snap,
         &cl,
         &rows,
@@ -160,5 +160,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             bytes: args.bytes,
             explain: args.explain,
         },
-    )
+    );
+    // The process ends next: freeing 60,000 regions one by one only costs
+    // time (about 5 ms) for memory the kernel takes back at once.
+    std::mem::forget((snap, cl));
+    r
 }
