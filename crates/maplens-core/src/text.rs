@@ -109,6 +109,24 @@ pub fn display_width(escaped: &str) -> usize {
     escaped.chars().count()
 }
 
+/// Serializes bytes from a target (a path, a name) as a JSON string: the
+/// UTF-8 text itself, with U+FFFD where a byte is not UTF-8 (the exact
+/// bytes of a region's path are in `maps`' `path_bytes`/`path_raw`).
+/// For `#[serde(serialize_with = "...")]` on fields that carry bytes.
+#[cfg(feature = "serde")]
+pub fn ser_lossy<S: serde::Serializer, B: AsRef<[u8]> + ?Sized>(
+    b: &B,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b.as_ref()))
+}
+
+/// Text of bytes from a target for matching and sorting by people (never
+/// for a terminal: use [`escape`]): U+FFFD where a byte is not UTF-8.
+pub fn lossy(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,8 +167,9 @@ pub struct Class {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Object {
-    /// Decoded path.
-    pub path: String,
+    /// Decoded path, as bytes.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::text::ser_lossy"))]
+    pub path: Vec<u8>,
     /// Indices of its regions (segments, gaps, bss), ascending.
     pub regions: Vec<usize>,
 }
@@ -289,7 +290,7 @@ pub fn classify(s: &Snapshot) -> Classified {
         {
             exec_files.insert(k, objects.len());
             objects.push(Object {
-                path: r.path.display(),
+                path: r.path.view().decoded().into_owned(),
                 regions: Vec::new(),
             });
         }

@@ -191,8 +191,9 @@ pub struct Segment {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ObjectRow {
-    /// Decoded path.
-    pub path: String,
+    /// Decoded path, as bytes.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::text::ser_lossy"))]
+    pub path: Vec<u8>,
     /// Sizes and residency of all its segments.
     pub usage: Usage,
     /// Its segments in address order.
@@ -363,15 +364,15 @@ fn largest_gap(s: &Snapshot) -> Option<Gap> {
 fn libc_of(cl: &Classified) -> Option<&'static str> {
     let mut found = None;
     for o in &cl.objects {
-        let base = o.path.rsplit('/').next().unwrap_or(&o.path);
+        let path = crate::text::lossy(&o.path);
+        let base = path.rsplit('/').next().unwrap_or(&path);
         let k = if base.starts_with("ld-musl") || base.starts_with("libc.musl") {
             "musl"
         } else if base.starts_with("libuClibc") || base.starts_with("ld-uClibc") {
             "uclibc"
         } else if base == "libc.so.6" || (base.starts_with("libc-2.") && base.ends_with(".so")) {
             "glibc"
-        } else if base == "libc.so"
-            && (o.path.starts_with("/system/") || o.path.starts_with("/apex/"))
+        } else if base == "libc.so" && (path.starts_with("/system/") || path.starts_with("/apex/"))
         {
             "bionic"
         } else {

@@ -958,7 +958,8 @@ fn lib_not_resident(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     let regs = &cx.snap.regions;
     let mut libs: Vec<(String, Vec<usize>, u64, u64, u64)> = Vec::new();
     for o in &cx.cl.objects {
-        let base = o.path.rsplit('/').next().unwrap_or(&o.path);
+        let path = crate::text::lossy(&o.path);
+        let base = path.rsplit('/').next().unwrap_or(&path);
         if !base.contains(".so") {
             continue;
         }
@@ -987,7 +988,7 @@ fn lib_not_resident(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
             continue;
         }
         libs.push((
-            o.path.clone(),
+            path.clone().into_owned(),
             o.regions.clone(),
             code_size,
             code_rss,

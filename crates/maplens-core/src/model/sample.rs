@@ -227,7 +227,7 @@ impl Sample {
             .objects
             .iter()
             .map(|o| SampleRow {
-                name: o.path.clone(),
+                name: crate::text::lossy(&o.path).into_owned(),
                 usage: SampleUsage::of(&o.usage),
             })
             .collect();

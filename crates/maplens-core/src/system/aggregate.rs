@@ -79,11 +79,11 @@ pub fn by_category(rows: &[ProcessRow]) -> Vec<Group> {
 
 /// The name a region is grouped under by object: the decoded path without
 /// ` (deleted)`, the special name (`[heap]`), or `<anonymous>` (as smem).
-pub fn object_name(e: &Entry<'_>) -> String {
+pub fn object_name(e: &Entry<'_>) -> Vec<u8> {
     if e.header.path.is_empty() {
-        "<anonymous>".to_owned()
+        b"<anonymous>".to_vec()
     } else {
-        String::from_utf8_lossy(&e.header.path.decoded()).into_owned()
+        e.header.path.decoded().into_owned()
     }
 }
 
@@ -91,8 +91,10 @@ pub fn object_name(e: &Entry<'_>) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ObjectRow {
-    /// The name (see [`object_name`]).
-    pub name: String,
+    /// The name (see [`object_name`]): bytes, so that two names that differ
+    /// only in bytes that are not UTF-8 stay two objects.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::text::ser_lossy"))]
+    pub name: Vec<u8>,
     /// Number of regions.
     pub regions: usize,
     /// Processes mapping it, ascending.
@@ -104,7 +106,7 @@ pub struct ObjectRow {
 /// Sums regions by mapping name across processes (like `smem -m`).
 #[derive(Debug, Default)]
 pub struct ObjectTotals {
-    map: HashMap<String, ObjectRow>,
+    map: HashMap<Vec<u8>, ObjectRow>,
 }
 
 impl ObjectTotals {
@@ -151,8 +153,9 @@ pub struct Mapper {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LibRow {
-    /// Decoded path.
-    pub path: String,
+    /// Decoded path, as bytes.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::text::ser_lossy"))]
+    pub path: Vec<u8>,
     /// The file was unlinked (or replaced by an upgrade) while mapped. A
     /// name ending in ` (deleted)` is decided by the file in a live scan,
     /// by the capture's record in a bundle (see [`super::scan_files`]); a
@@ -190,7 +193,7 @@ impl LibTotals {
         }
         let key = (h.dev, h.inode, h.path.name_raw().to_vec());
         let l = self.map.entry(key).or_insert_with(|| LibRow {
-            path: String::from_utf8_lossy(&h.path.decoded()).into_owned(),
+            path: h.path.decoded().into_owned(),
             deleted: h.path.deleted(),
             dev: h.dev,
             inode: h.inode,

@@ -5,13 +5,14 @@ use maplens_core::system::ScanReport;
 use maplens_core::system::aggregate::LibRow;
 use serde::Serialize;
 
-use super::top::{MemJson, PidJson, ScanDoc, cell, footer, kb, short_command};
+use super::top::{MemJson, PidJson, ScanDoc, cell, cell_bytes, footer, kb, short_command};
 use super::{csv, json_text, plain_table};
 
 /// A mapped file in JSON.
 #[derive(Serialize)]
 struct LibJson<'a> {
-    path: &'a str,
+    #[serde(serialize_with = "maplens_core::text::ser_lossy")]
+    path: &'a [u8],
     deleted: bool,
     dev: String,
     inode: u64,
@@ -62,29 +63,34 @@ pub fn print(
             let exact = bytes || csv_mode;
             let header = ["PSS", "USS", "RSS", "SWAP", "PROCS", "PATH"];
             let numeric = [true, true, true, true, true, false];
-            let mut out: Vec<Vec<String>> = Vec::new();
+            let mut out: Vec<Vec<Vec<u8>>> = Vec::new();
             for l in rows {
                 let mut path = l.path.clone();
                 if l.deleted {
-                    path.push_str(" (deleted)");
+                    path.extend_from_slice(b" (deleted)");
                 }
                 out.push(vec![
-                    kb(l.mem.pss, exact),
-                    kb(l.mem.uss, exact),
-                    kb(l.mem.rss, exact),
-                    kb(l.mem.swap, exact),
-                    l.mappers.len().to_string(),
-                    if csv_mode { path } else { cell(&path, 90) },
+                    kb(l.mem.pss, exact).into_bytes(),
+                    kb(l.mem.uss, exact).into_bytes(),
+                    kb(l.mem.rss, exact).into_bytes(),
+                    kb(l.mem.swap, exact).into_bytes(),
+                    l.mappers.len().to_string().into_bytes(),
+                    if csv_mode {
+                        path
+                    } else {
+                        cell_bytes(&path, 90)
+                    },
                 ]);
                 if procs && !csv_mode {
                     for p in &l.mappers {
                         out.push(vec![
-                            kb(p.mem.pss, exact),
-                            kb(p.mem.uss, exact),
-                            kb(p.mem.rss, exact),
-                            kb(p.mem.swap, exact),
-                            String::new(),
-                            format!("  {} {}", p.pid, cell(short_command(&p.command), 60)),
+                            kb(p.mem.pss, exact).into_bytes(),
+                            kb(p.mem.uss, exact).into_bytes(),
+                            kb(p.mem.rss, exact).into_bytes(),
+                            kb(p.mem.swap, exact).into_bytes(),
+                            Vec::new(),
+                            format!("  {} {}", p.pid, cell(short_command(&p.command), 60))
+                                .into_bytes(),
                         ]);
                     }
                 }

@@ -72,7 +72,7 @@ pub struct RegionJson<'a> {
     inode: u64,
     line: u32,
     note: &'a str,
-    object: Option<&'a str>,
+    object: Option<std::borrow::Cow<'a, str>>,
     offset: String,
     path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,7 +120,9 @@ pub fn region_json<'a>(r: &'a Region, c: &'a Class, cl: &'a Classified) -> Regio
         inode: r.inode,
         line: r.line,
         note: &c.note,
-        object: c.object.map(|o| cl.objects[o].path.as_str()),
+        object: c
+            .object
+            .map(|o| String::from_utf8_lossy(&cl.objects[o].path)),
         offset: format!("0x{:x}", r.offset),
         path: String::from_utf8_lossy(&decoded).into_owned(),
         path_bytes: std::str::from_utf8(&decoded)

@@ -57,11 +57,14 @@ pub fn term_bytes(b: &[u8]) -> Cow<'_, str> {
 /// A plain aligned table without borders (like ps or pmap), right-aligning
 /// the columns flagged numeric. Every cell is escaped, so a cell may hold
 /// any string from the target; columns are as wide as their widest cell.
-pub fn plain_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
+///
+/// Cells are text or bytes (`String`, or `Vec<u8>` for a path that need
+/// not be UTF-8: its stray bytes show as `\xNN`).
+pub fn plain_table<T: AsRef<[u8]>>(header: &[&str], numeric: &[bool], rows: &[Vec<T>]) -> String {
     let n = header.len();
     let cells: Vec<Vec<Cow<'_, str>>> = rows
         .iter()
-        .map(|r| r.iter().take(n).map(|c| term(c)).collect())
+        .map(|r| r.iter().take(n).map(|c| term_bytes(c.as_ref())).collect())
         .collect();
     let mut width: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
     for r in &cells {
@@ -272,11 +275,11 @@ pub fn stream_csv(
 /// CSV text of a header and rows. Every cell is escaped like a terminal
 /// cell (a CSV file is read on a terminal and in spreadsheets, where a raw
 /// control byte does as much harm), so a field never holds a line break.
-pub fn csv(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<String> {
+pub fn csv<T: AsRef<[u8]>>(header: &[&str], rows: &[Vec<T>]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| term(c).into_owned()))?;
+        w.write_record(r.iter().map(|c| term_bytes(c.as_ref()).into_owned()))?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }

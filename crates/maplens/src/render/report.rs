@@ -68,23 +68,23 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
         "section", "name", "detail", "regions", "size", "rss", "pss", "uss", "swap", "swap_pss",
         "dirty", "locked", "hugetlb", "thp",
     ];
-    let mut rows = Vec::new();
-    let mut push = |section: &str, name: String, detail: String, u: &Usage| {
+    let mut rows: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut push = |section: &str, name: Vec<u8>, detail: String, u: &Usage| {
         rows.push(vec![
-            section.to_owned(),
+            section.as_bytes().to_vec(),
             name,
-            detail,
-            u.regions.to_string(),
-            u.size.to_string(),
-            csv_opt(u.rss),
-            csv_opt(u.pss),
-            csv_opt(u.uss),
-            csv_opt(u.swap),
-            csv_opt(u.swap_pss),
-            csv_opt(u.dirty),
-            csv_opt(u.locked),
-            csv_opt(u.hugetlb),
-            csv_opt(u.thp),
+            detail.into_bytes(),
+            u.regions.to_string().into_bytes(),
+            u.size.to_string().into_bytes(),
+            csv_opt(u.rss).into_bytes(),
+            csv_opt(u.pss).into_bytes(),
+            csv_opt(u.uss).into_bytes(),
+            csv_opt(u.swap).into_bytes(),
+            csv_opt(u.swap_pss).into_bytes(),
+            csv_opt(u.dirty).into_bytes(),
+            csv_opt(u.locked).into_bytes(),
+            csv_opt(u.hugetlb).into_bytes(),
+            csv_opt(u.thp).into_bytes(),
         ]);
     };
     push(
@@ -97,7 +97,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
         &rep.totals.usage,
     );
     if let Some(r) = &rep.totals.rollup {
-        push("total", "smaps_rollup".into(), String::new(), r);
+        push("total", b"smaps_rollup".to_vec(), String::new(), r);
     }
     for c in &rep.categories {
         push("category", c.category.id().into(), c.title.into(), &c.usage);
@@ -120,7 +120,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
             } else {
                 "thread-stack"
             },
-            st.tid.map(|t| t.to_string()).unwrap_or_default(),
+            st.tid.map(|t| t.to_string()).unwrap_or_default().into(),
             format!(
                 "{} 0x{:x}-0x{:x} guard={}",
                 st.name.as_deref().unwrap_or(""),
@@ -134,7 +134,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
     for a in &rep.allocators.rows {
         push(
             "allocator",
-            a.kind.clone(),
+            a.kind.clone().into(),
             format!(
                 "0x{:x}-0x{:x} used={} reserved={}",
                 a.start, a.end, a.used, a.reserved
@@ -143,7 +143,7 @@ pub fn to_csv(rep: &Report) -> anyhow::Result<String> {
         );
     }
     for n in &rep.named {
-        push("named-anon", n.name.clone(), String::new(), &n.usage);
+        push("named-anon", n.name.clone().into(), String::new(), &n.usage);
     }
     csv(&header, &rows)
 }
@@ -296,12 +296,12 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         }
         header.extend(["TEXT", "RODATA", "RELRO", "DATA", "BSS", "GAP"]);
         let numeric: Vec<bool> = header.iter().map(|h| *h != "OBJECT").collect();
-        let rows: Vec<Vec<String>> = shown
+        let rows: Vec<Vec<Vec<u8>>> = shown
             .iter()
             .map(|ob| {
-                let mut row = vec![ob.path.clone(), h(ob.usage.size)];
+                let mut row = vec![ob.path.clone(), h(ob.usage.size).into_bytes()];
                 if res {
-                    row.extend([o(ob.usage.rss), o(ob.usage.pss)]);
+                    row.extend([o(ob.usage.rss).into_bytes(), o(ob.usage.pss).into_bytes()]);
                 }
                 for k in [
                     Category::Code,
@@ -312,7 +312,7 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
                     Category::LinkerGap,
                 ] {
                     let z = ob.size_of(k);
-                    row.push(if z == 0 { "-".into() } else { h(z) });
+                    row.push(if z == 0 { "-".into() } else { h(z).into() });
                 }
                 row
             })

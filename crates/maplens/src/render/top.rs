@@ -87,6 +87,17 @@ pub fn short_command(cmd: &str) -> &str {
     }
 }
 
+/// [`cell`] of bytes from the target: the exact bytes when short enough
+/// (the table shows a stray byte as `\xNN`), else cut as text.
+pub fn cell_bytes(b: &[u8], max: usize) -> Vec<u8> {
+    let t = String::from_utf8_lossy(b);
+    if t.chars().count() <= max {
+        b.to_vec()
+    } else {
+        cell(&t, max).into_bytes()
+    }
+}
+
 /// Shortens a string for a table cell to `max` characters (the table
 /// escapes it afterwards).
 pub fn cell(s: &str, max: usize) -> String {
@@ -257,7 +268,8 @@ struct Groups<T> {
 
 #[derive(Serialize)]
 struct ObjectJson<'a> {
-    object: &'a str,
+    #[serde(serialize_with = "maplens_core::text::ser_lossy")]
+    object: &'a [u8],
     regions: usize,
     pids: &'a [u32],
     size_kb: u64,
@@ -548,22 +560,22 @@ pub fn objects(args: &View, report: &ScanReport, o: ObjectTotals) -> anyhow::Res
                 "OBJECT", "PIDS", "REGIONS", "USS", "PSS", "RSS", "SWAP", "AVGPSS",
             ];
             let numeric = [false, true, true, true, true, true, true, true];
-            let out: Vec<Vec<String>> = rows
+            let out: Vec<Vec<Vec<u8>>> = rows
                 .iter()
                 .map(|x| {
                     vec![
                         if csv_mode {
                             x.name.clone()
                         } else {
-                            cell(&x.name, 60)
+                            cell_bytes(&x.name, 60)
                         },
-                        x.pids.len().to_string(),
-                        x.regions.to_string(),
-                        kb(x.mem.uss, exact),
-                        kb(x.mem.pss, exact),
-                        kb(x.mem.rss, exact),
-                        kb(x.mem.swap, exact),
-                        kb(x.mem.pss / x.pids.len().max(1) as u64, exact),
+                        x.pids.len().to_string().into_bytes(),
+                        x.regions.to_string().into_bytes(),
+                        kb(x.mem.uss, exact).into_bytes(),
+                        kb(x.mem.pss, exact).into_bytes(),
+                        kb(x.mem.rss, exact).into_bytes(),
+                        kb(x.mem.swap, exact).into_bytes(),
+                        kb(x.mem.pss / x.pids.len().max(1) as u64, exact).into_bytes(),
                     ]
                 })
                 .collect();

@@ -226,3 +226,57 @@ fn json_keeps_exact_names() {
     let raw = r["path_raw"].as_str().expect("path_raw");
     assert!(raw.ends_with("/x\u{1b}[2J\u{202e}\\xff"), "{raw:?}");
 }
+
+/// Two files whose names differ only in bytes that are not UTF-8 are two
+/// objects, shown apart: as text they would both be `a\u{fffd}` and merge.
+#[test]
+fn names_that_differ_in_stray_bytes_stay_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = |b: u8| {
+        let mut p = dir.path().as_os_str().as_bytes().to_vec();
+        p.extend_from_slice(b"/a");
+        p.push(b);
+        OsString::from_vec(p)
+    };
+    let kid = Kid::spawn_copy_os(&[
+        "--named-file".into(),
+        name(0xff),
+        "--named-file".into(),
+        name(0xfe),
+    ])
+    .expect("spawn the kid");
+    kid.stop().expect("freeze");
+    let pid = kid.pid.to_string();
+    let out = run(&os(&[
+        "top",
+        "--pid",
+        &pid,
+        "--by",
+        "object",
+        "--no-progress",
+    ]));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("escaped output is UTF-8");
+    for b in ["\\xff", "\\xfe"] {
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("/a{b}")))
+            .collect();
+        assert_eq!(rows.len(), 1, "one row for a{b}:\n{text}");
+    }
+    let out = run(&os(&[
+        "top", "--pid", &pid, "--by", "object", "--format", "json",
+    ]));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let n = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter(|o| {
+            o["object"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("/a\u{fffd}"))
+        })
+        .count();
+    assert_eq!(n, 2, "two objects, not one: {doc}");
+}
