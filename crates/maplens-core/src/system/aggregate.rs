@@ -426,13 +426,13 @@ SwapPss:               0 kB
         assert_eq!(shm[0].mappers.len(), 2);
         let libs = libs.into_rows();
         assert_eq!(libs.len(), 1);
-        assert_eq!(libs[0].path, "/usr/lib/libc.so.6");
+        assert_eq!(libs[0].path, b"/usr/lib/libc.so.6");
         assert_eq!(libs[0].mem.pss, 16);
         let objs = objs.into_rows();
         assert_eq!(objs.len(), 3);
-        let anon = objs.iter().find(|o| o.name == "<anonymous>").unwrap();
+        let anon = objs.iter().find(|o| o.name == b"<anonymous>").unwrap();
         assert_eq!((anon.mem.uss, anon.pids.len(), anon.regions), (16, 2, 2));
-        let sysv = objs.iter().find(|o| o.name == "/SYSV0000abcd").unwrap();
+        let sysv = objs.iter().find(|o| o.name == b"/SYSV0000abcd").unwrap();
         assert_eq!(sysv.mem.pss_shmem, 8);
     }
 }

@@ -521,8 +521,8 @@ mod tests {
             &["NAME", "SIZE"],
             &[false, true],
             &[
-                vec!["a\x1b[2J".into(), "4 KiB".into()],
-                vec!["b\nc".into(), "18446744073709551615".into()],
+                vec!["a\x1b[2J".to_owned(), "4 KiB".to_owned()],
+                vec!["b\nc".to_owned(), "18446744073709551615".to_owned()],
             ],
         );
         assert_eq!(
@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn csv_cells_are_escaped() {
-        let c = csv(&["a"], &[vec!["x\ny\u{202e}".into()]]).unwrap();
+        let c = csv(&["a"], &[vec!["x\ny\u{202e}".to_owned()]]).unwrap();
         assert_eq!(c, "a\nx\\012y\\u{202e}\n");
     }
 
