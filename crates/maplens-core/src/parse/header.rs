@@ -418,9 +418,16 @@ fn expect(line: &[u8], pos: &mut usize, c: u8) -> bool {
 }
 
 /// True when `line` starts like a header (`hex-`), as opposed to an smaps
-/// field line (`Key:`). Cheap: field keys stop at their second byte.
+/// field line (`Key:`). Cheap: field keys stop at their second byte. Where
+/// it is true of a line, the parser ends the region before it.
+///
+/// ```
+/// use maplens_core::parse::looks_like_header;
+/// assert!(looks_like_header(b"7f00-7f01 ---p 00000000 00:00 0"));
+/// assert!(!looks_like_header(b"AnonHugePages:         0 kB"));
+/// ```
 #[inline(always)]
-pub(crate) fn looks_like_header(line: &[u8]) -> bool {
+pub fn looks_like_header(line: &[u8]) -> bool {
     let mut i = 0;
     loop {
         let k = hex_prefix_len(chunk(line, i));

@@ -36,7 +36,7 @@ pub use smaps::{
 };
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
-pub(crate) use header::looks_like_header;
+pub use header::looks_like_header;
 use header::{Layout, fast_header};
 use smaps::{FieldOrder, fast_field, parse_field};
 use std::collections::VecDeque;
