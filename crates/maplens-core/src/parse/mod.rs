@@ -214,8 +214,20 @@ impl<'a> Parser<'a> {
         self.crlf
     }
 
-    /// Lines read so far (all of them once the iterator is done).
-    pub(crate) const fn lines_read(&self) -> usize {
+    /// Lines read so far (all of them once the iterator is done). Just
+    /// after an entry with an smaps block is yielded, it is the line number
+    /// of the block's last line (the next header is not read yet): the
+    /// block has `lines_read() - first_line + 1` lines.
+    ///
+    /// ```
+    /// use maplens_core::parse::Parser;
+    /// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nRss: 4 kB\n\
+    ///              00401000-00402000 rw-p 00001000 08:01 7 /bin/x\nRss: 8 kB\n";
+    /// let mut p = Parser::new(text);
+    /// let e = p.next().unwrap().unwrap();
+    /// assert_eq!(p.lines_read() - e.smaps.unwrap().first_line + 1, 2);
+    /// ```
+    pub const fn lines_read(&self) -> usize {
         self.line
     }
 

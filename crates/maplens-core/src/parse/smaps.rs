@@ -430,6 +430,21 @@ impl KnownValues {
         (&self.values, self.present)
     }
 
+    /// The set of printed fields, bit `Field as u32` for each: to compare
+    /// with a set of fields in one step.
+    ///
+    /// ```
+    /// use maplens_core::parse::{Field, KnownValues};
+    /// let mut k = KnownValues::default();
+    /// k.set(Field::Rss, 4);
+    /// k.set(Field::Swap, 0);
+    /// assert_eq!(k.present(), 1 << Field::Rss as u32 | 1 << Field::Swap as u32);
+    /// ```
+    #[inline]
+    pub const fn present(&self) -> u32 {
+        self.present
+    }
+
     /// True when the field was printed.
     pub const fn has(&self, f: Field) -> bool {
         self.present & (1 << f as u32) != 0
@@ -578,6 +593,20 @@ impl<'a> FieldLine<'a> {
 #[derive(Clone, Debug)]
 pub struct FieldLines<'a> {
     rest: &'a [u8],
+}
+
+impl<'a> FieldLines<'a> {
+    /// The field lines of `text` (lines of `Key: value`, as in
+    /// [`SmapsBlock::raw`]); other lines are skipped.
+    ///
+    /// ```
+    /// use maplens_core::parse::FieldLines;
+    /// let l: Vec<_> = FieldLines::new(b"VmFlags: rd mr \nnot a field\n").collect();
+    /// assert_eq!((l.len(), l[0].key, l[0].text), (1, &b"VmFlags"[..], &b"rd mr "[..]));
+    /// ```
+    pub const fn new(text: &'a [u8]) -> Self {
+        FieldLines { rest: text }
+    }
 }
 
 impl<'a> Iterator for FieldLines<'a> {

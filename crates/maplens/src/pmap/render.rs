@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 
 use bstr::ByteSlice;
 use maplens_core::parse::{
-    Entry, FIELD_COUNT, Field, FieldLine, HeaderText, Parser, looks_like_header, whole_regions,
+    Entry, FIELD_COUNT, Field, FieldLine, FieldLines, HeaderText, Parser, SmapsBlock,
+    looks_like_header, whole_regions,
 };
 
 /// Which format.
@@ -747,22 +748,44 @@ struct Detail<'s, 'c> {
     cells: Vec<u8>,
     /// What to do with each known key (indexed by `Field`), once decided.
     known: [Option<Decision>; FIELD_COUNT],
+    /// The fields of `known` decided (bit `Field as u32`).
+    decided: u32,
     /// The same for the keys that are not a `Field`.
     unknown: Vec<(Vec<u8>, Decision)>,
+    /// The decision for `VmFlags`, once made.
+    flags_decision: Option<Decision>,
+    /// The `Field` of each column that is one (for `fast_cells`).
+    col_field: Vec<Option<Field>>,
+    /// Every block the general way (`lines`): for tests of `fast_cells`.
+    general_only: bool,
 }
 
 impl Detail<'_, '_> {
     /// A run of whole regions: each entry the core parser reads.
     fn regions(&mut self, text: &[u8]) {
-        // A malformed line is skipped (pmap skips what it cannot read).
-        for e in Parser::new(text).flatten() {
-            self.entry(text, &e);
+        // A malformed line is skipped (pmap skips what it cannot read);
+        // the entry after one is read line by line.
+        let mut clean = true;
+        let mut parser = Parser::new(text);
+        while let Some(item) = parser.next() {
+            match item {
+                Ok(e) => {
+                    // The lines of its block, when nothing was refused.
+                    let lines = match &e.smaps {
+                        Some(b) if clean => (parser.lines_read() + 1).checked_sub(b.first_line),
+                        _ => None,
+                    };
+                    self.entry(text, &e, lines);
+                    clean = true;
+                }
+                Err(_) => clean = false,
+            }
         }
     }
 
     /// One mapping: its header's tokens as printed (pmap's `-X` fields:
     /// start, perms, offset, device, inode), its name, then its fields.
-    fn entry(&mut self, text: &[u8], e: &Entry<'_>) {
+    fn entry(&mut self, text: &[u8], e: &Entry<'_>, lines: Option<usize>) {
         let at = e.byte_offset;
         let Some(t) = HeaderText::parse(&text[at..]) else {
             return;
@@ -810,11 +833,116 @@ impl Detail<'_, '_> {
             self.recs.push(0);
             self.cells_at = self.recs.len();
         }
-        if let Some(b) = e.smaps.as_deref() {
+        if let Some(b) = e.smaps.as_deref()
+            && !lines.is_some_and(|n| self.fast_cells(b, n))
+        {
             for l in b.lines() {
                 self.field(&l);
             }
         }
+    }
+
+    /// The cells of a block of `lines` lines from the values the core
+    /// parser read, when that gives what reading its lines gives (`field`
+    /// for each): every line is a field already decided (no new column),
+    /// each at most once, none the parser refused (the caller knows: else
+    /// it does not call), `VmFlags` last. A cell
+    /// is then the field's value (the kernel's digits are its decimal
+    /// form, and pmap prints other digits as the value). Returns false,
+    /// having done nothing, otherwise.
+    #[inline(always)]
+    fn fast_cells(&mut self, b: &SmapsBlock<'_>, lines: usize) -> bool {
+        if self.general_only {
+            return false;
+        }
+        let k = &b.known;
+        let present = k.present();
+        if b.unknown_fields != 0 || b.name.is_some() || present & !self.decided != 0 {
+            return false;
+        }
+        let flags = match (b.vmflags.is_some(), self.flags_decision) {
+            (false, _) => None,
+            (true, Some(d)) => Some(d),
+            (true, None) => return false,
+        };
+        // One line per field: no key twice.
+        if lines != present.count_ones() as usize + usize::from(flags.is_some()) {
+            return false;
+        }
+        let flags_text = match flags {
+            Some(Decision::Flags) => {
+                let last = b.raw.rfind_byte(b'\n').map_or(b.raw, |i| &b.raw[i + 1..]);
+                let Some(l) = FieldLines::new(last).next() else {
+                    return false;
+                };
+                if l.key != b"VmFlags" {
+                    return false;
+                }
+                Some(l.text)
+            }
+            _ => None,
+        };
+        if self.inr {
+            for c in 0..self.col_field.len() {
+                if let Some(f) = self.col_field[c]
+                    && let Some(v) = k.get(f)
+                {
+                    self.value_cell(c, v);
+                }
+            }
+        }
+        if let Some(t) = flags_text {
+            self.vmflags(t);
+        }
+        true
+    }
+
+    /// `cell` for a value (its decimal digits).
+    #[inline(always)]
+    fn value_cell(&mut self, c: usize, v: u64) {
+        if v < 10 {
+            self.note_col_at(c);
+            self.recs.push(b'0' + v as u8);
+            self.add_total(c, v, 1);
+            return;
+        }
+        let mut tmp = [0u8; 20];
+        let mut i = tmp.len();
+        let mut x = v;
+        while x > 0 {
+            i -= 1;
+            tmp[i] = b'0' + (x % 10) as u8;
+            x /= 10;
+        }
+        self.note_col_at(c);
+        let d = &tmp[i..];
+        self.recs.push(d.len() as u8);
+        self.recs.extend_from_slice(d);
+        self.add_total(c, v, d.len());
+    }
+
+    /// Adds `v`, shown in `len` digits, to column `c`.
+    #[inline(always)]
+    fn add_total(&mut self, c: usize, v: u64, len: usize) {
+        if let Some(col) = self.cols.get_mut(c) {
+            col.total = col.total.wrapping_add(v);
+            if self.quiet {
+                col.width = col.width.max(len);
+            }
+        }
+    }
+
+    /// `note_col` for a cell written in column order, columns without a
+    /// value left as empty cells.
+    #[inline(always)]
+    fn note_col_at(&mut self, c: usize) {
+        if self.in_order {
+            while self.ncells < c {
+                self.recs.push(0);
+                self.ncells += 1;
+            }
+        }
+        self.note_col(c);
     }
 
     /// One field line of the mapping being read.
@@ -826,6 +954,7 @@ impl Detail<'_, '_> {
                 None => {
                     let d = self.decide(l.key);
                     self.known[f as usize] = Some(d);
+                    self.decided |= 1 << f as u32;
                     d
                 }
             },
@@ -834,6 +963,9 @@ impl Detail<'_, '_> {
                 None => {
                     let d = self.decide(l.key);
                     self.unknown.push((l.key.to_vec(), d));
+                    if l.key == b"VmFlags" {
+                        self.flags_decision = Some(d);
+                    }
                     d
                 }
             },
@@ -914,6 +1046,7 @@ impl Detail<'_, '_> {
                 width: if style.quiet { 0 } else { key.len() },
                 total: 0,
             });
+            self.col_field.push(Field::from_key(key));
             Decision::Col(self.cols.len() - 1)
         }
     }
@@ -1045,12 +1178,23 @@ pub fn detail(
     style: &Style<'_>,
     persist: &mut Persist,
 ) -> io::Result<()> {
+    detail_with(r, w, style, persist, false)
+}
+
+/// `detail`; with `general_only`, every field line is read one by one
+/// (tests check that the shortcut gives the same bytes).
+fn detail_with(
+    r: &mut (dyn Read + Send),
+    w: &mut dyn Write,
+    style: &Style<'_>,
+    persist: &mut Persist,
+    general_only: bool,
+) -> io::Result<()> {
     let q = style.quiet;
     let en = |n: &str| enabled(style, n.as_bytes());
     let mut d = Detail {
         style,
         quiet: q,
-        cols: &mut persist.cols,
         want_flags: en("VmFlags"),
         maxw: [0; 5],
         maxwv: 0,
@@ -1068,7 +1212,16 @@ pub fn detail(
         cell_cols: Vec::new(),
         cells: Vec::new(),
         known: [None; FIELD_COUNT],
+        decided: 0,
         unknown: Vec::new(),
+        flags_decision: None,
+        col_field: persist
+            .cols
+            .iter()
+            .map(|c| Field::from_key(&c.name))
+            .collect(),
+        general_only,
+        cols: &mut persist.cols,
     };
     for_each_regions(r, |text| {
         d.regions(text);
@@ -1203,4 +1356,123 @@ pub fn detail(
         out.extend_from_slice(b"KB \n");
     }
     w.write_all(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn style(x_level: u32, quiet: bool, rc: Option<&[Vec<u8>]>) -> Style<'_> {
+        Style {
+            mode: Mode::Detail,
+            x_level,
+            quiet,
+            showpath: false,
+            kname: false,
+            range: (0, u64::MAX),
+            rc_fields: rc,
+            tty: false,
+        }
+    }
+
+    /// `-X` of several texts in one run (columns carry over), with or
+    /// without the shortcut of `fast_cells`.
+    fn render(texts: &[&[u8]], style: &Style<'_>, general_only: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut persist = Persist::default();
+        for t in texts {
+            let mut r = io::Cursor::new(t.to_vec());
+            detail_with(&mut r, &mut out, style, &mut persist, general_only).unwrap();
+        }
+        out
+    }
+
+    const ODD: &[u8] = b"\
+00400000-00401000 r-xp 00000000 08:01 7                          /bin/x
+Size:                  4 kB
+Rss:                   4 kB
+Swap:                  0 kB
+VmFlags: rd ex mr mw me 
+00401000-00402000 rw-p 00001000 08:01 7                          /bin/x
+Size:                  4 kB
+Rss:                   4 kB
+Rss:                   8 kB
+Swap:                  0 kB
+VmFlags: rd wr mr mw me  
+00402000-00403000 rw-p 00000000 00:00 0 
+Rss:                0012 kB
+Size:                  4 kB
+Swap:                  0 kB
+VmFlags: rd wr mr mw me 
+00403000-00404000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+VmFlags: rd wr mr mw me ac 
+Rss:                   4 kB
+Swap:                  0 kB
+00404000-00405000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Rss:                  7x kB
+Swap:    10000000000000000000 kB
+00405000-00406000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Rss:                   4 kB
+HugePFNMap:            3 kB
+Name:           [anon:x]
+Swap:                  0 kB
+00406000-00407000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Pss:                   2 kB
+Swap:    123456789012345678901 kB
+00407000-00408000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Pss:                   2 kB
+VmFlags: rd wr mr mw me ac ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh
+00408000-00409000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+";
+
+    /// The shortcut gives the bytes that reading every line gives: on
+    /// every smaps fixture, and on text with repeated, reordered, unknown
+    /// and malformed fields, in every `-X` flavour, several PIDs per run.
+    #[test]
+    fn fast_cells_change_nothing() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fixtures");
+        let mut texts: Vec<Vec<u8>> = vec![ODD.to_vec()];
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "smaps") {
+                texts.push(std::fs::read(&p).unwrap());
+            }
+        }
+        assert!(texts.len() > 5);
+        let rc: Vec<Vec<u8>> = ["Rss", "Swap", "VmFlags", "Mapping", "Perm"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let styles = [
+            style(1, false, None),
+            style(1, true, None),
+            style(2, false, None),
+            style(2, true, None),
+            style(0, false, Some(&rc)),
+        ];
+        for st in &styles {
+            for t in &texts {
+                let runs: [&[&[u8]]; 2] = [&[t], &[t, ODD]];
+                for run in runs {
+                    let fast = render(run, st, false);
+                    let slow = render(run, st, true);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&slow)
+                    );
+                }
+            }
+        }
+        // It is taken at all: the common block is read from its values.
+        let st = style(2, false, None);
+        let out = String::from_utf8(render(&[ODD], &st, false)).unwrap();
+        assert!(out.contains("HugePFNMap"), "{out}");
+    }
 }
