@@ -504,17 +504,7 @@ impl<'a> HeaderText<'a> {
     /// at). `None` when [`parse_header`] would not accept the columns up
     /// to the inode. No allocation.
     pub fn parse(text: &'a [u8]) -> Option<HeaderText<'a>> {
-        // The widths from the delimiters, checked by the parser's reader
-        // of known widths (which agrees with `fields` on every line it
-        // takes); anything else the general way.
-        let (p, l) = match guess_layout(text).and_then(|l| fields_as(text, l).map(|(_, p)| (p, l)))
-        {
-            Some(x) => x,
-            None => {
-                let (_, p, l) = fields(text).ok()?;
-                (p, l)
-            }
-        };
+        let (_, p, l) = fields(text).ok()?;
         let (ns, ne, no) = (
             usize::from(l.start),
             usize::from(l.end),
@@ -536,47 +526,6 @@ impl<'a> HeaderText<'a> {
             inode: text.get(pi..p)?,
         })
     }
-}
-
-/// The index of the first `c` at or after `at` and within 17 bytes of it
-/// (a number of up to 16 digits and its delimiter).
-#[inline(always)]
-fn delimiter(text: &[u8], at: usize, c: u8) -> Option<usize> {
-    let mut i = at;
-    while i < at + 17 {
-        let k = first_byte(chunk(text, i), c);
-        if k < 8 {
-            return (i + k <= at + 16).then_some(i + k);
-        }
-        i += 8;
-    }
-    None
-}
-
-/// The widths of the numbers of the header at the start of `text`, as its
-/// delimiters place them (`-`, ` `, the four permissions and ` `, ` `, `:`,
-/// ` `), within the limits of `fields` (1 to 16 digits, 1 to 8 for the
-/// device). Not checked otherwise.
-#[inline(always)]
-fn guess_layout(text: &[u8]) -> Option<Layout> {
-    let dash = delimiter(text, 0, b'-')?;
-    let sp1 = delimiter(text, dash + 1, b' ')?;
-    let po = sp1 + 6;
-    let sp2 = delimiter(text, po, b' ')?;
-    let colon = delimiter(text, sp2 + 1, b':')?;
-    let sp3 = delimiter(text, colon + 1, b' ')?;
-    let w = |n: usize, max: usize| {
-        u8::try_from(n)
-            .ok()
-            .filter(|&n| n >= 1 && usize::from(n) <= max)
-    };
-    Some(Layout {
-        start: w(dash, 16)?,
-        end: w(sp1 - dash - 1, 16)?,
-        offset: w(sp2 - po, 16)?,
-        major: w(colon - sp2 - 1, 8)?,
-        minor: w(sp3 - colon - 1, 8)?,
-    })
 }
 
 /// The widths of a header's numbers (digits of start, end, offset, major
@@ -857,68 +806,6 @@ mod tests {
         }
         let mut p = 0;
         assert_eq!(dec(b"x1", &mut p), None);
-    }
-
-    /// `HeaderText::parse` (widths from the delimiters, checked by
-    /// `fields_as`) splits every line as the widths `fields` reads do.
-    #[test]
-    fn header_text_agrees_with_fields() {
-        let nums = [
-            "0",
-            "7f",
-            "0000000f",
-            "00400000",
-            "7f3a1c000000",
-            "ffffffffffffffff",
-            "00000000000000001",
-            "x1",
-        ];
-        let devs = [
-            "00:00",
-            "fe:01",
-            "103:1d",
-            "1:2",
-            "123456789:0",
-            "12345678:1",
-            ":0",
-            "0:",
-        ];
-        let inodes = ["0", "18446744073709551615", "18446744073709551616", "x"];
-        for a in nums {
-            for b in nums {
-                for off in ["0", "00000000", "0000000000001000", "00000000000000000"] {
-                    for dev in devs {
-                        for ino in inodes {
-                            for perms in ["r-xp", "rwxs", "r-x"] {
-                                let line = format!("{a}-{b} {perms} {off} {dev} {ino} /x\n");
-                                let t = line.as_bytes();
-                                let want = fields(t).ok().map(|(_, p, l)| {
-                                    let (ns, ne, no) = (
-                                        usize::from(l.start),
-                                        usize::from(l.end),
-                                        usize::from(l.offset),
-                                    );
-                                    let (nma, nmi) = (usize::from(l.major), usize::from(l.minor));
-                                    let pe = ns + 1;
-                                    let po = pe + ne + 6;
-                                    let pd = po + no + 1;
-                                    HeaderText {
-                                        start: &t[..ns],
-                                        end: &t[pe..pe + ne],
-                                        perms: &t[pe + ne + 1..pe + ne + 5],
-                                        offset: &t[po..po + no],
-                                        dev: &t[pd..pd + nma + 1 + nmi],
-                                        inode: &t[pd + nma + nmi + 2..p],
-                                    }
-                                });
-                                let got = HeaderText::parse(t);
-                                assert_eq!(got, want, "{line:?}");
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     #[test]
