@@ -668,6 +668,9 @@ enum Decision {
 struct Interner {
     map: HashMap<Vec<u8>, u32>,
     list: Vec<Vec<u8>>,
+    /// The ids returned last and the time before (the flags of a run of
+    /// mappings alternate between two, a library's names repeat).
+    recent: [u32; 2],
 }
 
 impl Interner {
@@ -677,18 +680,28 @@ impl Interner {
         // (Lengths first: an empty name, every anonymous mapping's, then
         // costs no memcmp; glibc's masked-load memcmp is slow on the
         // dangling pointer of an empty Vec.)
-        if let Some(last) = self.list.last()
-            && last.len() == s.len()
-            && (s.is_empty() || last.as_slice() == s)
-        {
-            return u32::try_from(self.list.len() - 1).unwrap_or(u32::MAX);
+        for k in 0..2 {
+            let i = self.recent[k];
+            if let Some(r) = self.list.get(i as usize)
+                && r.len() == s.len()
+                && (s.is_empty() || r.as_slice() == s)
+            {
+                if k == 1 {
+                    self.recent.swap(0, 1);
+                }
+                return i;
+            }
         }
-        if let Some(&i) = self.map.get(s) {
-            return i;
-        }
-        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        self.list.push(s.to_vec());
-        self.map.insert(s.to_vec(), i);
+        let i = match self.map.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+                self.list.push(s.to_vec());
+                self.map.insert(s.to_vec(), i);
+                i
+            }
+        };
+        self.recent = [i, self.recent[0]];
         i
     }
 }
@@ -883,66 +896,49 @@ impl Detail<'_, '_> {
             _ => None,
         };
         if self.inr {
-            for c in 0..self.col_field.len() {
-                if let Some(f) = self.col_field[c]
-                    && let Some(v) = k.get(f)
-                {
-                    self.value_cell(c, v);
+            // A cell for every column, in order (an empty one where the
+            // block has no value): what `finish` makes of `field`'s cells.
+            let Detail {
+                recs,
+                cols,
+                col_field,
+                quiet,
+                ..
+            } = self;
+            let n = col_field.len().min(cols.len());
+            recs.reserve(n * 21);
+            for (f, col) in col_field.iter().zip(cols.iter_mut()) {
+                let Some(v) = f.and_then(|f| k.get(f)) else {
+                    recs.push(0);
+                    continue;
+                };
+                col.total = col.total.wrapping_add(v);
+                let len = if v < 10 {
+                    recs.push(b'0' + v as u8);
+                    1
+                } else {
+                    let mut tmp = [0u8; 20];
+                    let mut i = tmp.len();
+                    let mut x = v;
+                    while x > 0 {
+                        i -= 1;
+                        tmp[i] = b'0' + (x % 10) as u8;
+                        x /= 10;
+                    }
+                    recs.push((20 - i) as u8);
+                    recs.extend_from_slice(&tmp[i..]);
+                    20 - i
+                };
+                if *quiet {
+                    col.width = col.width.max(len);
                 }
             }
+            self.ncells = n;
         }
         if let Some(t) = flags_text {
             self.vmflags(t);
         }
         true
-    }
-
-    /// `cell` for a value (its decimal digits).
-    #[inline(always)]
-    fn value_cell(&mut self, c: usize, v: u64) {
-        if v < 10 {
-            self.note_col_at(c);
-            self.recs.push(b'0' + v as u8);
-            self.add_total(c, v, 1);
-            return;
-        }
-        let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        let mut x = v;
-        while x > 0 {
-            i -= 1;
-            tmp[i] = b'0' + (x % 10) as u8;
-            x /= 10;
-        }
-        self.note_col_at(c);
-        let d = &tmp[i..];
-        self.recs.push(d.len() as u8);
-        self.recs.extend_from_slice(d);
-        self.add_total(c, v, d.len());
-    }
-
-    /// Adds `v`, shown in `len` digits, to column `c`.
-    #[inline(always)]
-    fn add_total(&mut self, c: usize, v: u64, len: usize) {
-        if let Some(col) = self.cols.get_mut(c) {
-            col.total = col.total.wrapping_add(v);
-            if self.quiet {
-                col.width = col.width.max(len);
-            }
-        }
-    }
-
-    /// `note_col` for a cell written in column order, columns without a
-    /// value left as empty cells.
-    #[inline(always)]
-    fn note_col_at(&mut self, c: usize) {
-        if self.in_order {
-            while self.ncells < c {
-                self.recs.push(0);
-                self.ncells += 1;
-            }
-        }
-        self.note_col(c);
     }
 
     /// One field line of the mapping being read.
