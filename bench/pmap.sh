@@ -3,6 +3,8 @@
 # mappings and 200 threads. Prints wall-time ratios from one run and the
 # peak RSS of each command.
 #   bench/pmap.sh [MAPPINGS] [THREADS]
+# BASE=/path/to/an/older/maplens also times that binary's `pmap -X` in the
+# same rounds (before/after a change, on the same frozen process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-60000}
@@ -58,12 +60,21 @@ PY
 }
 cat "/proc/$PID/smaps" > /dev/null   # warm up
 US=$'\x1f'
-{ read -r t_cat r_cat; read -r t_pX r_pX; read -r t_mX r_mX; read -r t_px r_px; read -r t_mx r_mx; } < <(
+BASE=${BASE:-}
+extra=()
+[ -n "$BASE" ] && extra=("$BASE${US}pmap${US}-X${US}$PID" "$BASE${US}pmap${US}-x${US}$PID")
+{ read -r t_cat r_cat; read -r t_pX r_pX; read -r t_mX r_mX; read -r t_px r_px; read -r t_mx r_mx
+  if [ -n "$BASE" ]; then read -r t_bX r_bX; read -r t_bx r_bx; fi; } < <(
   measure_all "cat${US}/proc/$PID/smaps" "$PMAP${US}-X${US}$PID" "$M${US}pmap${US}-X${US}$PID" \
-    "$PMAP${US}-x${US}$PID" "$M${US}pmap${US}-x${US}$PID")
+    "$PMAP${US}-x${US}$PID" "$M${US}pmap${US}-x${US}$PID" "${extra[@]}")
 printf '%-28s %9s %12s\n' command seconds peak-RSS-KiB
 printf '%-28s %9s %12s\n' "cat smaps" "$t_cat" "$r_cat" "pmap -X" "$t_pX" "$r_pX" \
   "maplens pmap -X" "$t_mX" "$r_mX" "pmap -x" "$t_px" "$r_px" "maplens pmap -x" "$t_mx" "$r_mx"
+if [ -n "$BASE" ]; then
+  printf '%-28s %9s %12s\n' "BASE pmap -X" "$t_bX" "$r_bX" "BASE pmap -x" "$t_bx" "$r_bx"
+  python3 -c 'import sys; m,b,c,mx,bx=map(float,sys.argv[1:]); print(f"maplens pmap -X / BASE -X     = {m/b:.3f}   (BASE -X / cat smaps = {b/c:.3f})"); print(f"maplens pmap -x / BASE -x     = {mx/bx:.3f}")' \
+    "$t_mX" "$t_bX" "$t_cat" "$t_mx" "$t_bx"
+fi
 python3 - "$t_mX" "$t_pX" "$t_mx" "$t_px" "$t_cat" "$r_mX" "$r_pX" <<'PY'
 import sys
 mX, pX, mx, px, cat, rmX, rpX = map(float, sys.argv[1:])

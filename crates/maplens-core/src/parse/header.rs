@@ -418,9 +418,16 @@ fn expect(line: &[u8], pos: &mut usize, c: u8) -> bool {
 }
 
 /// True when `line` starts like a header (`hex-`), as opposed to an smaps
-/// field line (`Key:`). Cheap: field keys stop at their second byte.
+/// field line (`Key:`). Cheap: field keys stop at their second byte. Where
+/// it is true of a line, the parser ends the region before it.
+///
+/// ```
+/// use maplens_core::parse::looks_like_header;
+/// assert!(looks_like_header(b"7f00-7f01 ---p 00000000 00:00 0"));
+/// assert!(!looks_like_header(b"AnonHugePages:         0 kB"));
+/// ```
 #[inline(always)]
-pub(crate) fn looks_like_header(line: &[u8]) -> bool {
+pub fn looks_like_header(line: &[u8]) -> bool {
     let mut i = 0;
     loop {
         let k = hex_prefix_len(chunk(line, i));
@@ -455,6 +462,70 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, (usize, ErrorKind)> {
         Some(_) => return Err((p, ErrorKind::BadInode)),
     };
     Ok(h)
+}
+
+/// The columns of a header line as the kernel printed them, byte for byte:
+/// each number with its own digits (the leading zeros of `%08lx` included),
+/// where [`Header`] has only their values. For tools that must echo the
+/// kernel's text: procps `pmap -X` shows `00000000` as the offset and
+/// `fe:00` as the device, not `0` and `254:0`.
+///
+/// ```
+/// use maplens_core::parse::HeaderText;
+/// let line = b"7f3a1c000000-7f3a1c021000 rw-p 00001000 fe:01 123456    /lib/x.so\nRss: 4 kB\n";
+/// let t = HeaderText::parse(line).unwrap();
+/// assert_eq!(t.start, b"7f3a1c000000");
+/// assert_eq!(t.end, b"7f3a1c021000");
+/// assert_eq!(t.perms, b"rw-p");
+/// assert_eq!(t.offset, b"00001000");
+/// assert_eq!(t.dev, b"fe:01");
+/// assert_eq!(t.inode, b"123456");
+/// assert!(HeaderText::parse(b"Rss: 4 kB").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderText<'a> {
+    /// The start address's hex digits.
+    pub start: &'a [u8],
+    /// The end address's hex digits.
+    pub end: &'a [u8],
+    /// The four permission bytes.
+    pub perms: &'a [u8],
+    /// The offset's hex digits.
+    pub offset: &'a [u8],
+    /// The device, `major:minor`.
+    pub dev: &'a [u8],
+    /// The inode's decimal digits.
+    pub inode: &'a [u8],
+}
+
+impl<'a> HeaderText<'a> {
+    /// Splits the header at the start of `text` (a line, or the rest of a
+    /// text from a header's first byte: nothing after the inode is looked
+    /// at). `None` when [`parse_header`] would not accept the columns up
+    /// to the inode. No allocation.
+    pub fn parse(text: &'a [u8]) -> Option<HeaderText<'a>> {
+        let (_, p, l) = fields(text).ok()?;
+        let (ns, ne, no) = (
+            usize::from(l.start),
+            usize::from(l.end),
+            usize::from(l.offset),
+        );
+        let (nma, nmi) = (usize::from(l.major), usize::from(l.minor));
+        // Every column is followed by one delimiter (`fields` checked it).
+        let pe = ns + 1;
+        let pp = pe + ne + 1;
+        let po = pp + 5;
+        let pd = po + no + 1;
+        let pi = pd + nma + 1 + nmi + 1;
+        Some(HeaderText {
+            start: text.get(..ns)?,
+            end: text.get(pe..pe + ne)?,
+            perms: text.get(pp..pp + 4)?,
+            offset: text.get(po..po + no)?,
+            dev: text.get(pd..pd + nma + 1 + nmi)?,
+            inode: text.get(pi..p)?,
+        })
+    }
 }
 
 /// The widths of a header's numbers (digits of start, end, offset, major
@@ -610,7 +681,7 @@ pub(crate) fn first_byte(w: u64, c: u8) -> usize {
 /// Index of the first `\n` in `s`. Names are short (tens of bytes): eight
 /// bytes at a time beats a call to `memchr` for them; long ones go to it.
 #[inline(always)]
-fn newline(s: &[u8]) -> Option<usize> {
+pub(crate) fn newline(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < 64 {
         let Some(c) = s.get(i..i + 8) else {

@@ -31,15 +31,17 @@ mod smaps;
 mod vmflags;
 
 pub use error::{ErrorKind, ParseError};
-pub use header::{Dev, Header, Perms, parse_header};
+pub use header::{Dev, Header, HeaderText, Perms, parse_header};
 pub use meminfo::{
     MeminfoError, MeminfoErrorKind, MeminfoLine, MeminfoLines, MeminfoValue, meminfo_lines,
 };
 pub use path::{DeletedSuffix, PathKind, Pathname, decode_escapes, encode_escapes};
-pub use smaps::{FIELD_COUNT, Field, FieldValue, KnownValues, RawField, SmapsBlock};
+pub use smaps::{
+    FIELD_COUNT, Field, FieldLine, FieldLines, FieldValue, KnownValues, RawField, SmapsBlock,
+};
 pub use vmflags::{FlagInfo, KNOWN_FLAGS, VmFlags, flag_index};
 
-pub(crate) use header::looks_like_header;
+pub use header::looks_like_header;
 use header::{Layout, fast_header};
 use smaps::{FieldOrder, fast_field, parse_field};
 use std::collections::VecDeque;
@@ -88,6 +90,36 @@ pub fn detect_format(input: &[u8]) -> Format {
     match lines.next() {
         Some(l) if !looks_like_header(l) && parse_field(l).is_some() => Format::Smaps,
         _ => Format::Maps,
+    }
+}
+
+/// How much of `text` (which begins at a line start) is whole regions: the
+/// offset of its last whole line (one followed by a newline) that begins
+/// like a header, when that is not its first line; else 0. For text read in
+/// pieces: a [`Parser`] over `text[..n]` gives the entries that a parser
+/// over the whole text gives for that part (it ends every region before
+/// such a line), and `text[n..]` goes in front of the next piece.
+///
+/// ```
+/// use maplens_core::parse::whole_regions;
+/// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\n\
+///              00401000-00402000 rw-p 00001000 08:01 7 /bin/x\nRss:";
+/// assert_eq!(whole_regions(text), 57);
+/// assert_eq!(whole_regions(&text[..57]), 0);
+/// ```
+pub fn whole_regions(text: &[u8]) -> usize {
+    let Some(mut end) = memchr::memrchr(b'\n', text) else {
+        return 0;
+    };
+    loop {
+        let start = memchr::memrchr(b'\n', &text[..end]).map_or(0, |i| i + 1);
+        if start == 0 {
+            return 0;
+        }
+        if looks_like_header(&text[start..end]) {
+            return start;
+        }
+        end = start - 1;
     }
 }
 
@@ -187,8 +219,20 @@ impl<'a> Parser<'a> {
         self.crlf
     }
 
-    /// Lines read so far (all of them once the iterator is done).
-    pub(crate) const fn lines_read(&self) -> usize {
+    /// Lines read so far (all of them once the iterator is done). Just
+    /// after an entry with an smaps block is yielded, it is the line number
+    /// of the block's last line (the next header is not read yet): the
+    /// block has `lines_read() - first_line + 1` lines.
+    ///
+    /// ```
+    /// use maplens_core::parse::Parser;
+    /// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\nRss: 4 kB\nRss: 4 kB\n\
+    ///              00401000-00402000 rw-p 00001000 08:01 7 /bin/x\nRss: 8 kB\n";
+    /// let mut p = Parser::new(text);
+    /// let e = p.next().unwrap().unwrap();
+    /// assert_eq!(p.lines_read() - e.smaps.unwrap().first_line + 1, 2);
+    /// ```
+    pub const fn lines_read(&self) -> usize {
         self.line
     }
 

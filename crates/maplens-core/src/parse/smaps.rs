@@ -1,7 +1,7 @@
 //! smaps field lines: `Key:   N kB`, `THPeligible: 0`, `VmFlags: …`,
 //! Android's `Name:` and any key a newer kernel adds.
 
-use super::header::{chunk, dec_value, first_byte};
+use super::header::{chunk, dec_prefix_len, dec_value, first_byte, newline};
 use super::vmflags::VmFlags;
 
 macro_rules! known_fields {
@@ -433,6 +433,21 @@ impl KnownValues {
         (&self.values, self.present)
     }
 
+    /// The set of printed fields, bit `Field as u32` for each: to compare
+    /// with a set of fields in one step.
+    ///
+    /// ```
+    /// use maplens_core::parse::{Field, KnownValues};
+    /// let mut k = KnownValues::default();
+    /// k.set(Field::Rss, 4);
+    /// k.set(Field::Swap, 0);
+    /// assert_eq!(k.present(), 1 << Field::Rss as u32 | 1 << Field::Swap as u32);
+    /// ```
+    #[inline]
+    pub const fn present(&self) -> u32 {
+        self.present
+    }
+
     /// True when the field was printed.
     pub const fn has(&self, f: Field) -> bool {
         self.present & (1 << f as u32) != 0
@@ -499,11 +514,174 @@ impl<'a> SmapsBlock<'a> {
             .filter_map(|l| parse_field(l.strip_suffix(b"\r").unwrap_or(l)))
     }
 
+    /// Every field line in order, split but not read: the key and the
+    /// value's text as printed, for output that must copy the kernel's
+    /// digits (see [`FieldLine::digits`]). The same lines, keys and values
+    /// as [`SmapsBlock::fields`] (see [`FieldLine::value`]), faster: no
+    /// number is converted.
+    ///
+    /// ```
+    /// use maplens_core::parse::{Field, Parser};
+    /// let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\n\
+    ///              Rss:                  64 kB\n\
+    ///              HugePFNMap:            0 kB\n\
+    ///              VmFlags: rd mr mw me \n";
+    /// let e = Parser::new(text).next().unwrap().unwrap();
+    /// let l: Vec<_> = e.smaps.as_deref().unwrap().lines().collect();
+    /// assert_eq!((l[0].key, l[0].text, l[0].digits()), (&b"Rss"[..], &b"64 kB"[..], &b"64"[..]));
+    /// assert_eq!(l[0].field(), Some(Field::Rss));
+    /// assert_eq!((l[1].field(), l[1].digits()), (None, &b"0"[..]));
+    /// assert_eq!((l[2].key, l[2].text, l[2].digits()), (&b"VmFlags"[..], &b"rd mr mw me "[..], &b""[..]));
+    /// ```
+    pub fn lines(&self) -> FieldLines<'a> {
+        FieldLines { rest: self.raw }
+    }
+
     /// Fields whose key is not a known [`Field`].
     pub fn unknown(&self) -> impl Iterator<Item = RawField<'a>> + 'a {
         self.fields()
             .filter(|f| Field::from_key(f.key).is_none() && f.key != b"VmFlags" && f.key != b"Name")
     }
+}
+
+/// One field line of an smaps block as the kernel printed it: the key and
+/// the text of the value, for tools that must echo the kernel's own digits
+/// (procps `pmap -X` prints them as they were). See [`SmapsBlock::lines`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldLine<'a> {
+    /// The key, without the colon.
+    pub key: &'a [u8],
+    /// The value as printed: from the first byte after the colon and the
+    /// blanks that follow it to the end of the line (`1234 kB`,
+    /// `rd wr mr mw me `), without the line terminator.
+    pub text: &'a [u8],
+    field: Option<Field>,
+}
+
+impl<'a> FieldLine<'a> {
+    /// The key as a known [`Field`], when it is one (found while the line
+    /// was split: no second lookup).
+    #[inline]
+    pub const fn field(&self) -> Option<Field> {
+        self.field
+    }
+
+    /// The decimal digits the value starts with, as printed: `b"1234"` of
+    /// `1234 kB`, leading zeros and all; empty when the value does not
+    /// start with a digit (`VmFlags`).
+    #[inline]
+    pub fn digits(&self) -> &'a [u8] {
+        let t = self.text;
+        let mut n = 0;
+        loop {
+            let k = dec_prefix_len(chunk(t, n));
+            n += k;
+            if k < 8 {
+                return &t[..n.min(t.len())];
+            }
+        }
+    }
+
+    /// The value, read as [`SmapsBlock::fields`] reads it.
+    pub fn value(&self) -> FieldValue<'a> {
+        let mut v = self.text;
+        while let [rest @ .., b' ' | b'\t'] = v {
+            v = rest;
+        }
+        parse_value(v)
+    }
+}
+
+/// Iterator of [`SmapsBlock::lines`].
+#[derive(Clone, Debug)]
+pub struct FieldLines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> FieldLines<'a> {
+    /// The field lines of `text` (lines of `Key: value`, as in
+    /// [`SmapsBlock::raw`]); other lines are skipped.
+    ///
+    /// ```
+    /// use maplens_core::parse::FieldLines;
+    /// let l: Vec<_> = FieldLines::new(b"VmFlags: rd mr \nnot a field\n").collect();
+    /// assert_eq!((l.len(), l[0].key, l[0].text), (1, &b"VmFlags"[..], &b"rd mr "[..]));
+    /// ```
+    pub const fn new(text: &'a [u8]) -> Self {
+        FieldLines { rest: text }
+    }
+}
+
+impl<'a> Iterator for FieldLines<'a> {
+    type Item = FieldLine<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<FieldLine<'a>> {
+        loop {
+            let rest = self.rest;
+            if rest.is_empty() {
+                return None;
+            }
+            let (mut line, adv) = match newline(rest) {
+                Some(i) => (&rest[..i], i + 1),
+                None => (rest, rest.len()),
+            };
+            self.rest = &rest[adv..];
+            if let [l @ .., b'\r'] = line {
+                line = l;
+            }
+            if let Some(f) = split_field(line) {
+                return Some(f);
+            }
+        }
+    }
+}
+
+/// Splits one field line (as [`parse_field`] does, without reading the
+/// value). Every key the kernel prints is shorter than 16 bytes: its colon
+/// is found in two words, and a known key is recognised by comparing them.
+#[inline(always)]
+fn split_field(line: &[u8]) -> Option<FieldLine<'_>> {
+    let w0 = chunk(line, 0);
+    let w1 = chunk(line, 8);
+    let mut n = match first_byte(w0, b':') {
+        8 => 8 + first_byte(w1, b':'),
+        c => c,
+    };
+    if n >= 16 {
+        n = memchr::memchr(b':', line)?;
+    }
+    if n == 0 || n >= line.len() {
+        return None;
+    }
+    let key = &line[..n];
+    let field = known_key(key, w0, w1);
+    if field.is_none() && !key.iter().all(|&b| KEY_BYTE[b as usize]) {
+        return None;
+    }
+    let text = &line[skip_blanks(line, n + 1).min(line.len())..];
+    Some(FieldLine { key, text, field })
+}
+
+/// `key` (the first `key.len()` bytes of the line, whose first sixteen are
+/// `w0` and `w1`) as a known field.
+#[inline(always)]
+fn known_key(key: &[u8], w0: u64, w1: u64) -> Option<Field> {
+    let n = key.len();
+    if n >= 16 {
+        return None;
+    }
+    let idx = usize::from(KEY_TABLE[key_hash(key)?]);
+    let k = KEY_WORDS.get(idx)?;
+    let (m0, m1) = if n >= 8 {
+        (u64::MAX, (1u64 << (8 * (n - 8))) - 1)
+    } else {
+        ((1u64 << (8 * n)) - 1, 0)
+    };
+    if k.len != n || w0 & m0 != k.lo || w1 & m1 != k.hi {
+        return None;
+    }
+    Field::ALL.get(idx).copied()
 }
 
 /// Parses one field line. `None` when it is not `Key: value`.

@@ -868,3 +868,165 @@ fn maps_entries_stay_small() {
     // Maps text has no smaps block; the entry must not pay for one.
     assert!(std::mem::size_of::<Entry<'_>>() <= 128);
 }
+
+// ---- the kernel's own text: HeaderText, FieldLine, whole_regions -----------
+
+/// Every fixture: `HeaderText` gives each header's columns as printed (they
+/// read back to the `Header`'s values), `lines` agrees with `fields` on
+/// every block, and the text parsed in pieces cut by `whole_regions` gives
+/// the same entries as the whole.
+#[test]
+fn raw_text_accessors_agree_with_the_parser_on_every_fixture() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fixtures");
+    let mut files = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("maps" | "smaps" | "smaps_rollup")
+        ) {
+            continue;
+        }
+        let text = std::fs::read(&path).unwrap();
+        let whole: Vec<_> = Parser::new(&text).filter_map(Result::ok).collect();
+        for e in &whole {
+            let at = &text[e.byte_offset..];
+            let t = HeaderText::parse(at).unwrap_or_else(|| panic!("{path:?}: {}", e.line));
+            let hex = |s: &[u8]| u64::from_str_radix(std::str::from_utf8(s).unwrap(), 16).unwrap();
+            assert_eq!((hex(t.start), hex(t.end)), (e.header.start, e.header.end));
+            assert_eq!(t.perms, e.header.perms.as_bytes());
+            assert_eq!(hex(t.offset), e.header.offset);
+            let (ma, mi) = t
+                .dev
+                .split_at(t.dev.iter().position(|&b| b == b':').unwrap());
+            assert_eq!(
+                (hex(ma), hex(&mi[1..])),
+                (u64::from(e.header.dev.major), u64::from(e.header.dev.minor))
+            );
+            assert_eq!(
+                std::str::from_utf8(t.inode)
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+                e.header.inode
+            );
+            assert!(at.starts_with(t.start));
+            if let Some(b) = e.smaps.as_deref() {
+                let lines: Vec<_> = b.lines().collect();
+                let fields: Vec<_> = b.fields().collect();
+                assert_eq!(lines.len(), fields.len(), "{path:?}: {}", e.line);
+                for (l, f) in lines.iter().zip(&fields) {
+                    assert_eq!((l.key, l.value()), (f.key, f.value), "{path:?}");
+                    assert_eq!(l.field(), Field::from_key(f.key));
+                    if let FieldValue::Kb(v) | FieldValue::Number(v) = f.value {
+                        let d = std::str::from_utf8(l.digits()).unwrap();
+                        assert_eq!(d.parse::<u64>().unwrap(), v, "{path:?}");
+                    }
+                }
+            }
+        }
+        // In pieces of 4 KiB, carried as a reader of /proc would.
+        let mut pieces: Vec<Entry<'_>> = Vec::new();
+        let mut carry: Vec<u8> = Vec::new();
+        let mut owned: Vec<Vec<u8>> = Vec::new();
+        for piece in text.chunks(4096) {
+            carry.extend_from_slice(piece);
+            let n = whole_regions(&carry);
+            owned.push(carry[..n].to_vec());
+            carry.drain(..n);
+        }
+        owned.push(carry);
+        for part in &owned {
+            pieces.extend(Parser::new(part).filter_map(Result::ok).map(|mut e| {
+                e.byte_offset = 0;
+                e.line = 0;
+                if let Some(b) = e.smaps.as_mut() {
+                    b.first_line = 0;
+                }
+                e
+            }));
+        }
+        let whole: Vec<_> = whole
+            .into_iter()
+            .map(|mut e| {
+                e.byte_offset = 0;
+                e.line = 0;
+                if let Some(b) = e.smaps.as_mut() {
+                    b.first_line = 0;
+                }
+                e
+            })
+            .collect();
+        assert_eq!(pieces, whole, "{path:?}");
+        files += 1;
+    }
+    assert!(files > 20, "{files} fixtures");
+}
+
+#[test]
+fn header_text_keeps_the_kernels_digits() {
+    // made up: 36-bit addresses, a 3-digit major (Android), a big inode
+    let t = HeaderText::parse(
+        b"000400000-000401000 r-xs 0000000000001000 103:1d 18446744073709551615  /x",
+    )
+    .unwrap();
+    assert_eq!(
+        (t.start, t.end, t.perms, t.offset, t.dev, t.inode),
+        (
+            &b"000400000"[..],
+            &b"000401000"[..],
+            &b"r-xs"[..],
+            &b"0000000000001000"[..],
+            &b"103:1d"[..],
+            &b"18446744073709551615"[..]
+        )
+    );
+    // Trimmed text: nothing after the inode.
+    let t = HeaderText::parse(b"7f00-7f01 ---p 00000000 00:00 0").unwrap();
+    assert_eq!((t.end, t.inode), (&b"7f01"[..], &b"0"[..]));
+    for bad in [
+        &b""[..],
+        b"Rss: 4 kB",
+        b"7f00-7e00 ---p 00000000 00:00 0",
+        b"7f00-7f01 ---p 0 00:00 x",
+    ] {
+        assert_eq!(HeaderText::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn field_lines_split_any_layout() {
+    let text = b"00400000-00401000 r--p 00000000 08:01 7 /bin/x\r\n\
+                 Rss:\t 0012 kB\r\n\
+                 A_very_long_key_name_here:  5 kB\r\n\
+                 bad key: 3\r\n\
+                 Rss:  99999999999999999999999 kB\r\n\
+                 THPeligible:    1\r\n";
+    // (The bad lines are reported first, then the region.)
+    let e = Parser::new(text).find_map(Result::ok).unwrap();
+    let b = e.smaps.as_deref().unwrap();
+    let l: Vec<_> = b.lines().collect();
+    let got: Vec<_> = l
+        .iter()
+        .map(|l| (l.key, l.text, l.digits(), l.field()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (&b"Rss"[..], &b"0012 kB"[..], &b"0012"[..], Some(Field::Rss)),
+            (b"A_very_long_key_name_here", b"5 kB", b"5", None),
+            (
+                b"Rss",
+                b"99999999999999999999999 kB",
+                b"99999999999999999999999",
+                Some(Field::Rss)
+            ),
+            (b"THPeligible", b"1", b"1", Some(Field::ThpEligible)),
+        ]
+    );
+    let f: Vec<_> = b.fields().collect();
+    assert_eq!(f.len(), l.len());
+    for (l, f) in l.iter().zip(&f) {
+        assert_eq!((l.key, l.value()), (f.key, f.value));
+    }
+}

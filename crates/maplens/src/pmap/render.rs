@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 use bstr::ByteSlice;
-use maplens_core::parse::parse_header;
+use maplens_core::parse::{
+    Entry, FIELD_COUNT, Field, FieldLine, FieldLines, HeaderText, Parser, SmapsBlock,
+    looks_like_header, whole_regions,
+};
 
 /// Which format.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -71,36 +74,38 @@ struct Col {
 /// Bytes per read: `/proc` files fill as much of a read as fits.
 const CHUNK: usize = 256 * 1024;
 
-/// Reads `r` and calls `f` for each line (without its newline).
-pub fn for_each_line(
-    r: &mut (dyn Read + Send),
-    mut f: impl FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    for_each_block(r, |block| {
-        let mut rest = block;
-        while let Some(i) = rest.find_byte(b'\n') {
-            f(&rest[..i])?;
-            rest = &rest[i + 1..];
+/// Where the first region of `chunk` starts, `chunk` following text that
+/// ends with a newline when `at_line_start` (else mid-line): the first
+/// whole line from there that begins like a header. `None` when `chunk`
+/// holds no such line (the region goes on past it, or its line does).
+fn first_region(chunk: &[u8], at_line_start: bool) -> Option<usize> {
+    let mut at = if at_line_start {
+        0
+    } else {
+        chunk.find_byte(b'\n')? + 1
+    };
+    loop {
+        let end = at + chunk.get(at..)?.find_byte(b'\n')?;
+        if looks_like_header(&chunk[at..end]) {
+            return Some(at);
         }
-        if !rest.is_empty() {
-            f(rest)?;
-        }
-        Ok(())
-    })
+        at = end + 1;
+    }
 }
 
-/// Reads `r` and calls `f` with runs of whole lines, each with its newline
-/// (the last line of the text may lack one). A second thread reads while
-/// this one parses, so the kernel's work of producing smaps overlaps ours;
-/// a few chunks are in flight at most, so memory stays flat however large
+/// Reads `r` and calls `f` with runs of whole regions (header and field
+/// lines; the parser gives for each run what it gives for that part of
+/// the whole text, see `whole_regions`). A second thread reads while this
+/// one parses, so the kernel's work of producing smaps overlaps ours; a
+/// few chunks are in flight at most, so memory stays flat however large
 /// the file. `MAPLENS_PMAP_SYNC` in the environment reads on this thread.
-pub fn for_each_block(
+pub fn for_each_regions(
     r: &mut (dyn Read + Send),
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     use std::sync::mpsc;
     if std::env::var_os("MAPLENS_PMAP_SYNC").is_some() {
-        return for_each_block_sync(r, f);
+        return for_each_regions_sync(r, f);
     }
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(3);
@@ -137,6 +142,7 @@ pub fn for_each_block(
                 }
             }
         });
+        // The start of a region whose end has not arrived yet.
         let mut carry: Vec<u8> = Vec::new();
         let result = (|| {
             for chunk in rx.iter() {
@@ -144,12 +150,12 @@ pub fn for_each_block(
                 let chunk = &buf[..len];
                 let mut start = 0;
                 if !carry.is_empty() {
-                    match chunk.find_byte(b'\n') {
+                    match first_region(chunk, carry.last() == Some(&b'\n')) {
                         Some(i) => {
-                            carry.extend_from_slice(&chunk[..=i]);
+                            carry.extend_from_slice(&chunk[..i]);
                             f(&carry)?;
                             carry.clear();
-                            start = i + 1;
+                            start = i;
                         }
                         None => {
                             carry.extend_from_slice(chunk);
@@ -159,13 +165,11 @@ pub fn for_each_block(
                     }
                 }
                 let rest = &chunk[start..];
-                match rest.rfind_byte(b'\n') {
-                    Some(j) => {
-                        f(&rest[..=j])?;
-                        carry.extend_from_slice(&rest[j + 1..]);
-                    }
-                    None => carry.extend_from_slice(rest),
+                let n = whole_regions(rest);
+                if n > 0 {
+                    f(&rest[..n])?;
                 }
+                carry.extend_from_slice(&rest[n..]);
                 let _ = back_tx.send(buf);
             }
             if !carry.is_empty() {
@@ -178,22 +182,20 @@ pub fn for_each_block(
     })
 }
 
-fn for_each_block_sync(
+fn for_each_regions_sync(
     r: &mut (dyn Read + Send),
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
-    // buf[..end] holds text not yet handed out; none of it before `seen`
-    // is a newline.
-    let (mut end, mut seen) = (0usize, 0usize);
+    // buf[..end] holds text not yet handed out.
+    let mut end = 0usize;
     loop {
-        if let Some(j) = buf[seen..end].rfind_byte(b'\n') {
-            let j = seen + j;
-            f(&buf[..=j])?;
-            buf.copy_within(j + 1..end, 0);
-            end -= j + 1;
+        let n = whole_regions(&buf[..end]);
+        if n > 0 {
+            f(&buf[..n])?;
+            buf.copy_within(n..end, 0);
+            end -= n;
         }
-        seen = end;
         if end == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
@@ -416,6 +418,129 @@ fn in_range(style: &Style<'_>, start: u64, end: u64) -> bool {
     !(end.wrapping_sub(1) < style.range.0 || style.range.1 < start)
 }
 
+/// The running state of the default, `-x` and `-d` formats.
+#[derive(Default)]
+struct Simple {
+    shared: u64,
+    priv_w: u64,
+    priv_r: u64,
+    t_rss: u64,
+    t_dirty: u64,
+    /// -x: the line of the mapping shown last, printed when the next one
+    /// starts (with `measured` as it is then), and where its RSS and
+    /// Dirty go (after the Kbytes, which `%7lu` widens for 8 digits and
+    /// more).
+    pending: Option<(Vec<u8>, usize)>,
+    rss: u64,
+    dirty: u64,
+    /// Whether any mapping had smaps fields: text without them (a maps
+    /// file) does not say what is resident.
+    measured: bool,
+    /// Past the end of the `-A` range: the rest is not shown.
+    done: bool,
+}
+
+impl Simple {
+    /// Prints the pending `-x` line, its figures now known.
+    fn finish_x(&mut self, out: &mut Vec<u8>) {
+        if let Some((p, at)) = self.pending.take() {
+            out.extend_from_slice(&p[..at]);
+            out.push(b' ');
+            put_kb(out, self.rss, self.measured);
+            out.push(b' ');
+            put_kb(out, self.dirty, self.measured);
+            out.extend_from_slice(&p[at..]);
+        }
+    }
+
+    /// One mapping.
+    fn row(&mut self, e: &Entry<'_>, out: &mut Vec<u8>, style: &Style<'_>, ctx: &NameCtx) {
+        let h = &e.header;
+        let ext = style.mode == Mode::Extended;
+        if ext {
+            self.finish_x(out);
+            self.t_rss = self.t_rss.wrapping_add(self.rss);
+            self.t_dirty = self.t_dirty.wrapping_add(self.dirty);
+            self.rss = 0;
+            self.dirty = 0;
+        }
+        if h.end.wrapping_sub(1) < style.range.0 {
+            self.measured |= e.smaps.is_some();
+            return;
+        }
+        if style.range.1 < h.start {
+            self.done = true;
+            return;
+        }
+        let diff = h.end.wrapping_sub(h.start);
+        let perms = h.perms.as_bytes();
+        if h.perms.shared() {
+            self.shared = self.shared.wrapping_add(diff);
+        } else if h.perms.write() {
+            self.priv_w = self.priv_w.wrapping_add(diff);
+        } else {
+            self.priv_r = self.priv_r.wrapping_add(diff);
+        }
+        let p5 = perms5(&perms);
+        let (major, minor) = (h.dev.major, h.dev.minor);
+        let path = h.path.raw();
+        let name = |out: &mut Vec<u8>| {
+            mapping_name(out, path, h.start, h.end, major, minor, h.inode, style, ctx);
+        };
+        match style.mode {
+            Mode::Extended => {
+                let mut p = Vec::with_capacity(64);
+                put_hex0(&mut p, h.start, 16);
+                p.push(b' ');
+                put_dec(&mut p, diff >> 10, 7);
+                let at = p.len();
+                p.push(b' ');
+                p.extend_from_slice(&p5);
+                p.push(b' ');
+                name(&mut p);
+                p.push(b'\n');
+                self.pending = Some((p, at));
+            }
+            Mode::Device => {
+                put_hex0(out, h.start, 16);
+                out.push(b' ');
+                put_dec(out, diff >> 10, 7);
+                out.push(b' ');
+                out.extend_from_slice(&p5);
+                out.push(b' ');
+                put_hex0(out, h.offset, 16);
+                out.push(b' ');
+                put_hex0(out, u64::from(major), 3);
+                out.push(b':');
+                put_hex0(out, u64::from(minor), 5);
+                out.push(b' ');
+                name(out);
+                out.push(b'\n');
+            }
+            _ => {
+                put_hex0(out, h.start, 16);
+                out.push(b' ');
+                put_dec(out, diff >> 10, 6);
+                out.extend_from_slice(b"K ");
+                out.extend_from_slice(&p5);
+                out.push(b' ');
+                name(out);
+                out.push(b'\n');
+            }
+        }
+        if let Some(b) = e.smaps.as_deref() {
+            self.measured = true;
+            if ext {
+                let k = &b.known;
+                self.rss = k.get_or_zero(Field::Rss);
+                self.dirty = k
+                    .get_or_zero(Field::SharedDirty)
+                    .wrapping_add(k.get_or_zero(Field::PrivateDirty));
+            }
+        }
+    }
+}
+
 /// Prints one process in the default, `-x` or `-d` format, streaming.
 /// Returns false when `-x` was given text without residency (maps, not
 /// smaps): its RSS and Dirty columns then show `-`.
@@ -436,158 +561,38 @@ pub fn simple(
         ),
         _ => {}
     }
-    let (mut shared, mut priv_w, mut priv_r) = (0u64, 0u64, 0u64);
-    let (mut t_rss, mut t_dirty) = (0u64, 0u64);
-    // -x: the line of the mapping being read, printed at its end, and
-    // where its RSS and Dirty go (after the Kbytes, which `%7lu` widens
-    // for 8 digits and more).
-    let mut pending: Option<(Vec<u8>, usize)> = None;
-    let (mut rss, mut dirty) = (0u64, 0u64);
-    // Whether any mapping had a `Key: value` line: text without them (a
-    // maps file) does not say what is resident.
-    let mut measured = false;
-    let mut done = false;
-    let ext = style.mode == Mode::Extended;
-    let finish_x = |out: &mut Vec<u8>,
-                    pending: &mut Option<(Vec<u8>, usize)>,
-                    rss: u64,
-                    dirty: u64,
-                    measured: bool| {
-        if let Some((p, at)) = pending.take() {
-            out.extend_from_slice(&p[..at]);
-            out.push(b' ');
-            put_kb(out, rss, measured);
-            out.push(b' ');
-            put_kb(out, dirty, measured);
-            out.extend_from_slice(&p[at..]);
-        }
-    };
-    for_each_line(r, |line| {
-        if done {
-            return Ok(());
-        }
-        match line.first() {
-            None => return Ok(()),
-            Some(b'A'..=b'Z') => {
-                measured = true;
-                if ext && pending.is_some() {
-                    let colon = line.find_byte(b':').unwrap_or(line.len());
-                    let key = &line[..colon];
-                    let v = || {
-                        let rest = line.get(colon + 1..).unwrap_or_default();
-                        crate::pmap::live::strtoul(rest, 10).0
-                    };
-                    match key {
-                        b"Rss" => rss = v(),
-                        b"Shared_Dirty" | b"Private_Dirty" => dirty = dirty.wrapping_add(v()),
-                        _ => {}
-                    }
-                }
+    let mut st = Simple::default();
+    for_each_regions(r, |text| {
+        for item in Parser::new(text) {
+            if st.done {
                 return Ok(());
             }
-            _ => {}
-        }
-        let Ok(h) = parse_header(line) else {
-            return Ok(());
-        };
-        if ext {
-            finish_x(&mut out, &mut pending, rss, dirty, measured);
-            t_rss = t_rss.wrapping_add(rss);
-            t_dirty = t_dirty.wrapping_add(dirty);
-            rss = 0;
-            dirty = 0;
-        }
-        if h.end.wrapping_sub(1) < style.range.0 {
-            return Ok(());
-        }
-        if style.range.1 < h.start {
-            done = true;
-            return Ok(());
-        }
-        let diff = h.end.wrapping_sub(h.start);
-        let perms = h.perms.as_bytes();
-        if h.perms.shared() {
-            shared = shared.wrapping_add(diff);
-        } else if h.perms.write() {
-            priv_w = priv_w.wrapping_add(diff);
-        } else {
-            priv_r = priv_r.wrapping_add(diff);
-        }
-        let p5 = perms5(&perms);
-        let (major, minor) = (h.dev.major, h.dev.minor);
-        match style.mode {
-            Mode::Extended => {
-                let mut p = Vec::with_capacity(64);
-                put_hex0(&mut p, h.start, 16);
-                p.push(b' ');
-                put_dec(&mut p, diff >> 10, 7);
-                let at = p.len();
-                p.push(b' ');
-                p.extend_from_slice(&p5);
-                p.push(b' ');
-                let path = h.path.raw();
-                mapping_name(
-                    &mut p, path, h.start, h.end, major, minor, h.inode, style, ctx,
-                );
-                p.push(b'\n');
-                pending = Some((p, at));
-            }
-            Mode::Device => {
-                put_hex0(&mut out, h.start, 16);
-                out.push(b' ');
-                put_dec(&mut out, diff >> 10, 7);
-                out.push(b' ');
-                out.extend_from_slice(&p5);
-                out.push(b' ');
-                put_hex0(&mut out, h.offset, 16);
-                out.push(b' ');
-                put_hex0(&mut out, u64::from(major), 3);
-                out.push(b':');
-                put_hex0(&mut out, u64::from(minor), 5);
-                out.push(b' ');
-                mapping_name(
-                    &mut out,
-                    h.path.raw(),
-                    h.start,
-                    h.end,
-                    major,
-                    minor,
-                    h.inode,
-                    style,
-                    ctx,
-                );
-                out.push(b'\n');
-            }
-            _ => {
-                put_hex0(&mut out, h.start, 16);
-                out.push(b' ');
-                put_dec(&mut out, diff >> 10, 6);
-                out.extend_from_slice(b"K ");
-                out.extend_from_slice(&p5);
-                out.push(b' ');
-                mapping_name(
-                    &mut out,
-                    h.path.raw(),
-                    h.start,
-                    h.end,
-                    major,
-                    minor,
-                    h.inode,
-                    style,
-                    ctx,
-                );
-                out.push(b'\n');
+            // A malformed line is skipped, as pmap skips what it cannot
+            // read.
+            if let Ok(e) = item {
+                st.row(&e, &mut out, style, ctx);
+                flush_if_big(&mut out, w)?;
             }
         }
-        flush_if_big(&mut out, w)
+        Ok(())
     })?;
+    let ext = style.mode == Mode::Extended;
     if ext {
-        if pending.is_some() {
-            t_rss = t_rss.wrapping_add(rss);
-            t_dirty = t_dirty.wrapping_add(dirty);
+        if st.pending.is_some() {
+            st.t_rss = st.t_rss.wrapping_add(st.rss);
+            st.t_dirty = st.t_dirty.wrapping_add(st.dirty);
         }
-        finish_x(&mut out, &mut pending, rss, dirty, measured);
+        st.finish_x(&mut out);
     }
+    let Simple {
+        shared,
+        priv_w,
+        priv_r,
+        t_rss,
+        t_dirty,
+        measured,
+        ..
+    } = st;
     let mapped = shared.wrapping_add(priv_w).wrapping_add(priv_r);
     if !q {
         match style.mode {
@@ -650,7 +655,7 @@ fn enabled(style: &Style<'_>, name: &[u8]) -> bool {
     true
 }
 
-/// What to do with a field line at one position of a block.
+/// What to do with the field lines of one key.
 #[derive(Clone, Copy)]
 enum Decision {
     Skip,
@@ -658,34 +663,14 @@ enum Decision {
     Flags,
 }
 
-/// Equality of two short keys of the same length without a call to memcmp
-/// (smaps keys are 3 to 15 bytes; this runs for every field line).
-#[inline(always)]
-fn key_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    if (8..=16).contains(&n) {
-        // Two overlapping 8-byte words cover the whole key.
-        word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
-    } else if n < 8 {
-        a.iter().zip(b).all(|(x, y)| x == y)
-    } else {
-        a == b
-    }
-}
-
 /// Interns byte strings: index by content.
 #[derive(Default)]
 struct Interner {
     map: HashMap<Vec<u8>, u32>,
     list: Vec<Vec<u8>>,
+    /// The ids returned last and the time before (the flags of a run of
+    /// mappings alternate between two, a library's names repeat).
+    recent: [u32; 2],
 }
 
 impl Interner {
@@ -695,48 +680,30 @@ impl Interner {
         // (Lengths first: an empty name, every anonymous mapping's, then
         // costs no memcmp; glibc's masked-load memcmp is slow on the
         // dangling pointer of an empty Vec.)
-        if let Some(last) = self.list.last()
-            && last.len() == s.len()
-            && (s.is_empty() || last.as_slice() == s)
-        {
-            return u32::try_from(self.list.len() - 1).unwrap_or(u32::MAX);
+        for k in 0..2 {
+            let i = self.recent[k];
+            if let Some(r) = self.list.get(i as usize)
+                && r.len() == s.len()
+                && (s.is_empty() || r.as_slice() == s)
+            {
+                if k == 1 {
+                    self.recent.swap(0, 1);
+                }
+                return i;
+            }
         }
-        if let Some(&i) = self.map.get(s) {
-            return i;
-        }
-        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        self.list.push(s.to_vec());
-        self.map.insert(s.to_vec(), i);
+        let i = match self.map.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+                self.list.push(s.to_vec());
+                self.map.insert(s.to_vec(), i);
+                i
+            }
+        };
+        self.recent = [i, self.recent[0]];
         i
     }
-}
-
-/// `strtoul(s, 16)` for the address of a maps line: plain lowercase or
-/// uppercase hex digits, 1 to 16 of them, the kernel's form, parse here;
-/// anything else goes to the C-like `strtoul`.
-fn hex_addr(s: &[u8]) -> u64 {
-    if (1..=16).contains(&s.len()) {
-        let mut v = 0u64;
-        for &b in s {
-            let d = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ => return crate::pmap::live::strtoul(s, 16).0,
-            };
-            v = (v << 4) | u64::from(d);
-        }
-        return v;
-    }
-    crate::pmap::live::strtoul(s, 16).0
-}
-
-/// The end of the line that holds `at`: the index of its newline, or the
-/// end of the text.
-fn line_end(b: &[u8], at: usize) -> usize {
-    b.get(at..)
-        .and_then(|r| r.find_byte(b'\n'))
-        .map_or(b.len(), |i| at + i)
 }
 
 /// A number in a row record: a lone digit is itself, a longer number is its
@@ -760,190 +727,10 @@ fn cell_at(rec: &[u8], pos: usize) -> (usize, usize) {
     }
 }
 
-/// The eight bytes at `at` as a little-endian word, when there are eight.
-#[inline(always)]
-fn word_at(b: &[u8], at: usize) -> Option<u64> {
-    let s = b.get(at..at + 8)?;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(s);
-    Some(u64::from_le_bytes(w))
-}
-
-const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
-const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
-const HIGH_NIBBLES: u64 = u64::from_le_bytes([0xf0; 8]);
-
-/// The value of eight ASCII digits, the first in the low byte.
-#[inline(always)]
-fn eight_digits(w: u64) -> u64 {
-    let v = w.wrapping_sub(ZEROS);
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let lo = (v & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32));
-    let hi = ((v >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32));
-    lo.wrapping_add(hi) >> 32
-}
-
-/// A number line exactly as the kernel prints it at `p`: `prefix` (the
-/// key, its colon and spaces to column 16), a number of one to eight digits
-/// right-aligned in the next eight columns, then ` kB` (`SEQ_PUT_DEC`) or
-/// nothing (`THPeligible`, `ProtectionKey`), and the newline. Returns the
-/// number, its digits (in the low bytes, first digit lowest), how many
-/// there are, and where the next line starts; `None` for anything else
-/// (the caller then reads the line the general way).
-#[inline(always)]
-fn kb_line(b: &[u8], p: usize, prefix: &[u64; 2]) -> Option<(u64, u64, usize, usize)> {
-    // A fixed-size view: no bounds checks below. (The last line of a block
-    // is read the general way.)
-    let s: &[u8; 32] = b.get(p..p + 32)?.try_into().ok()?;
-    let w = |i: usize| {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&s[i..i + 8]);
-        u64::from_le_bytes(x)
-    };
-    if w(0) != prefix[0] || w(8) != prefix[1] {
-        return None;
-    }
-    let tail = w(24);
-    let next = if tail & 0xffff_ffff == u64::from(u32::from_le_bytes(*b" kB\n")) {
-        p + 28
-    } else if tail & 0xff == u64::from(b'\n') {
-        p + 25
-    } else {
-        return None;
-    };
-    let v = w(16);
-    let x = v ^ SPACES;
-    if x == 0 {
-        return None;
-    }
-    // Spaces, then only digits.
-    let lead = x.trailing_zeros() / 8;
-    let mask = u64::MAX >> (8 * lead);
-    let d = v >> (8 * lead);
-    let want = ZEROS & mask;
-    if d & HIGH_NIBBLES & mask != want
-        || d.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES & mask != want
-    {
-        return None;
-    }
-    // The leading spaces become zeros (0x20 | 0x10 = '0'; digits keep
-    // their bits).
-    Some((
-        eight_digits(v | 0x1010_1010_1010_1010),
-        d,
-        8 - lead as usize,
-        next,
-    ))
-}
-
-const ONES: u64 = u64::from_le_bytes([1; 8]);
-const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
-
-/// The bytes of `w` equal to `c` marked by their high bit: the lowest mark
-/// is exact (marks above it may be false).
-#[inline(always)]
-fn bytes_eq(w: u64, c: u8) -> u64 {
-    let x = w ^ (ONES * u64::from(c));
-    x.wrapping_sub(ONES) & !x & HIGH_BITS
-}
-
-/// The index of the first space or tab in `s` at or after `at`, or the end.
-#[inline(always)]
-fn find_blank(s: &[u8], mut at: usize) -> usize {
-    while let Some(w) = word_at(s, at) {
-        let m = bytes_eq(w, b' ') | bytes_eq(w, b'\t');
-        if m != 0 {
-            return at + (m.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while let Some(&c) = s.get(at)
-        && c != b' '
-        && c != b'\t'
-    {
-        at += 1;
-    }
-    at.min(s.len())
-}
-
-/// The index of the first byte that is not a space or tab in `s` at or
-/// after `at`, or the end; spaces go eight at a time.
-#[inline(always)]
-fn skip_blanks(s: &[u8], mut at: usize) -> usize {
-    loop {
-        if let Some(w) = word_at(s, at) {
-            let x = w ^ SPACES;
-            if x == 0 {
-                at += 8;
-                continue;
-            }
-            at += (x.trailing_zeros() / 8) as usize;
-        }
-        match s.get(at) {
-            Some(b' ' | b'\t') => at += 1,
-            _ => return at.min(s.len()),
-        }
-    }
-}
-
-/// A field key seen at one line position, with what to do with its lines.
-struct CachedKey {
-    text: Vec<u8>,
-    decision: Decision,
-    /// `text` and its colon as two little-endian words and the masks of
-    /// their bytes, when they fit in 16 bytes (every key a kernel prints).
-    words: Option<([u64; 2], [u64; 2])>,
-    /// The first 16 bytes of the line as the kernel prints a size
-    /// (`SEQ_PUT_DEC`: the key, its colon, spaces), for `kb_line`.
-    prefix: Option<[u64; 2]>,
-}
-
-impl CachedKey {
-    fn new(key: &[u8], decision: Decision) -> Self {
-        let words = (key.len() < 16).then(|| {
-            let mut b = [0u8; 16];
-            let mut m = [0u8; 16];
-            b[..key.len()].copy_from_slice(key);
-            b[key.len()] = b':';
-            m[..=key.len()].fill(0xff);
-            let w = |a: &[u8; 16], i: usize| {
-                let mut x = [0u8; 8];
-                x.copy_from_slice(&a[i..i + 8]);
-                u64::from_le_bytes(x)
-            };
-            ([w(&b, 0), w(&b, 8)], [w(&m, 0), w(&m, 8)])
-        });
-        let prefix = (key.len() < 16 && !matches!(decision, Decision::Flags)).then(|| {
-            let mut b = [b' '; 16];
-            b[..key.len()].copy_from_slice(key);
-            b[key.len()] = b':';
-            [word_at(&b, 0).unwrap_or(0), word_at(&b, 8).unwrap_or(0)]
-        });
-        CachedKey {
-            text: key.to_vec(),
-            decision,
-            words,
-            prefix,
-        }
-    }
-
-    /// The line at `p` starts with this key and a colon.
-    #[inline(always)]
-    fn matches(&self, b: &[u8], p: usize) -> bool {
-        if let Some((k, m)) = &self.words
-            && let (Some(w0), Some(w1)) = (word_at(b, p), word_at(b, p + 8))
-        {
-            return (w0 ^ k[0]) & m[0] == 0 && (w1 ^ k[1]) & m[1] == 0;
-        }
-        let k = &self.text;
-        b.get(p + k.len()) == Some(&b':') && b.get(p..p + k.len()).is_some_and(|s| key_eq(s, k))
-    }
-}
-
-/// The first pass of `-X`: parses smaps text block by block and keeps one
-/// record per shown mapping in `recs`: five tokens (a length byte and the
-/// bytes each), the name id, the cell count, the cells (see `put_cell`) in
-/// column order, and the flags id + 1 (0: none).
+/// The first pass of `-X`: reads smaps entries and keeps one record per
+/// shown mapping in `recs`: five tokens (a length byte and the bytes
+/// each), the name id, the cell count, the cells (see `put_cell`) in column
+/// order, and the flags id + 1 (0: none).
 struct Detail<'s, 'c> {
     style: &'s Style<'s>,
     quiet: bool,
@@ -972,95 +759,229 @@ struct Detail<'s, 'c> {
     cell_cols: Vec<usize>,
     /// Scratch for `finish`.
     cells: Vec<u8>,
-    /// The key and decision seen at each line position of a block.
-    cache: Vec<CachedKey>,
-    line_idx: usize,
+    /// What to do with each known key (indexed by `Field`), once decided.
+    known: [Option<Decision>; FIELD_COUNT],
+    /// The fields of `known` decided (bit `Field as u32`).
+    decided: u32,
+    /// The same for the keys that are not a `Field`.
+    unknown: Vec<(Vec<u8>, Decision)>,
+    /// The decision for `VmFlags`, once made.
+    flags_decision: Option<Decision>,
+    /// The `Field` of each column that is one (for `fast_cells`).
+    col_field: Vec<Option<Field>>,
+    /// Every block the general way (`lines`): for tests of `fast_cells`.
+    general_only: bool,
 }
 
 impl Detail<'_, '_> {
-    /// Parses whole lines (the last one may lack its newline).
-    fn block(&mut self, b: &[u8]) {
-        let mut p = 0;
-        while let Some(&c) = b.get(p) {
-            p = match c {
-                b'A'..=b'Z' => self.field(b, p),
-                b'\n' => p + 1,
-                _ => self.header(b, p),
-            };
+    /// A run of whole regions: each entry the core parser reads.
+    fn regions(&mut self, text: &[u8]) {
+        // A malformed line is skipped (pmap skips what it cannot read);
+        // the entry after one is read line by line.
+        let mut clean = true;
+        let mut parser = Parser::new(text);
+        while let Some(item) = parser.next() {
+            match item {
+                Ok(e) => {
+                    // The lines of its block, when nothing was refused.
+                    let lines = match &e.smaps {
+                        Some(b) if clean => (parser.lines_read() + 1).checked_sub(b.first_line),
+                        _ => None,
+                    };
+                    self.entry(text, &e, lines);
+                    clean = true;
+                }
+                Err(_) => clean = false,
+            }
         }
     }
 
-    /// A `Key: value` line at `p`; returns where the next line starts.
+    /// One mapping: its header's tokens as printed (pmap's `-X` fields:
+    /// start, perms, offset, device, inode), its name, then its fields.
+    fn entry(&mut self, text: &[u8], e: &Entry<'_>, lines: Option<usize>) {
+        let at = e.byte_offset;
+        let Some(t) = HeaderText::parse(&text[at..]) else {
+            return;
+        };
+        self.finish();
+        self.any = true;
+        let toks = [t.start, t.perms, t.offset, t.dev, t.inode];
+        for (m, tok) in self.maxw.iter_mut().zip(toks) {
+            *m = (*m).max(tok.len());
+        }
+        self.in_row = true;
+        let h = &e.header;
+        self.inr = self.style.range == (0, u64::MAX) || in_range(self.style, h.start, h.end);
+        if self.inr {
+            // Each token as a length byte and its bytes, gathered with
+            // fixed-size copies when the text allows. The tokens are one
+            // delimiter apart from the line's start on (`HeaderText`):
+            // the end address is skipped.
+            let mut rec = [0u8; 5 * 17];
+            let mut n = 0;
+            let mut ts = at;
+            for (i, tok) in toks.iter().enumerate() {
+                let len = tok.len().min(255);
+                match text.get(ts..ts + 16) {
+                    Some(src) if len <= 16 => {
+                        rec[n] = len as u8;
+                        rec[n + 1..n + 17].copy_from_slice(src);
+                        n += 1 + len;
+                    }
+                    _ => {
+                        self.recs.extend_from_slice(&rec[..n]);
+                        n = 0;
+                        self.recs.push(len as u8);
+                        self.recs.extend_from_slice(&tok[..len]);
+                    }
+                }
+                ts += tok.len() + 1;
+                if i == 0 {
+                    ts += t.end.len() + 1;
+                }
+            }
+            self.recs.extend_from_slice(&rec[..n]);
+            put_varint(&mut self.recs, u64::from(self.names.id(h.path.raw())));
+            // The cell count, set by `finish`.
+            self.recs.push(0);
+            self.cells_at = self.recs.len();
+        }
+        if let Some(b) = e.smaps.as_deref()
+            && !lines.is_some_and(|n| self.fast_cells(b, n))
+        {
+            for l in b.lines() {
+                self.field(&l);
+            }
+        }
+    }
+
+    /// The cells of a block of `lines` lines from the values the core
+    /// parser read, when that gives what reading its lines gives (`field`
+    /// for each): every line is a field already decided (no new column),
+    /// each at most once, none the parser refused (the caller knows: else
+    /// it does not call), `VmFlags` last. A cell
+    /// is then the field's value (the kernel's digits are its decimal
+    /// form, and pmap prints other digits as the value). Returns false,
+    /// having done nothing, otherwise.
     #[inline(always)]
-    fn field(&mut self, b: &[u8], p: usize) -> usize {
-        if !self.in_row {
-            return line_end(b, p) + 1;
+    fn fast_cells(&mut self, b: &SmapsBlock<'_>, lines: usize) -> bool {
+        if self.general_only {
+            return false;
         }
-        // The lines in the kernel's own form, one after the other.
-        let mut p = p;
-        while let Some(&CachedKey {
-            prefix: Some(pre),
-            decision,
-            ..
-        }) = self.cache.get(self.line_idx)
-            && let Some((value, digits, n, next)) = kb_line(b, p, &pre)
-        {
-            self.line_idx += 1;
-            if let Decision::Col(c) = decision
-                && self.inr
-            {
-                self.cell_word(c, digits, n, value);
-            }
-            p = next;
-            if !b.get(p).is_some_and(u8::is_ascii_uppercase) {
-                return p;
-            }
+        let k = &b.known;
+        let present = k.present();
+        if b.unknown_fields != 0 || b.name.is_some() || present & !self.decided != 0 {
+            return false;
         }
-        let li = self.line_idx;
-        // Kernels print the same keys in the same order for every mapping:
-        // try the key seen at this line position first, which saves looking
-        // for the colon.
-        let (colon, decision) = match self.cache.get(li) {
-            Some(k) if k.matches(b, p) => (p + k.text.len(), k.decision),
-            _ => {
-                let end = line_end(b, p);
-                let Some(c) = b[p..end].find_byte(b':') else {
-                    return end + 1;
+        let flags = match (b.vmflags.is_some(), self.flags_decision) {
+            (false, _) => None,
+            (true, Some(d)) => Some(d),
+            (true, None) => return false,
+        };
+        // One line per field: no key twice.
+        if lines != present.count_ones() as usize + usize::from(flags.is_some()) {
+            return false;
+        }
+        let flags_text = match flags {
+            Some(Decision::Flags) => {
+                let last = b.raw.rfind_byte(b'\n').map_or(b.raw, |i| &b.raw[i + 1..]);
+                let Some(l) = FieldLines::new(last).next() else {
+                    return false;
                 };
-                (p + c, self.decide(&b[p..p + c], li))
+                if l.key != b"VmFlags" {
+                    return false;
+                }
+                Some(l.text)
             }
+            _ => None,
         };
-        self.line_idx += 1;
-        match decision {
-            Decision::Skip => return line_end(b, colon) + 1,
-            Decision::Col(_) if !self.inr => return line_end(b, colon) + 1,
-            _ => {}
+        if self.inr {
+            // A cell for every column, in order (an empty one where the
+            // block has no value): what `finish` makes of `field`'s cells.
+            let Detail {
+                recs,
+                cols,
+                col_field,
+                quiet,
+                ..
+            } = self;
+            let n = col_field.len().min(cols.len());
+            recs.reserve(n * 21);
+            for (f, col) in col_field.iter().zip(cols.iter_mut()) {
+                let Some(v) = f.and_then(|f| k.get(f)) else {
+                    recs.push(0);
+                    continue;
+                };
+                col.total = col.total.wrapping_add(v);
+                let len = if v < 10 {
+                    recs.push(b'0' + v as u8);
+                    1
+                } else {
+                    let mut tmp = [0u8; 20];
+                    let mut i = tmp.len();
+                    let mut x = v;
+                    while x > 0 {
+                        i -= 1;
+                        tmp[i] = b'0' + (x % 10) as u8;
+                        x /= 10;
+                    }
+                    recs.push((20 - i) as u8);
+                    recs.extend_from_slice(&tmp[i..]);
+                    20 - i
+                };
+                if *quiet {
+                    col.width = col.width.max(len);
+                }
+            }
+            self.ncells = n;
         }
-        let mut q = skip_blanks(b, colon + 1);
-        if let Decision::Flags = decision {
-            return self.vmflags(b, q);
+        if let Some(t) = flags_text {
+            self.vmflags(t);
         }
-        let ds = q;
-        let mut value = 0u64;
-        while let Some(&d) = b.get(q)
-            && d.is_ascii_digit()
-            && q - ds < 20
-        {
-            value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-            q += 1;
-        }
-        let next = if b.get(q..q + 4) == Some(&b" kB\n"[..]) {
-            q + 4
-        } else if b.get(q) == Some(&b'\n') {
-            q + 1
-        } else {
-            line_end(b, q) + 1
+        true
+    }
+
+    /// One field line of the mapping being read.
+    #[inline(always)]
+    fn field(&mut self, l: &FieldLine<'_>) {
+        let decision = match l.field() {
+            Some(f) => match self.known[f as usize] {
+                Some(d) => d,
+                None => {
+                    let d = self.decide(l.key);
+                    self.known[f as usize] = Some(d);
+                    self.decided |= 1 << f as u32;
+                    d
+                }
+            },
+            None => match self.unknown.iter().find(|(k, _)| k.as_slice() == l.key) {
+                Some(&(_, d)) => d,
+                None => {
+                    let d = self.decide(l.key);
+                    self.unknown.push((l.key.to_vec(), d));
+                    if l.key == b"VmFlags" {
+                        self.flags_decision = Some(d);
+                    }
+                    d
+                }
+            },
         };
         match decision {
-            Decision::Col(c) if self.inr && q > ds => self.cell(c, &b[ds..q], value),
-            _ => {}
+            Decision::Skip => {}
+            Decision::Flags => self.vmflags(l.text),
+            Decision::Col(_) if !self.inr => {}
+            Decision::Col(c) => {
+                // pmap reads at most 20 digits of a number.
+                let d = l.digits();
+                let d = &d[..d.len().min(20)];
+                if !d.is_empty() {
+                    let value = d.iter().fold(0u64, |v, &c| {
+                        v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))
+                    });
+                    self.cell(c, d, value);
+                }
+            }
         }
-        next
     }
 
     /// Counts a cell of column `c`; the first one out of order starts the
@@ -1076,37 +997,6 @@ impl Detail<'_, '_> {
             self.cell_cols.push(c);
         }
         self.ncells += 1;
-    }
-
-    /// `cell` for `kb_line`'s digits: `n` (1 to 8) of them in the low bytes
-    /// of `digits`.
-    #[inline(always)]
-    fn cell_word(&mut self, c: usize, digits: u64, n: usize, value: u64) {
-        if n > 1 && digits & 0xff == u64::from(b'0') {
-            // Leading zeros: not the kernel's form.
-            let bytes = digits.to_le_bytes();
-            return self.cell(c, &bytes[..n], value);
-        }
-        self.note_col(c);
-        // `put_cell` with fixed-size copies: nine bytes, then cut.
-        let at = self.recs.len();
-        let mut tmp = [0u8; 9];
-        tmp[1..].copy_from_slice(&digits.to_le_bytes());
-        let len = if n == 1 {
-            tmp[0] = tmp[1];
-            1
-        } else {
-            tmp[0] = n as u8;
-            n + 1
-        };
-        self.recs.extend_from_slice(&tmp);
-        self.recs.truncate(at + len);
-        if let Some(col) = self.cols.get_mut(c) {
-            col.total = col.total.wrapping_add(value);
-            if self.quiet {
-                col.width = col.width.max(n);
-            }
-        }
     }
 
     /// Records `value`, read from `digits` (1 to 20 of them), in column `c`
@@ -1133,11 +1023,10 @@ impl Detail<'_, '_> {
         }
     }
 
-    /// What the key at line position `li` means; remembered for that
-    /// position.
-    fn decide(&mut self, key: &[u8], li: usize) -> Decision {
+    /// What the lines of `key` mean (decided once per key).
+    fn decide(&mut self, key: &[u8]) -> Decision {
         let style = self.style;
-        let d = if key == b"VmFlags" {
+        if key == b"VmFlags" {
             if self.want_flags {
                 Decision::Flags
             } else {
@@ -1153,21 +1042,13 @@ impl Detail<'_, '_> {
                 width: if style.quiet { 0 } else { key.len() },
                 total: 0,
             });
+            self.col_field.push(Field::from_key(key));
             Decision::Col(self.cols.len() - 1)
-        };
-        let k = CachedKey::new(key, d);
-        if li < self.cache.len() {
-            self.cache[li] = k;
-        } else {
-            self.cache.push(k);
         }
-        d
     }
 
-    /// The value of a `VmFlags:` line starting at `q`.
-    fn vmflags(&mut self, b: &[u8], q: usize) -> usize {
-        let end = line_end(b, q);
-        let v = &b[q..end];
+    /// The value of a `VmFlags:` line.
+    fn vmflags(&mut self, v: &[u8]) {
         let n = v
             .iter()
             .take(127)
@@ -1185,74 +1066,6 @@ impl Detail<'_, '_> {
                 self.cur_flags = Some(self.flags.id(f));
             }
         }
-        end + 1
-    }
-
-    /// A line that is not `Key: value`: a mapping's header, or nothing.
-    /// Its tokens are pmap's `-X` fields: start, perms, offset, device,
-    /// inode, then the name (all of it; pmap keeps 127 bytes).
-    fn header(&mut self, b: &[u8], p: usize) -> usize {
-        let end = line_end(b, p);
-        let line = &b[..end];
-        let mut toks = [(0usize, 0usize); 5];
-        let mut at = skip_blanks(line, p);
-        for t in toks.iter_mut() {
-            let e = find_blank(line, at);
-            if e == at {
-                return end + 1;
-            }
-            *t = (at, e);
-            at = skip_blanks(line, e);
-        }
-        let name = &line[at..];
-        // The range: its start is the first token, its end only decides
-        // whether an -A range shows it.
-        let (rs, re) = toks[0];
-        let Some(dash) = line[rs..re].find_byte(b'-') else {
-            return end + 1;
-        };
-        toks[0] = (rs, rs + dash);
-        self.finish();
-        self.line_idx = 0;
-        self.any = true;
-        for (m, &(ts, te)) in self.maxw.iter_mut().zip(toks.iter()) {
-            *m = (*m).max(te - ts);
-        }
-        self.in_row = true;
-        self.inr = self.style.range == (0, u64::MAX)
-            || in_range(
-                self.style,
-                hex_addr(&line[rs..rs + dash]),
-                hex_addr(&line[rs + dash + 1..re]),
-            );
-        if self.inr {
-            // Each token as a length byte and its bytes, gathered with
-            // fixed-size copies when the text allows.
-            let mut rec = [0u8; 5 * 17];
-            let mut n = 0;
-            for &(ts, te) in &toks {
-                let len = (te - ts).min(255);
-                match b.get(ts..ts + 16) {
-                    Some(src) if len <= 16 => {
-                        rec[n] = len as u8;
-                        rec[n + 1..n + 17].copy_from_slice(src);
-                        n += 1 + len;
-                    }
-                    _ => {
-                        self.recs.extend_from_slice(&rec[..n]);
-                        n = 0;
-                        self.recs.push(len as u8);
-                        self.recs.extend_from_slice(&b[ts..ts + len]);
-                    }
-                }
-            }
-            self.recs.extend_from_slice(&rec[..n]);
-            put_varint(&mut self.recs, u64::from(self.names.id(name)));
-            // The cell count, set by `finish`.
-            self.recs.push(0);
-            self.cells_at = self.recs.len();
-        }
-        end + 1
     }
 
     /// Ends the record of the mapping being read: the cell count (a byte,
@@ -1361,12 +1174,23 @@ pub fn detail(
     style: &Style<'_>,
     persist: &mut Persist,
 ) -> io::Result<()> {
+    detail_with(r, w, style, persist, false)
+}
+
+/// `detail`; with `general_only`, every field line is read one by one
+/// (tests check that the shortcut gives the same bytes).
+fn detail_with(
+    r: &mut (dyn Read + Send),
+    w: &mut dyn Write,
+    style: &Style<'_>,
+    persist: &mut Persist,
+    general_only: bool,
+) -> io::Result<()> {
     let q = style.quiet;
     let en = |n: &str| enabled(style, n.as_bytes());
     let mut d = Detail {
         style,
         quiet: q,
-        cols: &mut persist.cols,
         want_flags: en("VmFlags"),
         maxw: [0; 5],
         maxwv: 0,
@@ -1383,11 +1207,20 @@ pub fn detail(
         in_order: true,
         cell_cols: Vec::new(),
         cells: Vec::new(),
-        cache: Vec::new(),
-        line_idx: 0,
+        known: [None; FIELD_COUNT],
+        decided: 0,
+        unknown: Vec::new(),
+        flags_decision: None,
+        col_field: persist
+            .cols
+            .iter()
+            .map(|c| Field::from_key(&c.name))
+            .collect(),
+        general_only,
+        cols: &mut persist.cols,
     };
-    for_each_block(r, |b| {
-        d.block(b);
+    for_each_regions(r, |text| {
+        d.regions(text);
         Ok(())
     })?;
     d.finish();
@@ -1525,57 +1358,117 @@ pub fn detail(
 mod tests {
     use super::*;
 
-    /// `kb_line` on `line` (padded as text following it would): the number,
-    /// how many digits, the line's length.
-    fn kb(line: &str, key: &str) -> Option<(u64, usize, usize)> {
-        let k = CachedKey::new(key.as_bytes(), Decision::Col(0));
-        let mut text = line.as_bytes().to_vec();
-        text.resize(64, b'X');
-        let (v, _, n, next) = kb_line(&text, 0, k.prefix.as_ref()?)?;
-        Some((v, n, next))
-    }
-
-    #[test]
-    fn eight_digits_is_decimal() {
-        for v in [0u64, 1, 7, 10, 99, 12_345, 4_096_000, 99_999_999] {
-            let text = format!("{v:08}");
-            let w = word_at(text.as_bytes(), 0).unwrap_or(0);
-            assert_eq!(eight_digits(w), v, "{text}");
+    fn style(x_level: u32, quiet: bool, rc: Option<&[Vec<u8>]>) -> Style<'_> {
+        Style {
+            mode: Mode::Detail,
+            x_level,
+            quiet,
+            showpath: false,
+            kname: false,
+            range: (0, u64::MAX),
+            rc_fields: rc,
+            tty: false,
         }
     }
 
-    #[test]
-    fn kb_line_takes_only_the_kernel_form() {
-        assert_eq!(
-            kb("Rss:                  64 kB\n", "Rss"),
-            Some((64, 2, 28))
-        );
-        assert_eq!(kb("Rss:                   0 kB\n", "Rss"), Some((0, 1, 28)));
-        assert_eq!(
-            kb("Rss:            12345678 kB\n", "Rss"),
-            Some((12_345_678, 8, 28))
-        );
-        assert_eq!(
-            kb("KernelPageSize:        4 kB\n", "KernelPageSize"),
-            Some((4, 1, 28))
-        );
-        assert_eq!(
-            kb("THPeligible:           1\n", "THPeligible"),
-            Some((1, 1, 25))
-        );
-        // Anything else is read the general way.
-        for odd in [
-            "Rss:                     kB\n",
-            "Rss:               6 4 kB\n",
-            "Rss:\t                 64 kB\n",
-            "Rss:                  6x kB\n",
-            "Rss:           123456789 kB\n",
-            "Rss:                  64 kBX",
-            "Rss:                  64 KB\n",
-            "Pss:                  64 kB\n",
-            "THPeligible:    0\n",
-        ] {
-            assert_eq!(kb(odd, "Rss"), None, "{odd:?}");
+    /// `-X` of several texts in one run (columns carry over), with or
+    /// without the shortcut of `fast_cells`.
+    fn render(texts: &[&[u8]], style: &Style<'_>, general_only: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut persist = Persist::default();
+        for t in texts {
+            let mut r = io::Cursor::new(t.to_vec());
+            detail_with(&mut r, &mut out, style, &mut persist, general_only).unwrap();
         }
+        out
+    }
+
+    const ODD: &[u8] = b"\
+00400000-00401000 r-xp 00000000 08:01 7                          /bin/x
+Size:                  4 kB
+Rss:                   4 kB
+Swap:                  0 kB
+VmFlags: rd ex mr mw me 
+00401000-00402000 rw-p 00001000 08:01 7                          /bin/x
+Size:                  4 kB
+Rss:                   4 kB
+Rss:                   8 kB
+Swap:                  0 kB
+VmFlags: rd wr mr mw me  
+00402000-00403000 rw-p 00000000 00:00 0 
+Rss:                0012 kB
+Size:                  4 kB
+Swap:                  0 kB
+VmFlags: rd wr mr mw me 
+00403000-00404000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+VmFlags: rd wr mr mw me ac 
+Rss:                   4 kB
+Swap:                  0 kB
+00404000-00405000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Rss:                  7x kB
+Swap:    10000000000000000000 kB
+00405000-00406000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Rss:                   4 kB
+HugePFNMap:            3 kB
+Name:           [anon:x]
+Swap:                  0 kB
+00406000-00407000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Pss:                   2 kB
+Swap:    123456789012345678901 kB
+00407000-00408000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+Pss:                   2 kB
+VmFlags: rd wr mr mw me ac ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh
+00408000-00409000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+";
+
+    /// The shortcut gives the bytes that reading every line gives: on
+    /// every smaps fixture, and on text with repeated, reordered, unknown
+    /// and malformed fields, in every `-X` flavour, several PIDs per run.
+    #[test]
+    fn fast_cells_change_nothing() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fixtures");
+        let mut texts: Vec<Vec<u8>> = vec![ODD.to_vec()];
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "smaps") {
+                texts.push(std::fs::read(&p).unwrap());
+            }
+        }
+        assert!(texts.len() > 5);
+        let rc: Vec<Vec<u8>> = ["Rss", "Swap", "VmFlags", "Mapping", "Perm"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let styles = [
+            style(1, false, None),
+            style(1, true, None),
+            style(2, false, None),
+            style(2, true, None),
+            style(0, false, Some(&rc)),
+        ];
+        for st in &styles {
+            for t in &texts {
+                let runs: [&[&[u8]]; 2] = [&[t], &[t, ODD]];
+                for run in runs {
+                    let fast = render(run, st, false);
+                    let slow = render(run, st, true);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&slow)
+                    );
+                }
+            }
+        }
+        // It is taken at all: the common block is read from its values.
+        let st = style(2, false, None);
+        let out = String::from_utf8(render(&[ODD], &st, false)).unwrap();
+        assert!(out.contains("HugePFNMap"), "{out}");
     }
 }
