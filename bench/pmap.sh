@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 N=${1:-60000}
 T=${2:-200}
 REPS=${REPS:-5}   # each command runs REPS times (in rounds); the fastest run is reported
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-pmap}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p maplens -p maplens-testkid
 M=$CARGO_TARGET_DIR/release/maplens
 KID=$CARGO_TARGET_DIR/release/maplens-testkid
