@@ -7,7 +7,6 @@ use std::path::Path;
 use maplens_core::check::{Finding, Outcome, RULES, Severity};
 use maplens_core::model::Snapshot;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::{JSON_SCHEMA_VERSION, human, term};
 
@@ -242,25 +241,185 @@ fn artifact_of(snap: &Snapshot) -> String {
     }
 }
 
-fn sarif(done: &[Checked], args: &View) -> Value {
-    let rules: Vec<Value> = RULES
+/// SARIF 2.1.0, as far as maplens fills it (the names are the spec's;
+/// `tests/check_sarif.rs` validates the document against its schema).
+mod sarif {
+    use serde::Serialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize)]
+    pub struct Log<'a> {
+        #[serde(rename = "$schema")]
+        pub schema: &'static str,
+        pub version: &'static str,
+        pub runs: [Run<'a>; 1],
+    }
+
+    #[derive(Serialize)]
+    pub struct Run<'a> {
+        pub tool: Tool<'a>,
+        pub invocations: [Invocation; 1],
+        pub results: Vec<SarifResult<'a>>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Tool<'a> {
+        pub driver: Driver<'a>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Driver<'a> {
+        pub name: &'static str,
+        pub semantic_version: &'static str,
+        pub rules: Vec<Rule<'a>>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Text<'a> {
+        pub text: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Rule<'a> {
+        pub id: &'a str,
+        pub name: &'a str,
+        pub short_description: Text<'a>,
+        pub full_description: Text<'a>,
+        pub help: Text<'a>,
+        pub default_configuration: Level,
+        pub properties: RuleProperties<'a>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Level {
+        pub level: &'static str,
+    }
+
+    #[derive(Serialize)]
+    pub struct RuleProperties<'a> {
+        pub tags: [&'static str; 1],
+        pub needs: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Invocation {
+        pub execution_successful: bool,
+        pub tool_execution_notifications: Vec<Notification>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Notification {
+        pub level: &'static str,
+        pub message: OwnedText,
+        pub descriptor: Descriptor,
+    }
+
+    #[derive(Serialize)]
+    pub struct OwnedText {
+        pub text: String,
+    }
+
+    #[derive(Serialize)]
+    pub struct Descriptor {
+        pub id: &'static str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SarifResult<'a> {
+        pub rule_id: &'a str,
+        pub rule_index: usize,
+        pub level: &'static str,
+        pub message: OwnedText,
+        pub partial_fingerprints: Fingerprints,
+        pub properties: ResultProperties<'a>,
+        pub locations: Vec<Location>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Fingerprints {
+        #[serde(rename = "maplensFinding/v1")]
+        pub v1: String,
+    }
+
+    #[derive(Serialize)]
+    pub struct ResultProperties<'a> {
+        pub severity: &'static str,
+        pub target: &'a str,
+        pub evidence: &'a [String],
+        pub numbers: &'a BTreeMap<&'static str, u64>,
+        pub explanation: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub saving: Option<Saving<'a>>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Saving<'a> {
+        pub bytes: u64,
+        pub kind: &'static str,
+        pub basis: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Location {
+        pub physical_location: PhysicalLocation,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PhysicalLocation {
+        pub artifact_location: ArtifactLocation,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub region: Option<Region>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub address: Option<Address>,
+    }
+
+    #[derive(Serialize)]
+    pub struct ArtifactLocation {
+        pub uri: String,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Region {
+        pub start_line: u32,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Address {
+        pub absolute_address: u64,
+        pub length: u64,
+        pub kind: &'static str,
+        pub name: String,
+    }
+}
+
+fn sarif<'a>(done: &'a [Checked], args: &View) -> sarif::Log<'a> {
+    use sarif::*;
+    let rules: Vec<Rule<'a>> = RULES
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "name": r.title,
-                "shortDescription": {"text": r.title},
-                "fullDescription": {"text": r.help},
-                "help": {"text": r.help},
-                "defaultConfiguration": {"level": level(r.max_severity)},
-                "properties": {
-                    "tags": [match r.area {
-                        maplens_core::check::Area::Security => "security",
-                        maplens_core::check::Area::Memory => "memory",
-                    }],
-                    "needs": r.needs,
-                },
-            })
+        .map(|r| Rule {
+            id: r.id,
+            name: r.title,
+            short_description: Text { text: r.title },
+            full_description: Text { text: r.help },
+            help: Text { text: r.help },
+            default_configuration: Level {
+                level: level(r.max_severity),
+            },
+            properties: RuleProperties {
+                tags: [match r.area {
+                    maplens_core::check::Area::Security => "security",
+                    maplens_core::check::Area::Memory => "memory",
+                }],
+                needs: r.needs,
+            },
         })
         .collect();
     let mut results = Vec::new();
@@ -268,25 +427,38 @@ fn sarif(done: &[Checked], args: &View) -> Value {
         let uri = artifact_of(&c.snap);
         for f in &c.outcome.findings {
             let idx = RULES.iter().position(|r| r.id == f.id).unwrap_or(0);
-            let locations: Vec<Value> = f
+            let mut locations: Vec<Location> = f
                 .regions
                 .iter()
                 .take(20)
-                .map(|r| {
-                    json!({
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": uri},
-                            "region": {"startLine": r.line.max(1)},
-                            "address": {
-                                "absoluteAddress": r.start,
-                                "length": r.end - r.start,
-                                "kind": "page",
-                                "name": if r.path.is_empty() { "[anonymous]".to_owned() } else { r.path.clone() },
+                .map(|r| Location {
+                    physical_location: PhysicalLocation {
+                        artifact_location: ArtifactLocation { uri: uri.clone() },
+                        region: Some(Region {
+                            start_line: r.line.max(1),
+                        }),
+                        address: Some(Address {
+                            absolute_address: r.start,
+                            length: r.end - r.start,
+                            kind: "page",
+                            name: if r.path.is_empty() {
+                                "[anonymous]".to_owned()
+                            } else {
+                                r.path.clone()
                             },
-                        },
-                    })
+                        }),
+                    },
                 })
                 .collect();
+            if locations.is_empty() {
+                locations.push(Location {
+                    physical_location: PhysicalLocation {
+                        artifact_location: ArtifactLocation { uri: uri.clone() },
+                        region: None,
+                        address: None,
+                    },
+                });
+            }
             let mut text = f.summary.clone();
             if let Some(sv) = &f.saving {
                 let _ = write!(
@@ -296,65 +468,58 @@ fn sarif(done: &[Checked], args: &View) -> Value {
                     sv.kind.id()
                 );
             }
-            let mut r = json!({
-                "ruleId": f.id,
-                "ruleIndex": idx,
-                "level": level(f.severity),
-                "message": {"text": text},
-                "partialFingerprints": {
-                    "maplensFinding/v1": format!("{}:{}:{}", c.word, f.id, f.subject),
+            results.push(SarifResult {
+                rule_id: f.id,
+                rule_index: idx,
+                level: level(f.severity),
+                message: OwnedText { text },
+                partial_fingerprints: Fingerprints {
+                    v1: format!("{}:{}:{}", c.word, f.id, f.subject),
                 },
-                "properties": {
-                    "severity": f.severity.id(),
-                    "target": c.word,
-                    "evidence": f.evidence,
-                    "numbers": f.numbers,
-                    "explanation": f.explanation,
+                properties: ResultProperties {
+                    severity: f.severity.id(),
+                    target: &c.word,
+                    evidence: &f.evidence,
+                    numbers: &f.numbers,
+                    explanation: &f.explanation,
+                    saving: f.saving.as_ref().map(|sv| Saving {
+                        bytes: sv.bytes,
+                        kind: sv.kind.id(),
+                        basis: &sv.basis,
+                    }),
                 },
+                locations,
             });
-            if !locations.is_empty() {
-                r["locations"] = Value::Array(locations);
-            } else {
-                r["locations"] = json!([{
-                    "physicalLocation": {"artifactLocation": {"uri": uri}},
-                }]);
-            }
-            if let Some(sv) = &f.saving {
-                r["properties"]["saving"] = json!({
-                    "bytes": sv.bytes,
-                    "kind": sv.kind.id(),
-                    "basis": sv.basis,
-                });
-            }
-            results.push(r);
         }
     }
-    let notifications: Vec<Value> = done
+    let notifications: Vec<Notification> = done
         .iter()
         .flat_map(|c| {
-            c.outcome.skipped.iter().map(move |k| {
-                json!({
-                    "level": "note",
-                    "message": {"text": format!("{}: rule {} skipped: {}", c.word, k.id, k.reason)},
-                    "descriptor": {"id": k.id},
-                })
+            c.outcome.skipped.iter().map(move |k| Notification {
+                level: "note",
+                message: OwnedText {
+                    text: format!("{}: rule {} skipped: {}", c.word, k.id, k.reason),
+                },
+                descriptor: Descriptor { id: k.id },
             })
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "maplens",
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "invocations": [{
-                "executionSuccessful": true,
-                "toolExecutionNotifications": notifications,
+    Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "maplens",
+                    semantic_version: env!("CARGO_PKG_VERSION"),
+                    rules,
+                },
+            },
+            invocations: [Invocation {
+                execution_successful: true,
+                tool_execution_notifications: notifications,
             }],
-            "results": results,
+            results,
         }],
-    })
+    }
 }
