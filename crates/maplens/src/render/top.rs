@@ -50,15 +50,59 @@ pub enum SortKey {
     Command,
 }
 
+impl SortKey {
+    /// The figure this key sorts by, when it is one (`None` for pid, user
+    /// and command).
+    fn figure(self, m: &Mem) -> Option<u64> {
+        match self {
+            SortKey::Pss => Some(m.pss),
+            SortKey::Uss => Some(m.uss),
+            SortKey::Rss => Some(m.rss),
+            SortKey::Swap => Some(m.swap),
+            SortKey::Swappss => Some(m.swap_pss),
+            SortKey::Pid | SortKey::User | SortKey::Command => None,
+        }
+    }
+}
+
+/// Sorts grouped rows by the key's figure, largest first, or by their name
+/// for a key that is not a figure; then reverses and cuts as asked.
+fn sort_cut<T>(
+    rows: &mut Vec<T>,
+    args: &View,
+    mem: impl Fn(&T) -> &Mem,
+    name: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    match args.sort {
+        SortKey::Pid | SortKey::User | SortKey::Command => rows.sort_by(|a, b| name(a, b)),
+        key => rows.sort_by_key(|r| std::cmp::Reverse(key.figure(mem(r)).unwrap_or(0))),
+    }
+    if args.reverse {
+        rows.reverse();
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+}
+
+/// The table (with the footer) or CSV of rows of text or byte cells.
+fn table_or_csv<T: AsRef<[u8]>>(
+    args: &View,
+    report: &ScanReport,
+    header: &[&str],
+    numeric: &[bool],
+    out: &[Vec<T>],
+) -> anyhow::Result<String> {
+    if args.format == Format::Csv {
+        return csv(header, out);
+    }
+    let mut s = plain_table(header, numeric, out);
+    s.push_str(&footer(report, args.bytes));
+    Ok(s)
+}
+
 pub fn sort_rows(rows: &mut [&ProcessRow], key: SortKey, reverse: bool) {
-    let num = |r: &ProcessRow| match key {
-        SortKey::Pss => r.mem.pss,
-        SortKey::Uss => r.mem.uss,
-        SortKey::Rss => r.mem.rss,
-        SortKey::Swap => r.mem.swap,
-        SortKey::Swappss => r.mem.swap_pss,
-        _ => 0,
-    };
+    let num = |r: &ProcessRow| key.figure(&r.mem).unwrap_or(0);
     rows.sort_by(|a, b| {
         let o = match key {
             SortKey::Pid => a.meta.pid.cmp(&b.meta.pid),
@@ -460,20 +504,7 @@ pub fn groups(
     g: Vec<Group>,
 ) -> anyhow::Result<String> {
     let mut g = g;
-    match args.sort {
-        SortKey::Uss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.uss)),
-        SortKey::Rss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.rss)),
-        SortKey::Swap => g.sort_by_key(|a| std::cmp::Reverse(a.mem.swap)),
-        SortKey::Swappss => g.sort_by_key(|a| std::cmp::Reverse(a.mem.swap_pss)),
-        SortKey::User | SortKey::Command | SortKey::Pid => g.sort_by(|a, b| a.key.cmp(&b.key)),
-        SortKey::Pss => {}
-    }
-    if args.reverse {
-        g.reverse();
-    }
-    if let Some(n) = args.limit {
-        g.truncate(n);
-    }
+    sort_cut(&mut g, args, |x| &x.mem, |a, b| a.key.cmp(&b.key));
     let key = what.to_lowercase();
     match args.format {
         Format::Json => json_text(&ScanDoc::new(
@@ -510,32 +541,14 @@ pub fn groups(
                     ]
                 })
                 .collect();
-            if csv_mode {
-                return csv(&header, &out);
-            }
-            let mut s = plain_table(&header, &numeric, &out);
-            s.push_str(&footer(report, args.bytes));
-            Ok(s)
+            table_or_csv(args, report, &header, &numeric, &out)
         }
     }
 }
 
 pub fn objects(args: &View, report: &ScanReport, o: ObjectTotals) -> anyhow::Result<String> {
     let mut rows = o.into_rows();
-    match args.sort {
-        SortKey::Uss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.uss)),
-        SortKey::Rss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.rss)),
-        SortKey::Swap => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.swap)),
-        SortKey::Swappss => rows.sort_by_key(|a| std::cmp::Reverse(a.mem.swap_pss)),
-        SortKey::Pss => {}
-        _ => rows.sort_by(|a, b| a.name.cmp(&b.name)),
-    }
-    if args.reverse {
-        rows.reverse();
-    }
-    if let Some(n) = args.limit {
-        rows.truncate(n);
-    }
+    sort_cut(&mut rows, args, |x| &x.mem, |a, b| a.name.cmp(&b.name));
     match args.format {
         Format::Json => json_text(&ScanDoc::new(
             report,
@@ -579,12 +592,7 @@ pub fn objects(args: &View, report: &ScanReport, o: ObjectTotals) -> anyhow::Res
                     ]
                 })
                 .collect();
-            if csv_mode {
-                return csv(&header, &out);
-            }
-            let mut s = plain_table(&header, &numeric, &out);
-            s.push_str(&footer(report, args.bytes));
-            Ok(s)
+            table_or_csv(args, report, &header, &numeric, &out)
         }
     }
 }
