@@ -80,20 +80,16 @@ impl Kid {
     /// pages. Tests comparing PSS must exclude those mappings (or compare
     /// only the kid's own mappings: the copy, anonymous memory, its files).
     pub fn spawn_copy(args: &[&str]) -> io::Result<Kid> {
-        let src = try_kid_binary()?;
-        let (dir, bin) = copy_binary(&src)?;
-        match Self::spawn_at(&bin, args, Some(dir.clone())) {
-            Ok(k) => Ok(k),
-            Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
-                Err(e)
-            }
-        }
+        Self::spawn_copy_any(args)
     }
 
     /// Like [`Kid::spawn_copy`], with arguments of any bytes (file names
     /// that are not UTF-8).
     pub fn spawn_copy_os(args: &[OsString]) -> io::Result<Kid> {
+        Self::spawn_copy_any(args)
+    }
+
+    fn spawn_copy_any<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> io::Result<Kid> {
         let src = try_kid_binary()?;
         let (dir, bin) = copy_binary(&src)?;
         match Self::spawn_at(&bin, args, Some(dir.clone())) {

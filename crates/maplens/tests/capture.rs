@@ -1,6 +1,9 @@
 //! `maplens capture` and bundles: capture live children, analyse the bundle
 //! after they have exited, and agree with smem on smemcap-layout tarballs.
 
+#[path = "common/json.rs"]
+mod json;
+use json::{assert_same, first_diff, json_sans_source};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command as StdCommand;
@@ -35,24 +38,6 @@ fn run_ok(args: &[&str]) -> String {
         out.status
     );
     String::from_utf8(out.stdout).expect("maplens prints UTF-8")
-}
-
-/// JSON with every `source` key removed (it names where the text came
-/// from: `/proc/PID` live, `cap.tar:PID` from a bundle).
-fn json_sans_source(text: &str) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("source");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut v: Value = serde_json::from_str(text).expect("maplens prints JSON");
-    strip(&mut v);
-    v
 }
 
 /// PSS of a page shared with another process depends on who else maps
@@ -91,38 +76,6 @@ fn observer_free(v: &mut Value) {
         }
     } else {
         strip_pss(v);
-    }
-}
-
-/// The path and values of the first difference between two JSON values.
-fn first_diff(a: &Value, b: &Value, path: &str) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys()) {
-                let p = format!("{path}.{k}");
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => {
-                        if let Some(d) = first_diff(u, v, &p) {
-                            return Some(d);
-                        }
-                    }
-                    (u, v) => return Some(format!("{p}: {u:?} vs {v:?}")),
-                }
-            }
-            None
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (u, v))| first_diff(u, v, &format!("{path}[{i}]"))),
-        _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
-    }
-}
-
-fn assert_same(a: &Value, b: &Value, what: &str) {
-    if let Some(d) = first_diff(a, b, "") {
-        panic!("{what}: {d}");
     }
 }
 

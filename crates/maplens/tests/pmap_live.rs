@@ -84,6 +84,20 @@ fn equal_but_shared_pss(want: &str, got: &str, header: &str) -> Result<(), Strin
     Ok(())
 }
 
+/// The option sets every live comparison runs (each test adds its own).
+const MODES: &[&[&str]] = &[
+    &[],
+    &["-x"],
+    &["-X"],
+    &["-XX"],
+    &["-d"],
+    &["-q"],
+    &["-x", "-q"],
+    &["-X", "-q"],
+    &["-d", "-q"],
+    &["-p"],
+];
+
 fn compare(pid: u32, opts: &[&str]) {
     let mut args: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
     args.push(pid.to_string());
@@ -175,23 +189,9 @@ fn matches_procps_pmap_on_frozen_kids() {
     for k in kids {
         k.stop().unwrap();
     }
-    let formats: &[&[&str]] = &[
-        &[],
-        &["-x"],
-        &["-X"],
-        &["-XX"],
-        &["-d"],
-        &["-q"],
-        &["-x", "-q"],
-        &["-X", "-q"],
-        &["-XX", "-q"],
-        &["-d", "-q"],
-        &["-p"],
-        &["-X", "-p"],
-        &["-d", "-p"],
-    ];
     for k in kids {
-        for f in formats {
+        let extra: &[&[&str]] = &[&["-XX", "-q"], &["-X", "-p"], &["-d", "-p"]];
+        for f in MODES.iter().chain(extra) {
             compare(k.pid, f);
         }
         let r = some_range(k.pid);
@@ -287,23 +287,8 @@ fn twenty_gib_mapping_matches_procps() {
     std::fs::write(&rc, "[Fields Display]\nSize\nRss\nMapping\n").unwrap();
     let rc = rc.to_str().unwrap();
     let r = some_range(kid.pid);
-    let formats: &[&[&str]] = &[
-        &[],
-        &["-x"],
-        &["-X"],
-        &["-XX"],
-        &["-d"],
-        &["-q"],
-        &["-x", "-q"],
-        &["-X", "-q"],
-        &["-d", "-q"],
-        &["-p"],
-        &["-x", "-p"],
-        &["-C", rc],
-        &["-A", &r],
-        &["-d", "-A", &r],
-    ];
-    for f in formats {
+    let extra: &[&[&str]] = &[&["-x", "-p"], &["-C", rc], &["-A", &r], &["-d", "-A", &r]];
+    for f in MODES.iter().chain(extra) {
         compare(kid.pid, f);
     }
     // -k is not in 4.0.2 (it refuses it): with -k only bracketed names

@@ -692,3 +692,44 @@ pub fn shm(args: &View, report: &ScanReport, t: ShmTotals) -> anyhow::Result<Str
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(sort: SortKey, reverse: bool, limit: Option<usize>) -> View {
+        View {
+            sort,
+            reverse,
+            limit,
+            format: Format::Table,
+            bytes: false,
+            categories: false,
+        }
+    }
+
+    #[test]
+    fn grouped_rows_sort_by_figure_or_name_then_cut() {
+        let row = |name: &str, rss: u64, uss: u64| {
+            (
+                name.to_owned(),
+                Mem {
+                    rss,
+                    uss,
+                    ..Mem::default()
+                },
+            )
+        };
+        let rows = vec![row("b", 10, 3), row("a", 30, 1), row("c", 20, 2)];
+        let names = |v: &[(String, Mem)]| v.iter().map(|r| r.0.clone()).collect::<Vec<_>>();
+        let by = |v: &View| {
+            let mut r = rows.clone();
+            sort_cut(&mut r, v, |x| &x.1, |a, b| a.0.cmp(&b.0));
+            names(&r)
+        };
+        assert_eq!(by(&view(SortKey::Rss, false, None)), ["a", "c", "b"]);
+        assert_eq!(by(&view(SortKey::Uss, false, None)), ["b", "c", "a"]);
+        assert_eq!(by(&view(SortKey::Command, false, None)), ["a", "b", "c"]);
+        assert_eq!(by(&view(SortKey::Rss, true, Some(2))), ["b", "c"]);
+    }
+}

@@ -2,6 +2,9 @@
 //! clone, and text from a target made safe for a terminal in every command
 //! and format.
 
+#[path = "../common/json.rs"]
+mod json;
+
 mod deleted_names;
 mod deleted_scans;
 mod manners;

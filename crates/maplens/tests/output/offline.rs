@@ -8,6 +8,7 @@
 //! Also: a capture that captures nothing writes nothing, and a bundle asked
 //! for a PID it does not hold names the ones it holds.
 
+use crate::json::{assert_same, json_sans_source};
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -28,62 +29,6 @@ pub(crate) fn run_ok(args: &[&str]) -> String {
         out.status.success() || (args.first() == Some(&"check") && out.status.code() == Some(1));
     assert!(ok, "maplens {args:?} failed ({}): {stderr}", out.status);
     String::from_utf8(out.stdout).expect("maplens prints UTF-8")
-}
-
-/// The JSON document with the keys that name where the text came from
-/// removed: `source` (`/proc/PID` live, `cap.tar:PID` from a bundle) and,
-/// in check's targets, `target` (the word typed on the command line).
-pub(crate) fn json_sans_source(text: &str) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("source");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut v: Value = serde_json::from_str(text).expect("maplens prints JSON");
-    strip(&mut v);
-    if let Some(targets) = v.get_mut("targets").and_then(Value::as_array_mut) {
-        for t in targets {
-            t.as_object_mut().map(|m| m.remove("target"));
-        }
-    }
-    v
-}
-
-/// The path and values of the first difference between two JSON values.
-pub(crate) fn first_diff(a: &Value, b: &Value, path: &str) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys()) {
-                let p = format!("{path}.{k}");
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => {
-                        if let Some(d) = first_diff(u, v, &p) {
-                            return Some(d);
-                        }
-                    }
-                    (u, v) => return Some(format!("{p}: {u:?} vs {v:?}")),
-                }
-            }
-            None
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (u, v))| first_diff(u, v, &format!("{path}[{i}]"))),
-        _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
-    }
-}
-
-fn assert_same(a: &Value, b: &Value, what: &str) {
-    if let Some(d) = first_diff(a, b, "") {
-        panic!("{what}: {d}");
-    }
 }
 
 /// The tests here start and end kids, which moves the PSS of what the kids
