@@ -486,6 +486,12 @@ impl<W: Write> Capture<W> {
             self.write_file(&format!("{pid}/{}", source::deleted::RECORD), &rec)
                 .map_err(Skip::Output)?;
         }
+        // The program headers of the mapped objects (a few hundred bytes
+        // each), so that a bundle tells segments apart as exactly as live.
+        if let Ok(Some(rec)) = source::elf::capture_record(&dir) {
+            self.write_file(&format!("{pid}/{}", source::elf::RECORD), &rec)
+                .map_err(Skip::Output)?;
+        }
         if self.threads && partial.is_none() {
             let tids: Vec<u32> = match std::fs::read_dir(dir.join("task")) {
                 Ok(rd) => rd

@@ -6,11 +6,13 @@
 //! regions from a process that changed while it was read). Every figure
 //! keeps the line of kernel text it came from ([`Region::line`]).
 
+pub mod elf;
 mod region;
 mod sample;
 mod sink;
 pub mod system;
 
+pub use elf::ElfObject;
 pub use region::{ExtraValue, Region, RegionPath, Smaps, SparseValues};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
 pub use sink::TextSink;
@@ -217,6 +219,11 @@ pub struct Snapshot {
     /// running system for a live target, from the bundle for a captured one;
     /// `None` for a saved maps or smaps file (or a copied `/proc/PID`).
     pub system: Option<SystemInfo>,
+    /// The program headers of mapped ELF objects, sorted by address: read
+    /// from the files for a live process, from the record of a bundle;
+    /// empty when unknown (saved maps text), and then segments are told
+    /// apart by their layout alone.
+    pub elf: Vec<ElfObject>,
 }
 
 /// Why a snapshot could not be built from text.

@@ -23,6 +23,7 @@
 //! assert_eq!(e.smaps.as_deref().unwrap().known.get(Field::Rss), Some(12));
 //! ```
 
+pub mod elf;
 mod error;
 mod header;
 pub mod meminfo;

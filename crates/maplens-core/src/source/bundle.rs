@@ -11,6 +11,7 @@
 //! PID/task/TID/comm  PID/task/TID/syscall
 //! PID/limits                /proc/PID/limits
 //! PID/maplens-deleted.txt   what each ` (deleted)` suffix means (`source::deleted`)
+//! PID/maplens-elf.json      program headers of the mapped ELF objects (`source::elf`)
 //! meminfo  version          /proc/meminfo and /proc/version
 //! sys/vm/max_map_count      /proc/sys/vm/max_map_count
 //! sysfs/kernel/mm/transparent_hugepage/enabled   /sys/kernel/mm/…/enabled
@@ -593,6 +594,19 @@ impl Bundle {
         snap.system = Some(self.system());
         if let Some(rec) = self.file(pid, super::deleted::RECORD)? {
             super::deleted::apply_record(&rec, &mut snap.regions);
+        }
+        #[cfg(feature = "serde")]
+        if let Some(rec) = self.file(pid, super::elf::RECORD)? {
+            match super::elf::parse_record(&rec) {
+                Ok(objects) => snap.elf = objects,
+                Err(e) => snap.notices.push(Notice::Other {
+                    message: format!(
+                        "{origin}/{}: ELF headers unreadable ({e}); segments were told apart by \
+                         their layout",
+                        super::elf::RECORD
+                    ),
+                }),
+            }
         }
         if snap.regions.is_empty() && snap.rollup.is_none() {
             snap.notices.push(Notice::Other {

@@ -15,6 +15,7 @@ use crate::parse::Mode;
 
 pub mod bundle;
 pub mod deleted;
+pub mod elf;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.
@@ -554,6 +555,7 @@ pub fn load_dir(
     snap.process = process?;
     if live {
         deleted::check_live(dir, &mut snap.regions);
+        snap.elf = elf::read_live(dir, &snap.regions);
         snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
     }
     if live && !dir.exists() {
