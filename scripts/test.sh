@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests use as oracles or helpers: procps pmap, smem,
-# setpriv (util-linux), qemu-user and an ARM cross linker for the static
+# setpriv (util-linux), readelf (binutils), qemu-user and an ARM cross linker for the static
 # device builds (tests/cross.rs runs them under qemu).
 need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
+command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)

@@ -185,6 +185,10 @@ pub struct Segment {
     pub offset: u64,
     /// Sizes and residency.
     pub usage: Usage,
+    /// True when its kind was inferred from the layout; false when the
+    /// object's program headers placed it (or the kind is plain from the
+    /// permissions).
+    pub heuristic: bool,
 }
 
 /// A binary or library with its segments.
@@ -490,6 +494,7 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
                             0
                         },
                         usage: Usage::of([r]),
+                        heuristic: cl.classes[i].heuristic,
                     }
                 })
                 .collect();

@@ -474,7 +474,15 @@ fn exec_stack(cx: &Cx<'_>) -> Vec<Finding> {
 fn exec_anon(cx: &Cx<'_>) -> Vec<Finding> {
     let idx: Vec<usize> = cx
         .regions()
-        .filter(|(_, r, c)| r.perms.exec() && !r.perms.write() && !is_stack(*c) && is_anon_like(r))
+        // An object's text remapped onto anonymous memory (huge pages) is
+        // that object's code, not a finding.
+        .filter(|&(i, r, c)| {
+            r.perms.exec()
+                && !r.perms.write()
+                && !is_stack(c)
+                && is_anon_like(r)
+                && !(c == Category::Code && cx.cl.classes[i].object.is_some())
+        })
         .map(|(i, _, _)| i)
         .collect();
     if idx.is_empty() {

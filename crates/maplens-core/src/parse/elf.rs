@@ -183,9 +183,8 @@ fn needed<H: FileHeader>(data: &[u8]) -> Result<u64, ElfError> {
     let e = h.endian().map_err(|_| ElfError::NotElf)?;
     let ehsize = std::mem::size_of::<H>() as u64;
     let phoff: u64 = h.e_phoff(e).into();
-    let phend = phoff.saturating_add(
-        u64::from(h.e_phnum(e)).saturating_mul(u64::from(h.e_phentsize(e))),
-    );
+    let phend =
+        phoff.saturating_add(u64::from(h.e_phnum(e)).saturating_mul(u64::from(h.e_phentsize(e))));
     let mut need = ehsize.max(phend).min(MAX_HEADER_BYTES);
     if (data.len() as u64) < need {
         return Ok(need);
@@ -207,7 +206,9 @@ fn needed<H: FileHeader>(data: &[u8]) -> Result<u64, ElfError> {
 fn parse_as<H: FileHeader>(data: &[u8], class64: bool, big: bool) -> Result<ElfHeaders, ElfError> {
     let h = H::parse(data).map_err(|_| ElfError::NotElf)?;
     let e = h.endian().map_err(|_| ElfError::NotElf)?;
-    let phs = h.program_headers(e, data).map_err(|x| ElfError::ProgramHeaders(x.to_string()))?;
+    let phs = h
+        .program_headers(e, data)
+        .map_err(|x| ElfError::ProgramHeaders(x.to_string()))?;
     let mut out = ElfHeaders {
         class64,
         big_endian: big,
@@ -269,10 +270,12 @@ mod tests {
 
     #[test]
     fn libc_of_this_machine() {
-        let Some(b) = ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"]
-            .into_iter()
-            .find_map(real)
-        else {
+        let Some(b) = [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+        ]
+        .into_iter()
+        .find_map(real) else {
             return;
         };
         let need = ElfHeaders::bytes_needed(&b[..64]).unwrap();

@@ -35,8 +35,7 @@ pub const MAX_OBJECTS: usize = 4096;
 type Key<'a> = (u32, u32, u64, &'a [u8]);
 
 fn key(r: &Region) -> Option<Key<'_>> {
-    matches!(r.kind(), PathKind::File)
-        .then(|| (r.dev.major, r.dev.minor, r.inode, r.path.raw()))
+    matches!(r.kind(), PathKind::File).then(|| (r.dev.major, r.dev.minor, r.inode, r.path.raw()))
 }
 
 /// A region that may sit between two segments of one object: anonymous
@@ -180,8 +179,7 @@ struct Record {
 #[cfg(feature = "serde")]
 pub fn capture_record(dir: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let maps = super::read_file(&dir.join("maps"))?;
-    let Ok(snap) =
-        crate::model::Snapshot::from_text("maps", &maps, crate::parse::Mode::Lenient)
+    let Ok(snap) = crate::model::Snapshot::from_text("maps", &maps, crate::parse::Mode::Lenient)
     else {
         return Ok(None);
     };

@@ -312,7 +312,14 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
                     Category::LinkerGap,
                 ] {
                     let z = ob.size_of(k);
-                    row.push(if z == 0 { "-".into() } else { h(z).into() });
+                    let guess = ob.segments.iter().any(|sg| sg.kind == k && sg.heuristic);
+                    row.push(if z == 0 {
+                        "-".into()
+                    } else if guess {
+                        format!("{} (?)", h(z)).into()
+                    } else {
+                        h(z).into()
+                    });
                 }
                 row
             })
