@@ -200,6 +200,14 @@ pub struct ObjectRow {
     pub path: Vec<u8>,
     /// Sizes and residency of all its segments.
     pub usage: Usage,
+    /// Its segments were placed by its program headers (exact), not by
+    /// the layout.
+    pub exact: bool,
+    /// File offset of its first mapping: 0, or where a library stored
+    /// inside an APK or zip begins.
+    pub offset: u64,
+    /// The GNU build id, when its headers were read.
+    pub build_id: Option<String>,
     /// Its segments in address order.
     pub segments: Vec<Segment>,
 }
@@ -505,6 +513,9 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
             ObjectRow {
                 path: o.path.clone(),
                 usage,
+                exact: o.exact,
+                offset: o.offset,
+                build_id: o.build_id.clone(),
                 segments,
             }
         })

@@ -7,6 +7,7 @@ mod json;
 
 mod deleted_names;
 mod deleted_scans;
+mod elf_segments;
 mod manners;
 mod odd_names;
 mod offline;

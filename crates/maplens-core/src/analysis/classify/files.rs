@@ -1,7 +1,7 @@
 //! Files, devices and shared memory: data files, device and GPU mappings,
 //! memfd, System V and POSIX shared memory, hugetlbfs, anon-inode objects.
 
-use super::{Category, Class, class, elf};
+use super::{Category, Class, class};
 use crate::model::Region;
 use crate::parse::{Field, PathKind};
 
@@ -128,13 +128,9 @@ fn is_shm_path(p: &[u8]) -> bool {
     p.starts_with(b"/dev/shm/") || p.starts_with(b"/dev/ashmem") || p.starts_with(b"/run/shm/")
 }
 
-/// A mapping of a file: a device, shared memory, a data file, or a segment
-/// of an ELF object.
-pub(super) fn file_class(
-    r: &Region,
-    next: Option<&Region>,
-    exec_files: &elf::ObjectIndex<'_>,
-) -> Class {
+/// A mapping of a file that is no part of an ELF object ([`super::elf`]
+/// has those): a device, shared memory, or a data file.
+pub(super) fn file_class(r: &Region) -> Class {
     let name = r.path.view().name_raw();
     if is_device_path(name) {
         let gpu = [
@@ -172,32 +168,29 @@ pub(super) fn file_class(
             false,
         );
     }
-    if !elf::is_object(r, exec_files) {
-        return if r.perms.shared() {
-            class(
-                Category::MappedFile,
-                if r.perms.write() {
-                    "a data file mapped shared and writable: writes go to the file"
-                } else {
-                    "a data file mapped shared (read-only)"
-                },
-                "file-data",
-                "file with no executable segment".into(),
-                false,
-            )
-        } else {
-            class(
-                Category::MappedFile,
-                if r.perms.write() {
-                    "a data file mapped private: written pages become private copies"
-                } else {
-                    "a data file mapped read-only"
-                },
-                "file-data",
-                "file with no executable segment".into(),
-                false,
-            )
-        };
+    if r.perms.shared() {
+        class(
+            Category::MappedFile,
+            if r.perms.write() {
+                "a data file mapped shared and writable: writes go to the file"
+            } else {
+                "a data file mapped shared (read-only)"
+            },
+            "file-data",
+            "file with no executable segment".into(),
+            false,
+        )
+    } else {
+        class(
+            Category::MappedFile,
+            if r.perms.write() {
+                "a data file mapped private: written pages become private copies"
+            } else {
+                "a data file mapped read-only"
+            },
+            "file-data",
+            "file with no executable segment".into(),
+            false,
+        )
     }
-    elf::segment_class(r, next)
 }

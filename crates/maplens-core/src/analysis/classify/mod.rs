@@ -178,6 +178,14 @@ pub struct Object {
     pub path: Vec<u8>,
     /// Indices of its regions (segments, gaps, bss), ascending.
     pub regions: Vec<usize>,
+    /// File offset of its first mapping: 0, or where a library stored
+    /// inside an APK or zip begins.
+    pub offset: u64,
+    /// Its regions were placed by its program headers
+    /// ([`Snapshot::elf`]), not by the layout.
+    pub exact: bool,
+    /// The GNU build id from its headers, when read.
+    pub build_id: Option<String>,
 }
 
 /// Classification of every region of a snapshot.
@@ -270,13 +278,11 @@ pub fn classify(s: &Snapshot) -> Classified {
     } else {
         ARENA_SIZE_32
     };
-    let (exec_files, mut objects) = elf::find_objects(regions);
+    let (exec_files, mut objects) = elf::find_objects(s, page);
     let sps = stack::StackPointers::of(s);
 
     let mut classes: Vec<Class> = Vec::with_capacity(regions.len());
     for (i, r) in regions.iter().enumerate() {
-        let next = regions.get(i + 1);
-        let adjacent_next = next.filter(|n| n.start == r.end);
         let hugetlb = r
             .smaps
             .as_ref()
@@ -284,6 +290,8 @@ pub fn classify(s: &Snapshot) -> Classified {
             .is_some_and(|f| f.has("ht"));
         let kind = r.kind();
         let mut c = match kind {
+            // Segments, bss, gaps and remapped text of ELF objects.
+            _ if elf::is_object(r, &exec_files) => elf::member_class(r, &exec_files),
             PathKind::Heap => alloc::brk_heap(),
             PathKind::Stack => stack::main_stack(),
             PathKind::ThreadStack(tid) => stack::named_thread_stack(tid),
@@ -297,9 +305,9 @@ pub fn classify(s: &Snapshot) -> Classified {
             ),
             PathKind::AnonNamed(name) => names::anon_named(r, name),
             PathKind::File if hugetlb => files::hugetlb(true),
-            PathKind::File => files::file_class(r, adjacent_next, &exec_files),
+            PathKind::File => files::file_class(r),
             PathKind::Anonymous if hugetlb => files::hugetlb(false),
-            PathKind::Anonymous => anon_class(r, i, regions, page, arena, &exec_files),
+            PathKind::Anonymous => anon_class(r, i, regions, page, arena),
             k => files::special(r, k, hugetlb, page).unwrap_or_else(|| {
                 class(
                     Category::AnonMmap,
@@ -335,7 +343,7 @@ pub fn classify(s: &Snapshot) -> Classified {
     stack::drop_unproven(&mut classes, &sps);
     stack::guards(regions, &mut classes);
     stack::guard_threads(regions, &mut classes);
-    elf::attach(regions, &mut classes, &mut objects);
+    elf::attach(&classes, &mut objects);
     Classified {
         classes,
         objects,
@@ -346,37 +354,25 @@ pub fn classify(s: &Snapshot) -> Classified {
 
 /// Unnamed private anonymous memory, rule by rule: the first that matches
 /// decides.
-fn anon_class(
-    r: &Region,
-    i: usize,
-    regions: &[Region],
-    page: u64,
-    arena: u64,
-    exec_files: &elf::ObjectIndex<'_>,
-) -> Class {
+fn anon_class(r: &Region, i: usize, regions: &[Region], page: u64, arena: u64) -> Class {
     let prev = i
         .checked_sub(1)
         .map(|j| &regions[j])
         .filter(|p| p.end == r.start);
     let next = regions.get(i + 1).filter(|n| n.start == r.end);
-    if let Some(c) = files::shared_anon(r)
-        .or_else(|| alloc::glibc_arena(r, prev, next, arena))
-        .or_else(|| elf::bss(r, prev, exec_files))
-    {
+    if let Some(c) = files::shared_anon(r).or_else(|| alloc::glibc_arena(r, prev, next, arena)) {
         return c;
     }
     if r.perms.none() {
-        return stack::guard_below_rw(r, next, page)
-            .or_else(|| elf::anon_gap(prev, next, exec_files))
-            .unwrap_or_else(|| {
-                class(
-                    Category::Reservation,
-                    "reserved address space with no access (costs no memory until made accessible)",
-                    "prot-none",
-                    "unnamed ---p".into(),
-                    false,
-                )
-            });
+        return stack::guard_below_rw(r, next, page).unwrap_or_else(|| {
+            class(
+                Category::Reservation,
+                "reserved address space with no access (costs no memory until made accessible)",
+                "prot-none",
+                "unnamed ---p".into(),
+                false,
+            )
+        });
     }
     stack::above_guard(r, prev).unwrap_or_else(|| {
         class(
