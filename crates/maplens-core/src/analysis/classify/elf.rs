@@ -340,195 +340,221 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
 }
 
 /// A run of one file's mappings being built.
-struct Run<'a> {
-    key: FileKey<'a>,
-    /// File regions and the fillers kept between them.
-    members: Vec<usize>,
-    last_file: usize,
+struct Run {
+    /// The file regions, ascending.
+    files: Vec<usize>,
+    /// The last file region that is not `---p` (a gap keeps the offsets of
+    /// the segment it was cut from: they run past the next segment's).
+    last: usize,
     seen_write: bool,
 }
 
-/// A region that may sit between two segments of one object.
-fn filler(r: &Region) -> bool {
-    is_anon(r) || is_page_compat(r)
+impl Run {
+    /// Region `r` continues the run: `p_vaddr - p_offset` never falls
+    /// along one object and rises by at most [`MAX_RISE`]; nothing
+    /// read-only comes after a writable segment.
+    fn goes_on(&self, regions: &[Region], r: &Region) -> bool {
+        let p = &regions[self.last];
+        r.offset >= p.offset
+            && (r.start - p.start)
+                .checked_sub(r.offset - p.offset)
+                .is_some_and(|rise| rise <= MAX_RISE)
+            && (!self.seen_write || r.perms.write())
+    }
 }
 
-/// The objects of the regions not `taken`, found by their layout.
+/// The objects of the regions not `taken`, found by their layout. Runs of
+/// different files may interleave (ART maps an oat file's `.vdex` among
+/// its segments).
 fn by_layout(regions: &[Region], taken: &[bool]) -> Vec<Found> {
-    let mut out = Vec::new();
-    let mut cur: Option<Run<'_>> = None;
-    let mut pending: Vec<usize> = Vec::new();
+    let mut open: HashMap<FileKey<'_>, Run> = HashMap::new();
+    let mut runs: Vec<Run> = Vec::new();
     for (i, r) in regions.iter().enumerate() {
         if taken[i] {
-            out.extend(
-                cur.take()
-                    .and_then(|run| layout_object(regions, run, &pending)),
-            );
-            pending.clear();
             continue;
         }
-        if let Some(k) = object_key(r) {
-            let go_on = cur.as_ref().is_some_and(|run| {
-                let p = &regions[run.last_file];
-                // `p_vaddr - p_offset` never falls along one object, and
-                // rises by less than the largest max-page-size in use.
-                run.key == k
-                    && r.offset >= p.offset
-                    && (r.start - p.start)
-                        .checked_sub(r.offset - p.offset)
-                        .is_some_and(|rise| rise <= MAX_RISE)
-                    && (!run.seen_write || r.perms.write())
-            });
-            if go_on {
-                let run = cur.as_mut().expect("run");
-                run.members.extend(pending.drain(..).filter(|&j| {
-                    let f = &regions[j];
-                    f.perms.none() || f.perms.exec()
-                }));
-                run.members.push(i);
-                // A `---p` gap keeps the offsets of the segment it was cut
-                // from: they run past the next segment's.
+        let Some(k) = object_key(r) else { continue };
+        match open.get_mut(&k) {
+            Some(run) if run.goes_on(regions, r) => {
+                run.files.push(i);
                 if !r.perms.none() {
-                    run.last_file = i;
+                    run.last = i;
                 }
                 run.seen_write |= r.perms.write();
-                continue;
             }
-            out.extend(
-                cur.take()
-                    .and_then(|run| layout_object(regions, run, &pending)),
-            );
-            let mut members = Vec::new();
-            // Text remapped onto huge pages may have replaced the start of
-            // a binary's first mapped segment.
-            if let Some(&j) = pending.last()
-                && regions[j].end == r.start
-                && regions[j].perms.exec()
-                && is_anon(&regions[j])
-                && r.offset >= regions[j].size()
-            {
-                members.push(j);
-            }
-            pending.clear();
-            members.push(i);
-            cur = Some(Run {
-                key: k,
-                members,
-                last_file: i,
-                seen_write: r.perms.write(),
-            });
-        } else if filler(r) && cur.is_some() && pending.len() < 4 {
-            pending.push(i);
-        } else {
-            out.extend(
-                cur.take()
-                    .and_then(|run| layout_object(regions, run, &pending)),
-            );
-            pending.clear();
-            if filler(r) {
-                pending.push(i);
+            _ => {
+                let run = Run {
+                    files: vec![i],
+                    last: i,
+                    seen_write: r.perms.write(),
+                };
+                runs.extend(open.insert(k, run));
             }
         }
     }
-    out.extend(
-        cur.take()
-            .and_then(|run| layout_object(regions, run, &pending)),
-    );
+    runs.extend(open.into_values());
+    runs.sort_by_key(|r| r.files[0]);
+    let mut claimed = taken.to_vec();
+    let mut out = Vec::new();
+    for run in runs {
+        if let Some(f) = layout_object(regions, &run, &claimed) {
+            for &(j, _) in &f.members {
+                claimed[j] = true;
+            }
+            out.push(f);
+        }
+    }
     out
 }
 
-/// Classifies a finished run when it is an object (it has code): its
-/// segments by layout, and the bss in `after` (the fillers that followed).
-fn layout_object(regions: &[Region], run: Run<'_>, after: &[usize]) -> Option<Found> {
-    if !run.members.iter().any(|&j| regions[j].perms.exec()) {
-        return None;
-    }
-    let mut members: Vec<(usize, Class)> = Vec::new();
-    let files: Vec<usize> = run
-        .members
-        .iter()
-        .copied()
-        .filter(|&j| file_key(&regions[j]).is_some())
-        .collect();
-    let first_exec = run.members.iter().position(|&j| regions[j].perms.exec())?;
-    let file_bytes: u64 = files.iter().map(|&j| regions[j].size()).sum();
-    let mut ro_after_code = 0;
-    for (n, &j) in run.members.iter().enumerate() {
-        let r = &regions[j];
-        let c = if file_key(r).is_none() {
-            if is_page_compat(r) {
-                page_compat_class()
-            } else if r.perms.exec() {
-                class(
-                    Category::Code,
-                    "code of the object, remapped onto anonymous memory (huge pages)",
-                    "elf-text-anon",
-                    "anonymous r-x between (or right below) the segments of one ELF file".into(),
-                    true,
-                )
-            } else {
+/// The anonymous regions that belong to a run: between its mappings,
+/// text remapped onto anonymous memory, `---p` gaps, `[page size
+/// compat]` padding and Android's `[anon:.bss]`; right below its first
+/// mapping, remapped text that replaced the start of the file's first
+/// segment; right after its last, padding and the bss (bounded).
+fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class)> {
+    let (first, last) = (run.files[0], *run.files.last().expect("a run has a region"));
+    let mut out = Vec::new();
+    for j in first + 1..last {
+        let f = &regions[j];
+        if claimed[j] || object_key(f).is_some() {
+            continue;
+        }
+        if is_page_compat(f) {
+            out.push((j, page_compat_class()));
+        } else if is_anon(f) && f.perms.exec() && !f.perms.write() {
+            out.push((j, remapped_text_class("anonymous r-x between the segments of one ELF file")));
+        } else if is_anon(f) && f.perms.none() {
+            out.push((
+                j,
                 class(
                     Category::LinkerGap,
                     "gap between segments of a library (costs no memory)",
                     "elf-gap-anon",
                     "---p between two ELF segments".into(),
                     true,
-                )
-            }
-        } else {
-            let next_file = files
-                .iter()
-                .copied()
-                .find(|&f| f > j && !regions[f].perms.none());
-            let c = segment_class(regions, j, n > first_exec, ro_after_code, next_file);
-            if n > first_exec && c.category == Category::ReadOnlyData {
-                ro_after_code += 1;
-            }
-            c
-        };
-        members.push((j, c));
-    }
-    // Android's padding right after the last segment is the object's too.
-    let mut end = regions[*run.members.last()?].end;
-    let mut after = after;
-    while let Some((&j, rest)) = after.split_first()
-        && is_page_compat(&regions[j])
-        && regions[j].start == end
-    {
-        members.push((j, page_compat_class()));
-        end = regions[j].end;
-        after = rest;
-    }
-    // bss: anonymous rw right after the last data segment, bounded.
-    let last = *files.last()?;
-    if regions[last].perms.write()
-        && let Some(&j) = after.first()
-        && regions[j].start == regions[last].end
-        && matches!(
-            regions[j].kind(),
-            PathKind::Anonymous | PathKind::AnonNamed(b".bss")
-        )
-        && regions[j].perms.read()
-        && regions[j].perms.write()
-        && !regions[j].perms.shared()
-    {
-        let bound = file_bytes.max(BSS_MIN_BOUND);
-        if regions[j].size() <= bound {
-            members.push((
-                j,
-                class(
-                    Category::Bss,
-                    "zero-initialised data (.bss) of the object before it",
-                    "elf-bss",
-                    "anonymous rw right after the last writable segment of an ELF file".into(),
-                    true,
                 ),
             ));
+        } else if matches!(f.kind(), PathKind::AnonNamed(b".bss")) && f.perms.write() {
+            out.push((j, named_bss_class()));
         }
     }
-    let r0 = &regions[files[0]];
+    if let Some(j) = first.checked_sub(1)
+        && !claimed[j]
+        && is_anon(&regions[j])
+        && regions[j].perms.exec()
+        && !regions[j].perms.write()
+        && regions[j].end == regions[first].start
+        && regions[first].offset >= regions[j].size()
+    {
+        out.push((
+            j,
+            remapped_text_class("anonymous r-x right below an ELF file's first mapping, in place of its start"),
+        ));
+    }
+    // After the last mapping: padding, then the bss of the last data
+    // segment, then padding.
+    let file_bytes: u64 = run.files.iter().map(|&f| regions[f].size()).sum();
+    let mut end = regions[last].end;
+    let mut bss_ok = regions[last].perms.write();
+    for (j, f) in regions.iter().enumerate().skip(last + 1) {
+        if claimed[j] || f.start != end {
+            break;
+        }
+        if is_page_compat(f) {
+            out.push((j, page_compat_class()));
+        } else if bss_ok
+            && matches!(f.kind(), PathKind::Anonymous | PathKind::AnonNamed(b".bss"))
+            && f.perms.read()
+            && f.perms.write()
+            && !f.perms.exec()
+            && !f.perms.shared()
+        {
+            bss_ok = false;
+            if matches!(f.kind(), PathKind::AnonNamed(_)) {
+                out.push((j, named_bss_class()));
+            } else if f.size() <= file_bytes.max(BSS_MIN_BOUND) {
+                out.push((
+                    j,
+                    class(
+                        Category::Bss,
+                        "zero-initialised data (.bss) of the object before it",
+                        "elf-bss",
+                        "anonymous rw right after the last writable segment of an ELF file, no \
+                         longer than the object's file mappings"
+                            .into(),
+                        true,
+                    ),
+                ));
+            } else {
+                break;
+            }
+        } else {
+            break;
+        }
+        end = f.end;
+    }
+    out
+}
+
+fn remapped_text_class(evidence: &str) -> Class {
+    class(
+        Category::Code,
+        "code of the object, remapped onto anonymous memory (huge pages)",
+        "elf-text-anon",
+        evidence.into(),
+        true,
+    )
+}
+
+fn named_bss_class() -> Class {
+    class(
+        Category::Bss,
+        "zero-initialised data (.bss) of the object (named by Android's linker)",
+        "elf-bss-named",
+        "[anon:.bss] among or after the segments of an ELF file".into(),
+        false,
+    )
+}
+
+/// Classifies a finished run when it is an object (it has code): its
+/// segments by layout, with the anonymous regions that belong to it.
+fn layout_object(regions: &[Region], run: &Run, claimed: &[bool]) -> Option<Found> {
+    let extra = fillers(regions, run, claimed);
+    let exec = run.files.iter().any(|&j| regions[j].perms.exec())
+        || extra.iter().any(|(_, c)| c.category == Category::Code);
+    if !exec {
+        return None;
+    }
+    let mut order: Vec<usize> = run
+        .files
+        .iter()
+        .copied()
+        .chain(extra.iter().map(|&(j, _)| j))
+        .collect();
+    order.sort_unstable();
+    let first_exec = order.iter().position(|&j| regions[j].perms.exec())?;
+    let mut members: Vec<(usize, Class)> = Vec::new();
+    let mut ro_after_code = 0;
+    for (n, &j) in order.iter().enumerate() {
+        if let Some((_, c)) = extra.iter().find(|(x, _)| *x == j) {
+            members.push((j, c.clone()));
+            continue;
+        }
+        let next_file = run
+            .files
+            .iter()
+            .copied()
+            .find(|&f| f > j && !regions[f].perms.none());
+        let c = segment_class(regions, j, n > first_exec, ro_after_code, next_file);
+        if n > first_exec && c.category == Category::ReadOnlyData {
+            ro_after_code += 1;
+        }
+        members.push((j, c));
+    }
+    let r0 = &regions[run.files[0]];
     Some(Found {
-        first: run.members[0],
+        first: order[0],
         object: Object {
             path: r0.path.view().decoded().into_owned(),
             regions: Vec::new(),
