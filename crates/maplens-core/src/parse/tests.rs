@@ -1046,7 +1046,8 @@ fn lines_over_the_limit_are_errors_on_both_paths() {
     let mut field = b"Rss: ".to_vec();
     field.resize(field.len() + MAX_LINE, b'1');
     field.extend_from_slice(b" kB\n");
-    let cases: [(Vec<u8>, Vec<(usize, ErrorKind)>, usize); 3] = [
+    type Case = (Vec<u8>, Vec<(usize, ErrorKind)>, usize);
+    let cases: [Case; 3] = [
         // Just at the limit: a region (the line is MAX_LINE + 42 with its
         // address part, so the name is cut to fit).
         ([long_name(MAX_LINE - 42), ok.clone()].concat(), vec![], 2),
