@@ -211,12 +211,63 @@ fn spool_file() -> io::Result<File> {
     Ok(f)
 }
 
-/// Decompresses `src` (all frames / members) into `out`.
+/// The most a compressed bundle of `compressed` bytes may decompress to:
+/// 256 times its size, at least 64 MiB, at most 16 GiB.
+///
+/// Text from `/proc` compresses 8–30 times (the real captures among the
+/// test fixtures, with `gzip -9`), so no real capture comes near the bound; a decompression bomb (a few KiB that inflate to terabytes)
+/// stops at it with an error instead of filling the temporary directory.
+///
+/// ```
+/// use maplens_core::source::bundle::inflate_limit;
+/// assert_eq!(inflate_limit(1_000), 64 << 20);
+/// assert_eq!(inflate_limit(1 << 20), 256 << 20);
+/// assert_eq!(inflate_limit(1 << 40), 16 << 30);
+/// ```
+pub fn inflate_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(256).clamp(64 << 20, 16 << 30)
+}
+
+/// A writer that fails once more than `left` bytes were written to it.
+struct Capped<'w, W> {
+    out: &'w mut W,
+    left: u64,
+    limit: u64,
+}
+
+impl<W: io::Write> io::Write for Capped<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "decompresses to more than {} MiB, over 256 times its own size: \
+                 not a capture bundle (a decompression bomb?)",
+                self.limit >> 20
+            )));
+        }
+        let n = self.out.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Decompresses `src` (all frames / members, `compressed` bytes) into
+/// `out`, up to [`inflate_limit`].
 fn decompress(
     compression: Compression,
     src: impl Read,
+    compressed: u64,
     out: &mut impl io::Write,
 ) -> Result<(), String> {
+    let limit = inflate_limit(compressed);
+    let out = &mut Capped {
+        out,
+        left: limit,
+        limit,
+    };
     match compression {
         Compression::None => {
             let mut src = src;
@@ -279,19 +330,21 @@ impl Bundle {
         let compression = Compression::sniff(&head[..n])
             .ok_or_else(|| bad(path, "not a tar, gzip or zstd file"))?;
         f.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
+        let size = f.metadata().map_err(|e| io_err(path, e))?.len();
         let data: Box<dyn ReadSeek> = if compression == Compression::None {
             Box::new(f)
         } else {
             match spool_file() {
                 Ok(mut tmp) => {
-                    decompress(compression, BufReader::new(f), &mut tmp)
+                    decompress(compression, BufReader::new(f), size, &mut tmp)
                         .map_err(|m| bad(path, m))?;
                     tmp.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
                     Box::new(tmp)
                 }
                 Err(_) => {
                     let mut v = Vec::new();
-                    decompress(compression, BufReader::new(f), &mut v).map_err(|m| bad(path, m))?;
+                    decompress(compression, BufReader::new(f), size, &mut v)
+                        .map_err(|m| bad(path, m))?;
                     Box::new(Cursor::new(v))
                 }
             }
@@ -308,7 +361,8 @@ impl Bundle {
             bytes
         } else {
             let mut v = Vec::new();
-            decompress(compression, &bytes[..], &mut v).map_err(|m| bad(path, m))?;
+            decompress(compression, &bytes[..], bytes.len() as u64, &mut v)
+                .map_err(|m| bad(path, m))?;
             v
         };
         Bundle::index(path, compression, Box::new(Cursor::new(data)))
@@ -795,5 +849,42 @@ VmFlags: rd ex mr mw me\n";
     #[test]
     fn not_a_bundle() {
         assert!(Bundle::from_bytes("x", b"hello".to_vec()).is_err());
+    }
+
+    /// A bomb: 80 gzip members of 1 MiB of zeros each (1 KiB apiece), so
+    /// 80 MiB from 80 KiB. It stops at the limit with an error that says
+    /// why, from a file and from memory alike; a real bundle whose text
+    /// compresses well still opens.
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn decompression_bombs_stop_at_the_limit() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let member = gz(&vec![0u8; 1 << 20]);
+        let bomb = member.repeat(80);
+        assert!(bomb.len() < 100 << 10);
+        let e = Bundle::from_bytes("bomb.gz", bomb.clone()).err().unwrap();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
+        let dir = std::env::temp_dir().join(format!("maplens-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bomb.tar.gz");
+        std::fs::write(&f, &bomb).unwrap();
+        let e = Bundle::open(&f).err().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb.tar.gz") && msg.contains("more than 64 MiB"),
+            "{msg}"
+        );
+        // 8 MiB of one smaps block repeated compresses far better than any
+        // real capture, and is still well inside the bound.
+        let block = b"00400000-00401000 rw-p 00000000 00:00 0\nRss: 4 kB\n";
+        let smaps = block.repeat((8 << 20) / block.len());
+        let t = gz(&tar_of(&[("1/smaps", &smaps)]));
+        assert!(Bundle::from_bytes("ok.tar.gz", t).is_ok());
     }
 }
