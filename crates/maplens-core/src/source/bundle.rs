@@ -887,4 +887,45 @@ VmFlags: rd ex mr mw me\n";
         let t = gz(&tar_of(&[("1/smaps", &smaps)]));
         assert!(Bundle::from_bytes("ok.tar.gz", t).is_ok());
     }
+
+    /// A bundle is read in place, never unpacked: names with `..`, links
+    /// and devices in it are not followed and write nothing; only regular
+    /// files count, and a name that climbs out (`../4/smaps`) is no PID.
+    #[test]
+    fn hostile_entries_are_neither_followed_nor_counted() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &[u8], kind: tar::EntryType, link: Option<&[u8]>, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            // Raw names: the builder itself refuses `..` and absolute ones.
+            let n = &mut h.as_gnu_mut().unwrap().name;
+            n[..name.len()].copy_from_slice(name);
+            if let Some(l) = link {
+                h.as_gnu_mut().unwrap().linkname[..l.len()].copy_from_slice(l);
+            }
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        };
+        add(b"1/smaps", tar::EntryType::Regular, None, SMAPS);
+        add(
+            b"2/smaps",
+            tar::EntryType::Symlink,
+            Some(b"/etc/passwd"),
+            b"",
+        );
+        add(b"3/smaps", tar::EntryType::Link, Some(b"1/smaps"), b"");
+        add(b"../4/smaps", tar::EntryType::Regular, None, SMAPS);
+        add(b"6/smaps", tar::EntryType::Char, None, b"");
+        add(b"/5/smaps", tar::EntryType::Regular, None, SMAPS);
+        let t = b.into_inner().unwrap();
+        let cwd = std::fs::read_dir(".").unwrap().count();
+        let bundle = Bundle::from_bytes("hostile.tar", t).unwrap();
+        assert_eq!(bundle.pids, [1, 5]);
+        let snap = bundle.load(1, &Options::default()).unwrap();
+        assert_eq!(snap.regions.len(), 1);
+        assert!(bundle.load(2, &Options::default()).is_err());
+        assert_eq!(std::fs::read_dir(".").unwrap().count(), cwd);
+    }
 }
