@@ -145,3 +145,67 @@ fn regressions() {
         invariants::check(c);
     }
 }
+
+#[path = "common/bundle_invariants.rs"]
+mod bundle_invariants;
+
+/// Pieces a fuzzer would take long to find: PID directories, the side
+/// files a bundle holds, a manifest, and the separators that
+/// [`bundle_invariants::tar_of_pairs`] splits on.
+fn bundle_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::sample::select(vec![
+            b"1/smaps\0".to_vec(),
+            b"1/maps\0".to_vec(),
+            b"1/smaps_rollup\0".to_vec(),
+            b"1/status\0Name:\tx\nThreads:\t2\n".to_vec(),
+            b"1/task/2/stat\0".to_vec(),
+            b"1/limits\0Max stack size 8388608 unlimited bytes\n".to_vec(),
+            b"meminfo\0MemTotal: 1 kB\n".to_vec(),
+            b"MANIFEST\0format: maplens-bundle 1\n".to_vec(),
+            b"sys/vm/max_map_count\x0065530\n".to_vec(),
+            b"\xfe".to_vec(),
+            b"00400000-00401000 r-xp 00000000 08:01 7 /bin/x\nRss: 4 kB\n".to_vec(),
+        ]),
+        prop::collection::vec(any::<u8>(), 0..40),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bundles(pieces in prop::collection::vec(bundle_piece(), 0..12)) {
+        bundle_invariants::check_bundle(&pieces.concat());
+    }
+
+    #[test]
+    fn arbitrary_meminfo(lines in prop::collection::vec(
+        "[A-Za-z_()]{0,12}:?[ \t]*[0-9]{0,22}( kB| MB|)?|[ -~]{0,30}", 0..20)) {
+        bundle_invariants::check_meminfo(lines.join("\n").as_bytes());
+    }
+}
+
+/// Bundles made from the real captures, whole and cut every 512 bytes
+/// (a transfer that stopped part way).
+#[test]
+fn fixture_bundles_whole_and_cut() {
+    for head in fixture_heads() {
+        let mut input = b"1/smaps\0".to_vec();
+        input.extend_from_slice(&head);
+        input.extend_from_slice(b"\xfememinfo\0MemTotal: 1024 kB\n");
+        let t = bundle_invariants::tar_of_pairs(&input);
+        assert!(t.len() > head.len());
+        let whole = maplens_core::source::bundle::Bundle::from_bytes("t.tar", t.clone()).unwrap();
+        assert_eq!(whole.pids(), [1]);
+        let snap = whole.load(1, &Default::default()).unwrap();
+        assert!(
+            !snap.regions.is_empty() || snap.rollup.is_some(),
+            "{:?}",
+            &head[..80]
+        );
+        for cut in (0..t.len()).step_by(512).chain([t.len()]) {
+            bundle_invariants::check_bundle(&t[..cut]);
+        }
+    }
+}

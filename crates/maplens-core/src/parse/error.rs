@@ -21,6 +21,8 @@ pub enum ErrorKind {
     BadField,
     /// An smaps field line before any region header.
     FieldBeforeHeader,
+    /// A line longer than [`MAX_LINE`](super::MAX_LINE): no kernel prints one.
+    LineTooLong,
 }
 
 impl ErrorKind {
@@ -35,6 +37,9 @@ impl ErrorKind {
             ErrorKind::BadInode => "expected a decimal inode number",
             ErrorKind::BadField => "expected an smaps field like 'Rss:  12 kB'",
             ErrorKind::FieldBeforeHeader => "an smaps field line comes before any region line",
+            ErrorKind::LineTooLong => {
+                "the line is longer than 1 MiB, which no kernel prints (a name is at most a path)"
+            }
         }
     }
 }
@@ -63,7 +68,7 @@ pub struct ParseError {
     pub column: usize,
     /// What was wrong.
     pub kind: ErrorKind,
-    /// The offending line (without its terminator).
+    /// The offending line (without its terminator), or its first 4 KiB.
     pub text: Vec<u8>,
 }
 

@@ -661,6 +661,10 @@ pub(crate) fn fast_header<'a>(rest: &'a [u8], layout: &mut Layout) -> Option<(He
                 Some(i) => (&tail[..i], q + i + 1),
                 None => (tail, rest.len()),
             };
+            // Too long to be kernel output: the general path says so.
+            if len > super::MAX_LINE {
+                return None;
+            }
             h.path = Pathname::new(name);
             Some((h, len))
         }

@@ -174,6 +174,29 @@ pub struct Parser<'a> {
 /// `/proc/self/maps` with `Total number of mappings: N`.
 const FOREIGN_PREFIXES: &[&[u8]] = &[b"Total number of mappings:"];
 
+/// The longest line the parser accepts, in bytes: 1 MiB.
+///
+/// A maps line is at most about 100 bytes plus its name, and a name is a
+/// path the kernel's `d_path` printed (`PATH_MAX`, 4,096 bytes, for any
+/// path a program can `open`; more only for a directory tree over 4,000
+/// levels deep of 255-byte names), an `[anon:…]` name (at most 80 bytes)
+/// or a bracketed kernel name. A longer line is not kernel output: it is
+/// rejected as [`ErrorKind::LineTooLong`] at once, so that a hostile file
+/// costs no more memory than its own bytes.
+///
+/// ```
+/// use maplens_core::parse::{ErrorKind, MAX_LINE, Parser};
+/// let mut text = b"00400000-00401000 r-xp 00000000 08:01 7 /".to_vec();
+/// text.resize(text.len() + MAX_LINE, b'a');
+/// let e = Parser::new(&text).next().unwrap().unwrap_err();
+/// assert_eq!((e.line, e.kind), (1, ErrorKind::LineTooLong));
+/// assert!(e.text.len() <= 4096); // the error keeps only the line's start
+/// ```
+pub const MAX_LINE: usize = 1 << 20;
+
+/// How much of a malformed line a [`ParseError`] keeps.
+const ERROR_TEXT: usize = 4096;
+
 #[inline(always)]
 fn is_foreign(line: &[u8]) -> bool {
     line.first() == Some(&b'T') && FOREIGN_PREFIXES.iter().any(|p| line.starts_with(p))
@@ -280,7 +303,7 @@ impl<'a> Parser<'a> {
             line,
             column: column0 + 1,
             kind,
-            text: text.to_vec(),
+            text: text[..text.len().min(ERROR_TEXT)].to_vec(),
         }
     }
 
@@ -342,6 +365,11 @@ impl<'a> Parser<'a> {
             let Some((line, no, _)) = self.next_line() else {
                 break;
             };
+            if line.len() > MAX_LINE {
+                let e = self.error(no, MAX_LINE, ErrorKind::LineTooLong, line);
+                self.errors.push_back(e);
+                continue;
+            }
             let Some(f) = parse_field(line) else {
                 if !line.iter().all(u8::is_ascii_whitespace) {
                     let e = self.error(no, 0, ErrorKind::BadField, line);
@@ -427,6 +455,12 @@ impl<'a> Iterator for Parser<'a> {
             if is_foreign(line) {
                 self.ignored += 1;
                 continue;
+            }
+            if line.len() > MAX_LINE {
+                while self.next_is_field() {
+                    self.next_line();
+                }
+                return Some(Err(self.error(no, MAX_LINE, ErrorKind::LineTooLong, line)));
             }
             return match parse_header(line) {
                 // A line that does not even begin like a header (`hex-`).

@@ -1030,3 +1030,54 @@ fn field_lines_split_any_layout() {
         assert_eq!((l.key, l.value()), (f.key, f.value));
     }
 }
+
+/// A line over [`MAX_LINE`] is rejected by the fast and the general path
+/// alike, in maps and in smaps (a header or a field line), and the error
+/// keeps only the line's start; the lines around it are read as usual.
+#[test]
+fn lines_over_the_limit_are_errors_on_both_paths() {
+    let long_name = |n: usize| {
+        let mut l = b"00400000-00401000 r-xp 00000000 08:01 7 /".to_vec();
+        l.resize(l.len() + n, b'a');
+        l.push(b'\n');
+        l
+    };
+    let ok = b"00500000-00501000 rw-p 00000000 00:00 0\n".to_vec();
+    let mut field = b"Rss: ".to_vec();
+    field.resize(field.len() + MAX_LINE, b'1');
+    field.extend_from_slice(b" kB\n");
+    type Case = (Vec<u8>, Vec<(usize, ErrorKind)>, usize);
+    let cases: [Case; 3] = [
+        // Just at the limit: a region (the line is MAX_LINE + 42 with its
+        // address part, so the name is cut to fit).
+        ([long_name(MAX_LINE - 42), ok.clone()].concat(), vec![], 2),
+        (
+            [long_name(MAX_LINE), ok.clone()].concat(),
+            vec![(1, ErrorKind::LineTooLong)],
+            1,
+        ),
+        (
+            [ok.clone(), field, ok.clone()].concat(),
+            vec![(2, ErrorKind::LineTooLong)],
+            2,
+        ),
+    ];
+    for (text, errors, regions) in cases {
+        for parser in [Parser::new(&text), Parser::new(&text).without_fast_paths()] {
+            let items: Vec<_> = parser.collect();
+            let errs: Vec<_> = items
+                .iter()
+                .filter_map(|i| i.as_ref().err())
+                .map(|e| (e.line, e.kind))
+                .collect();
+            assert_eq!(errs, errors);
+            assert!(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_ref().err())
+                    .all(|e| e.text.len() <= 4096)
+            );
+            assert_eq!(items.iter().filter(|i| i.is_ok()).count(), regions);
+        }
+    }
+}

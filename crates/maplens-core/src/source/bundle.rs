@@ -212,12 +212,63 @@ fn spool_file() -> io::Result<File> {
     Ok(f)
 }
 
-/// Decompresses `src` (all frames / members) into `out`.
+/// The most a compressed bundle of `compressed` bytes may decompress to:
+/// 256 times its size, at least 64 MiB, at most 16 GiB.
+///
+/// Text from `/proc` compresses 8–30 times (the real captures among the
+/// test fixtures, with `gzip -9`), so no real capture comes near the bound; a decompression bomb (a few KiB that inflate to terabytes)
+/// stops at it with an error instead of filling the temporary directory.
+///
+/// ```
+/// use maplens_core::source::bundle::inflate_limit;
+/// assert_eq!(inflate_limit(1_000), 64 << 20);
+/// assert_eq!(inflate_limit(1 << 20), 256 << 20);
+/// assert_eq!(inflate_limit(1 << 40), 16 << 30);
+/// ```
+pub fn inflate_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(256).clamp(64 << 20, 16 << 30)
+}
+
+/// A writer that fails once more than `left` bytes were written to it.
+struct Capped<'w, W> {
+    out: &'w mut W,
+    left: u64,
+    limit: u64,
+}
+
+impl<W: io::Write> io::Write for Capped<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "decompresses to more than {} MiB, over 256 times its own size: \
+                 not a capture bundle (a decompression bomb?)",
+                self.limit >> 20
+            )));
+        }
+        let n = self.out.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Decompresses `src` (all frames / members, `compressed` bytes) into
+/// `out`, up to [`inflate_limit`].
 fn decompress(
     compression: Compression,
     src: impl Read,
+    compressed: u64,
     out: &mut impl io::Write,
 ) -> Result<(), String> {
+    let limit = inflate_limit(compressed);
+    let out = &mut Capped {
+        out,
+        left: limit,
+        limit,
+    };
     match compression {
         Compression::None => {
             let mut src = src;
@@ -280,19 +331,21 @@ impl Bundle {
         let compression = Compression::sniff(&head[..n])
             .ok_or_else(|| bad(path, "not a tar, gzip or zstd file"))?;
         f.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
+        let size = f.metadata().map_err(|e| io_err(path, e))?.len();
         let data: Box<dyn ReadSeek> = if compression == Compression::None {
             Box::new(f)
         } else {
             match spool_file() {
                 Ok(mut tmp) => {
-                    decompress(compression, BufReader::new(f), &mut tmp)
+                    decompress(compression, BufReader::new(f), size, &mut tmp)
                         .map_err(|m| bad(path, m))?;
                     tmp.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
                     Box::new(tmp)
                 }
                 Err(_) => {
                     let mut v = Vec::new();
-                    decompress(compression, BufReader::new(f), &mut v).map_err(|m| bad(path, m))?;
+                    decompress(compression, BufReader::new(f), size, &mut v)
+                        .map_err(|m| bad(path, m))?;
                     Box::new(Cursor::new(v))
                 }
             }
@@ -309,7 +362,8 @@ impl Bundle {
             bytes
         } else {
             let mut v = Vec::new();
-            decompress(compression, &bytes[..], &mut v).map_err(|m| bad(path, m))?;
+            decompress(compression, &bytes[..], bytes.len() as u64, &mut v)
+                .map_err(|m| bad(path, m))?;
             v
         };
         Bundle::index(path, compression, Box::new(Cursor::new(data)))
@@ -809,5 +863,83 @@ VmFlags: rd ex mr mw me\n";
     #[test]
     fn not_a_bundle() {
         assert!(Bundle::from_bytes("x", b"hello".to_vec()).is_err());
+    }
+
+    /// A bomb: 80 gzip members of 1 MiB of zeros each (1 KiB apiece), so
+    /// 80 MiB from 80 KiB. It stops at the limit with an error that says
+    /// why, from a file and from memory alike; a real bundle whose text
+    /// compresses well still opens.
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn decompression_bombs_stop_at_the_limit() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let member = gz(&vec![0u8; 1 << 20]);
+        let bomb = member.repeat(80);
+        assert!(bomb.len() < 100 << 10);
+        let e = Bundle::from_bytes("bomb.gz", bomb.clone()).err().unwrap();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
+        let dir = std::env::temp_dir().join(format!("maplens-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bomb.tar.gz");
+        std::fs::write(&f, &bomb).unwrap();
+        let e = Bundle::open(&f).err().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb.tar.gz") && msg.contains("more than 64 MiB"),
+            "{msg}"
+        );
+        // 8 MiB of one smaps block repeated compresses far better than any
+        // real capture, and is still well inside the bound.
+        let block = b"00400000-00401000 rw-p 00000000 00:00 0\nRss: 4 kB\n";
+        let smaps = block.repeat((8 << 20) / block.len());
+        let t = gz(&tar_of(&[("1/smaps", &smaps)]));
+        assert!(Bundle::from_bytes("ok.tar.gz", t).is_ok());
+    }
+
+    /// A bundle is read in place, never unpacked: names with `..`, links
+    /// and devices in it are not followed and write nothing; only regular
+    /// files count, and a name that climbs out (`../4/smaps`) is no PID.
+    #[test]
+    fn hostile_entries_are_neither_followed_nor_counted() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &[u8], kind: tar::EntryType, link: Option<&[u8]>, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            // Raw names: the builder itself refuses `..` and absolute ones.
+            let n = &mut h.as_gnu_mut().unwrap().name;
+            n[..name.len()].copy_from_slice(name);
+            if let Some(l) = link {
+                h.as_gnu_mut().unwrap().linkname[..l.len()].copy_from_slice(l);
+            }
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        };
+        add(b"1/smaps", tar::EntryType::Regular, None, SMAPS);
+        add(
+            b"2/smaps",
+            tar::EntryType::Symlink,
+            Some(b"/etc/passwd"),
+            b"",
+        );
+        add(b"3/smaps", tar::EntryType::Link, Some(b"1/smaps"), b"");
+        add(b"../4/smaps", tar::EntryType::Regular, None, SMAPS);
+        add(b"6/smaps", tar::EntryType::Char, None, b"");
+        add(b"/5/smaps", tar::EntryType::Regular, None, SMAPS);
+        let t = b.into_inner().unwrap();
+        let cwd = std::fs::read_dir(".").unwrap().count();
+        let bundle = Bundle::from_bytes("hostile.tar", t).unwrap();
+        assert_eq!(bundle.pids, [1, 5]);
+        let snap = bundle.load(1, &Options::default()).unwrap();
+        assert_eq!(snap.regions.len(), 1);
+        assert!(bundle.load(2, &Options::default()).is_err());
+        assert_eq!(std::fs::read_dir(".").unwrap().count(), cwd);
     }
 }
