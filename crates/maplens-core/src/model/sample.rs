@@ -5,7 +5,7 @@
 //! restarted process is told apart), the time, whole-process totals, one row
 //! per category and per object, and, for a full sample, one row per region
 //! with its stable identity (start, inode, path, offset). It also records what
-//! taking it cost. Samples are made by one collector (in `maplens-record`)
+//! taking it cost. Samples are made by one collector ([`crate::source::collect`])
 //! and read by `watch`, recordings, `diff` and `leaks`; this module does no
 //! I/O and holds no rendering types.
 //!
