@@ -12,7 +12,7 @@ mod sink;
 pub mod system;
 
 pub use region::{ExtraValue, Region, RegionPath, Smaps, SparseValues};
-pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
+pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage, Series};
 pub use sink::TextSink;
 pub use system::SystemInfo;
 
