@@ -208,10 +208,11 @@ pub fn stat_start_time(stat: &[u8]) -> Option<u64> {
 /// ```
 /// use std::path::Path;
 /// use maplens_core::source::collect::memory_cgroup;
-/// let v2 = memory_cgroup(b"0::/user.slice/app.scope\n", Path::new("/sys"));
-/// assert_eq!(v2, Some((Path::new("/sys/fs/cgroup/user.slice/app.scope").into(), true)));
-/// let v1 = memory_cgroup(b"4:memory:/job\n0::/\n", Path::new("/sys"));
-/// assert_eq!(v1, Some((Path::new("/sys/fs/cgroup/memory/job").into(), false)));
+/// let sys = Path::new("/no/such/sys");
+/// let v2 = memory_cgroup(b"0::/user.slice/app.scope\n", sys);
+/// assert_eq!(v2, Some((sys.join("fs/cgroup/user.slice/app.scope"), true)));
+/// let v1 = memory_cgroup(b"4:memory:/job\n0::/\n", sys);
+/// assert_eq!(v1, Some((sys.join("fs/cgroup/memory/job"), false)));
 /// ```
 pub fn memory_cgroup(text: &[u8], sys_root: &Path) -> Option<(PathBuf, bool)> {
     let text = String::from_utf8_lossy(text);
