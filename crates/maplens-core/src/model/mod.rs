@@ -6,11 +6,13 @@
 //! regions from a process that changed while it was read). Every figure
 //! keeps the line of kernel text it came from ([`Region::line`]).
 
+mod history;
 mod region;
 mod sample;
 mod sink;
 pub mod system;
 
+pub use history::History;
 pub use region::{ExtraValue, Region, RegionPath, Smaps, SparseValues};
 pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage, Series};
 pub use sink::TextSink;
