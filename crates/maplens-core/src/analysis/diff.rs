@@ -119,9 +119,28 @@ pub struct RowChange {
 }
 
 impl RowChange {
-    /// [`SampleUsage::weight`] after minus before.
+    /// After minus before, of the figure both sides know ([`comparable`]).
     pub fn delta(&self) -> i128 {
-        self.after.weight() as i128 - self.before.weight() as i128
+        let (a, b, _) = comparable(&self.before, &self.after);
+        b as i128 - a as i128
+    }
+}
+
+/// The figure two usages can be compared by: Rss when both know it, else
+/// the virtual size (a maps file against an smaps file); with its name.
+///
+/// ```
+/// use maplens_core::analysis::comparable;
+/// use maplens_core::model::SampleUsage;
+/// let maps = SampleUsage { size: 8192, ..Default::default() };
+/// let smaps = SampleUsage { size: 8192, rss: Some(4096), ..Default::default() };
+/// assert_eq!(comparable(&maps, &smaps), (8192, 8192, "size"));
+/// assert_eq!(comparable(&smaps, &smaps), (4096, 4096, "Rss"));
+/// ```
+pub fn comparable(a: &SampleUsage, b: &SampleUsage) -> (u64, u64, &'static str) {
+    match (a.rss, b.rss) {
+        (Some(x), Some(y)) => (x, y, "Rss"),
+        _ => (a.size, b.size, "size"),
     }
 }
 
@@ -170,7 +189,10 @@ fn rows(a: &[SampleRow], b: &[SampleRow]) -> Vec<RowChange> {
     }
     let mut out: Vec<RowChange> = m
         .into_iter()
-        .filter(|(_, (x, y))| x != y)
+        .filter(|(_, (x, y))| {
+            let (a, b, _) = comparable(x, y);
+            a != b || x.regions != y.regions
+        })
         .map(|(name, (before, after))| RowChange {
             name: name.to_owned(),
             before,

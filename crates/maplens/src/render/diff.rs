@@ -1,7 +1,7 @@
 //! The printer of `maplens diff`: a one-line verdict, the regions that
 //! changed, and the change rolled up by category and by object.
 
-use maplens_core::analysis::{Change, RegionChange, RowChange, SampleDiff};
+use maplens_core::analysis::{Change, RegionChange, RowChange, SampleDiff, comparable};
 use maplens_core::model::SampleUsage;
 
 use super::{JSON_SCHEMA_VERSION, human, json_text, plain_table, term};
@@ -17,12 +17,13 @@ pub fn signed(v: i128, bytes: bool) -> String {
 }
 
 fn weight_delta(a: &SampleUsage, b: &SampleUsage) -> i128 {
-    b.weight() as i128 - a.weight() as i128
+    let (x, y, _) = comparable(a, b);
+    y as i128 - x as i128
 }
 
 /// The one-line verdict.
 pub fn verdict(d: &SampleDiff, bytes: bool) -> String {
-    let figure = if d.after.rss.is_some() { "Rss" } else { "size" };
+    let (_, _, figure) = comparable(&d.before, &d.after);
     let total = signed(weight_delta(&d.before, &d.after), bytes);
     if !d.regions_known {
         return format!(
@@ -84,10 +85,11 @@ fn rows_table(title: &str, rows: &[RowChange], bytes: bool, top: usize, out: &mu
         .iter()
         .take(n)
         .map(|r| {
+            let (a, b, _) = comparable(&r.before, &r.after);
             vec![
                 r.name.clone(),
-                human(r.before.weight(), bytes),
-                human(r.after.weight(), bytes),
+                human(a, bytes),
+                human(b, bytes),
                 signed(r.delta(), bytes),
                 format!("{:+}", r.after.regions as i64 - r.before.regions as i64),
             ]

@@ -7,8 +7,10 @@ mod json;
 
 mod deleted_names;
 mod deleted_scans;
+mod diff;
 mod manners;
 mod odd_names;
 mod offline;
 mod readme;
+mod watch;
 mod widths;
