@@ -34,7 +34,7 @@ fn json(text: &str) -> Value {
 }
 
 /// The finding of the region starting at `start`, in the first series.
-fn region<'a>(doc: &'a Value, start: u64) -> Option<&'a Value> {
+fn region(doc: &Value, start: u64) -> Option<&Value> {
     doc["series"][0]["findings"]
         .as_array()
         .expect("findings")
