@@ -12,6 +12,7 @@ command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 if ((${#need[@]})); then

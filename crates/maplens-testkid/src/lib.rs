@@ -22,7 +22,9 @@
 //! (`[{tid, allocs, size, first, last}]`), `regions` and `mappings`
 //! (`{base, count, page_size, len, even_perms, odd_perms, touched}`), `rwx`
 //! (`{addr, len}`), `big_anon` (`{addr, len, mib, touched_pages}`),
-//! `static_copy` (`true`). Addresses and lengths are decimal numbers.
+//! `static_copy` (`true`), `leak` / `plateau` (`{addr, len, mib,
+//! bytes_per_sec, heap_start, heap_bytes_per_sec, tick_ms}`), `changes`
+//! (`{unmap, mprotect, grow, map}`, each `{addr, len, …}`). Addresses and lengths are decimal numbers.
 //!
 //! Cargo does not build the binaries of a dev-dependency, so [`kid_binary`]
 //! builds `maplens-testkid` on demand (once per process) when it is missing
@@ -183,6 +185,18 @@ impl Kid {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// Writes `bytes` to the kid's stdin (with `--changes`, the first
+    /// write makes the changes).
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the kid's stdin is closed"))?;
+        stdin.write_all(bytes)?;
+        stdin.flush()
     }
 
     /// Send SIGCONT.

@@ -45,6 +45,14 @@ fn usage() -> &'static str {
   --adjacent N         N adjacent 1-page anonymous rw-p regions the kernel cannot merge
   --thp-small MIB      MIB MiB anonymous rw, 2 MiB aligned, touched on small pages,
                        then MADV_HUGEPAGE (THP-eligible, not on huge pages)
+  --leak MIB           grow 1 MiB every 100 ms (on a fixed clock) into one reserved
+                       anonymous mapping of MIB MiB, touched page by page
+                       (MADV_NOHUGEPAGE), plus 256 mallocs of 256 bytes into the heap
+                       each tick, until MIB MiB are touched; then stay
+  --plateau MIB        the same, meant to stop soon: growth that levels off
+  --changes            four regions that change on the first byte read from stdin:
+                       one unmapped, one mprotected rw- to r--, one grown in place
+                       (mremap), one mapped into a hole
 Prints one JSON line on stdout, then waits for EOF on stdin."
 }
 
@@ -65,6 +73,10 @@ struct Opts {
     big_anon_mib: Option<usize>,
     mappings: usize,
     static_copy: bool,
+    /// `--leak MIB` / `--plateau MIB`: the cap, and the JSON key.
+    grow: Option<(usize, &'static str)>,
+    /// `--changes`.
+    changes: bool,
     /// Conditions for `maplens check` tests, in command-line order.
     extra: Vec<Extra>,
 }
@@ -117,6 +129,9 @@ fn parse_args() -> Res<Opts> {
             "--big-anon" => o.big_anon_mib = Some(num(val(&a)?, &a)?),
             "--mappings" => o.mappings = num(val(&a)?, &a)?,
             "--static-copy" => o.static_copy = true,
+            "--leak" => o.grow = Some((num(val(&a)?, &a)?, "leak")),
+            "--plateau" => o.grow = Some((num(val(&a)?, &a)?, "plateau")),
+            "--changes" => o.changes = true,
             "--exec-stack" => o.extra.push(Extra::ExecStack),
             "--exec-anon" => o.extra.push(Extra::ExecAnon),
             "--shared-file" => o.extra.push(Extra::SharedFile(val(&a)?.into())),
@@ -582,6 +597,12 @@ fn run(o: &Opts, keep: &mut Keep) -> Res<Value> {
     if o.static_copy {
         m.insert("static_copy".into(), json!(true));
     }
+    if let Some((mib, key)) = o.grow {
+        m.insert(key.into(), grow::setup(mib, ps)?);
+    }
+    if o.changes {
+        m.insert("changes".into(), changes::setup(ps)?);
+    }
     for e in &o.extra {
         let (key, value) = do_extra(e, ps, keep)?;
         m.insert(key.into(), value);
@@ -628,19 +649,41 @@ fn main() {
         std::process::exit(1);
     }
     drop(out);
-    // Block until stdin reaches EOF (or errors).
+    if let Some((mib, _)) = opts.grow {
+        // The growth runs on the main thread (its mallocs land in the
+        // [heap] of the main arena); stdin is watched on another.
+        std::thread::spawn(move || {
+            wait_for_eof(false, &info);
+            cleanup(&mut keep);
+            std::process::exit(0);
+        });
+        grow::run(mib, page_size());
+    }
+    wait_for_eof(opts.changes, &info);
+    cleanup(&mut keep);
+    std::process::exit(0);
+}
+
+/// Blocks until stdin reaches EOF (or errors); with `changes`, makes the
+/// `--changes` changes when the first bytes arrive.
+fn wait_for_eof(changes: bool, info: &Value) {
     let mut buf = [0u8; 4096];
     let mut stdin = io::stdin().lock();
+    let mut pending = changes;
     loop {
         match stdin.read(&mut buf) {
             Ok(0) => break,
+            Ok(_) if pending => {
+                pending = false;
+                if let Err(e) = changes::apply(&info["changes"], page_size()) {
+                    eprintln!("maplens-testkid: {e}");
+                }
+            }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
-    cleanup(&mut keep);
-    std::process::exit(0);
 }
 
 // ---------------------------------------------------------------------------
@@ -791,4 +834,165 @@ fn do_thp_small(mib: usize, ps: usize) -> Res<Value> {
         return Err(errno("madvise hugepage"));
     }
     Ok(json!({"addr": addr, "len": len, "mib": mib}))
+}
+
+// ---------------------------------------------------------------------------
+// Growth over time (`--leak`, `--plateau`) and changes on request
+// (`--changes`), for `maplens leaks` and `maplens diff`.
+
+mod grow {
+    use super::*;
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    /// The reserved mapping: address and length.
+    static AREA: OnceLock<(usize, usize)> = OnceLock::new();
+
+    /// MiB touched each tick.
+    pub const MIB_PER_TICK: usize = 1;
+    /// The tick.
+    pub const TICK_MS: u64 = 100;
+    /// Heap blocks each tick, and their size.
+    pub const MALLOCS: usize = 256;
+    /// Bytes a heap block.
+    pub const MALLOC_SIZE: usize = 256;
+
+    /// Reserves the mapping (nothing touched yet) and finds the heap.
+    pub fn setup(mib: usize, ps: usize) -> Res<Value> {
+        let len = mib << 20;
+        let addr = isolated_anon(len, libc::PROT_READ | libc::PROT_WRITE, ps, "leak")?;
+        // SAFETY: madvise on our own mapping only changes THP policy.
+        if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_NOHUGEPAGE) } != 0 {
+            return Err(errno("madvise leak"));
+        }
+        let _ = AREA.set((addr, len));
+        // One block first, so that the main arena's heap exists.
+        // SAFETY: plain malloc; intentionally leaked.
+        let p = unsafe { libc::malloc(MALLOC_SIZE) };
+        if p.is_null() {
+            return Err("malloc failed".into());
+        }
+        let heap = heap_start()?;
+        Ok(json!({
+            "addr": addr,
+            "len": len,
+            "mib": mib,
+            "bytes_per_sec": (MIB_PER_TICK << 20) as u64 * 1000 / TICK_MS,
+            "heap_start": heap,
+            "heap_bytes_per_sec": (MALLOCS * MALLOC_SIZE) as u64 * 1000 / TICK_MS,
+            "tick_ms": TICK_MS,
+        }))
+    }
+
+    fn heap_start() -> Res<usize> {
+        let maps = fs::read_to_string("/proc/self/maps").map_err(|e| format!("read maps: {e}"))?;
+        maps.lines()
+            .find(|l| l.ends_with("[heap]"))
+            .and_then(|l| usize::from_str_radix(l.split('-').next()?, 16).ok())
+            .ok_or_else(|| "no [heap] in /proc/self/maps".to_owned())
+    }
+
+    /// Touches 1 MiB and mallocs 64 KiB every tick, on a fixed clock
+    /// (tick k at start + k ticks, whatever each took), until the mapping
+    /// is full; then never returns.
+    pub fn run(_mib: usize, ps: usize) -> ! {
+        let (addr, len) = *AREA.get().expect("setup ran");
+        let start = Instant::now();
+        let step = MIB_PER_TICK << 20;
+        let mut done = 0;
+        let mut k = 0u32;
+        while done < len {
+            k += 1;
+            let at = start + Duration::from_millis(TICK_MS) * k;
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let n = step.min(len - done);
+            touch_write(addr + done, n, ps, 0x6c);
+            done += n;
+            for _ in 0..MALLOCS {
+                // SAFETY: plain malloc; the blocks are intentionally leaked.
+                let p = unsafe { libc::malloc(MALLOC_SIZE) } as usize;
+                if p != 0 {
+                    touch_write(p, MALLOC_SIZE, 64, 0x6d);
+                }
+            }
+        }
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+mod changes {
+    use super::*;
+
+    /// Four regions: `unmap`, `mprotect` (4 pages each, touched), `grow`
+    /// (2 pages with a 2-page hole after them) and `map` (a 2-page hole
+    /// between guard pages).
+    pub fn setup(ps: usize) -> Res<Value> {
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let unmap = isolated_anon(4 * ps, rw, ps, "changes unmap")?;
+        touch_write(unmap, 4 * ps, ps, 1);
+        let prot = isolated_anon(4 * ps, rw, ps, "changes mprotect")?;
+        touch_write(prot, 4 * ps, ps, 2);
+        let grow = isolated_anon(4 * ps, rw, ps, "changes grow")?;
+        touch_write(grow, 2 * ps, ps, 3);
+        munmap(grow + 2 * ps, 2 * ps)?;
+        let map = isolated_anon(2 * ps, rw, ps, "changes map")?;
+        munmap(map, 2 * ps)?;
+        Ok(json!({
+            "unmap": {"addr": unmap, "len": 4 * ps},
+            "mprotect": {"addr": prot, "len": 4 * ps, "before": "rw-p", "after": "r--p"},
+            "grow": {"addr": grow, "len": 2 * ps, "grown_len": 4 * ps},
+            "map": {"addr": map, "len": 2 * ps},
+        }))
+    }
+
+    fn munmap(addr: usize, len: usize) -> Res<()> {
+        // SAFETY: only ranges of reservations this module made, which
+        // nothing references.
+        if unsafe { libc::munmap(addr as *mut libc::c_void, len) } != 0 {
+            return Err(errno("munmap"));
+        }
+        Ok(())
+    }
+
+    /// Makes the four changes.
+    pub fn apply(info: &Value, ps: usize) -> Res<()> {
+        let at = |k: &str| {
+            info[k]["addr"]
+                .as_u64()
+                .map(|a| a as usize)
+                .ok_or("no address")
+        };
+        munmap(at("unmap")?, 4 * ps)?;
+        mprotect(at("mprotect")?, 4 * ps, libc::PROT_READ, "changes mprotect")?;
+        let g = at("grow")?;
+        // SAFETY: grows our own mapping in place into the hole after it
+        // (no MREMAP_MAYMOVE: it fails rather than move).
+        let p = unsafe { libc::mremap(g as *mut libc::c_void, 2 * ps, 4 * ps, 0) };
+        if p == libc::MAP_FAILED {
+            return Err(errno("mremap grow"));
+        }
+        touch_write(g, 4 * ps, ps, 4);
+        let m = at("map")?;
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping: it fails
+        // if anything took the hole.
+        let p = unsafe {
+            libc::mmap(
+                m as *mut libc::c_void,
+                2 * ps,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED || p as usize != m {
+            return Err(errno("mmap into the hole"));
+        }
+        touch_write(m, 2 * ps, ps, 5);
+        Ok(())
+    }
 }

@@ -8,17 +8,21 @@ mod capture;
 mod cmd_capture;
 #[cfg(feature = "check")]
 mod cmd_check;
+mod cmd_diff;
 mod cmd_explain;
+mod cmd_leaks;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
 mod cmd_top;
+mod cmd_watch;
 mod common;
 mod pattern;
 mod pmap;
 mod progress;
 mod render;
+mod samples;
 mod scan;
 
 use std::ffi::OsString;
@@ -74,6 +78,14 @@ enum Command {
     Check(cmd_check::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
+    /// Sample live processes over time; record them (`--record`).
+    Watch(cmd_watch::Args),
+    /// What changed between two samples (files, bundles, recordings, PIDs).
+    Diff(cmd_diff::Args),
+    /// Save a baseline of a live process, for `maplens diff BASE PID`.
+    Baseline(cmd_diff::BaselineArgs),
+    /// Steady growth over a recording or a live watch, and the time to a limit.
+    Leaks(cmd_leaks::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Pmap {
@@ -138,6 +150,10 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
+        Some(Command::Watch(a)) => cmd_watch::run(&a),
+        Some(Command::Diff(a)) => cmd_diff::run(&a),
+        Some(Command::Baseline(a)) => cmd_diff::run_baseline(&a),
+        Some(Command::Leaks(a)) => return cmd_leaks::main(&a),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),
             // No target: the system-wide view.

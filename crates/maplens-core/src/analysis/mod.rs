@@ -1,10 +1,14 @@
 //! Analysis: what each region is, and how the regions add up.
 
 mod classify;
+mod diff;
+mod leaks;
 mod report;
 mod trend;
 
 pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
+pub use diff::{Change, RESIDENT_STEP, RegionChange, RowChange, SampleDiff, comparable, diff};
+pub use leaks::{Figure, Finding, LeakReport, LimitEta, Scope, leaks};
 pub use report::{
     AllocRow, Allocators, CategoryRow, Gap, NamedRow, ObjectRow, Report, Segment, StackRow,
     Threads, Totals, Usage, report,

@@ -7,14 +7,16 @@
 //! keeps the line of kernel text it came from ([`Region::line`]).
 
 pub mod elf;
+mod history;
 mod region;
 mod sample;
 mod sink;
 pub mod system;
 
 pub use elf::ElfObject;
+pub use history::History;
 pub use region::{ExtraValue, Region, RegionPath, Smaps, SparseValues};
-pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage};
+pub use sample::{Sample, SampleCost, SampleLimits, SampleRegion, SampleRow, SampleUsage, Series};
 pub use sink::TextSink;
 pub use system::SystemInfo;
 

@@ -5,7 +5,7 @@
 //! restarted process is told apart), the time, whole-process totals, one row
 //! per category and per object, and, for a full sample, one row per region
 //! with its stable identity (start, inode, path, offset). It also records what
-//! taking it cost. Samples are made by one collector (in `maplens-record`)
+//! taking it cost. Samples are made by one collector ([`crate::source::collect`])
 //! and read by `watch`, recordings, `diff` and `leaks`; this module does no
 //! I/O and holds no rendering types.
 //!
@@ -252,5 +252,64 @@ impl Sample {
     /// The series this sample belongs to: pid (or name) and start time.
     pub fn series_key(&self) -> (Option<u32>, Option<&str>, Option<u64>) {
         (self.pid, self.comm.as_deref(), self.start_time)
+    }
+}
+
+/// The samples of one process run, in time order: same pid, name and start
+/// time. A process that restarts (a new start time under the same name or
+/// pid) begins a new series.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Series {
+    /// Process id.
+    pub pid: Option<u32>,
+    /// Process name.
+    pub comm: Option<String>,
+    /// Start time, clock ticks after boot.
+    pub start_time: Option<u64>,
+    /// The samples, oldest first.
+    pub samples: Vec<Sample>,
+}
+
+impl Series {
+    /// Splits samples (in any order) into series, each in time order; the
+    /// series are ordered by their first sample.
+    ///
+    /// ```
+    /// use maplens_core::model::{Sample, Series};
+    /// let s = |pid, start, t| Sample { pid: Some(pid), start_time: Some(start), time_ms: t, ..Sample::default() };
+    /// let all = vec![s(7, 100, 2), s(7, 100, 1), s(7, 900, 3)]; // restarted as the same pid
+    /// let series = Series::split(all);
+    /// assert_eq!(series.len(), 2);
+    /// assert_eq!(series[0].samples.iter().map(|x| x.time_ms).collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn split(mut samples: Vec<Sample>) -> Vec<Series> {
+        samples.sort_by_key(|s| s.time_ms);
+        let mut out: Vec<Series> = Vec::new();
+        for s in samples {
+            let key = (s.pid, s.comm.clone(), s.start_time);
+            match out
+                .iter_mut()
+                .find(|x| (x.pid, x.comm.clone(), x.start_time) == key)
+            {
+                Some(x) => x.samples.push(s),
+                None => out.push(Series {
+                    pid: s.pid,
+                    comm: s.comm.clone(),
+                    start_time: s.start_time,
+                    samples: vec![s],
+                }),
+            }
+        }
+        out
+    }
+
+    /// A label for messages: `name (pid N)`.
+    pub fn label(&self) -> String {
+        match (&self.comm, self.pid) {
+            (Some(c), Some(p)) => format!("{c} (pid {p})"),
+            (Some(c), None) => c.clone(),
+            (None, Some(p)) => format!("pid {p}"),
+            (None, None) => "process".to_owned(),
+        }
     }
 }

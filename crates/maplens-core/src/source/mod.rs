@@ -14,6 +14,7 @@ use crate::model::{Limit, Notice, ProcessInfo, Snapshot, SystemInfo, TextSink, T
 use crate::parse::Mode;
 
 pub mod bundle;
+pub mod collect;
 pub mod deleted;
 pub mod elf;
 pub use bundle::Bundle;

@@ -29,11 +29,14 @@
 
 #[cfg(feature = "check")]
 pub mod check;
+pub mod diff;
 pub mod explain;
+pub mod leaks;
 pub mod libs;
 pub mod maps;
 pub mod report;
 pub mod top;
+pub mod watch;
 
 use std::borrow::Cow;
 

@@ -1,0 +1,190 @@
+//! Where samples come from, for `watch`, `diff`, `baseline`, `leaks` and
+//! `plot`: a recording (`rec.db`, `rec.jsonl`, `rec.db@-1`,
+//! `rec.db:PID@first`), a live process (one sample through
+//! `maplens_core::source::collect`), or anything else a TARGET can be (a
+//! file, a directory, a bundle), read once. Also the duration words
+//! (`5s`, `100ms`, `8h`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use maplens_core::model::{Sample, Series};
+use maplens_core::source::collect::{Collector, Policy};
+use maplens_core::source::{self, Target};
+use maplens_record::Pick;
+
+/// A duration given on the command line: `250ms`, `5s`, `2m`, `8h`, `1d`,
+/// or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}': expected a duration like 500ms, 5s, 2m, 8h"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        "d" => v * 86400.0,
+        _ => return Err(format!("'{text}': unknown unit '{unit}' (ms, s, m, h, d)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("'{text}': a duration must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A recording named on the command line, with the pick after `@` and the
+/// process after `:`.
+#[derive(Debug)]
+pub struct RecordingRef {
+    /// The file.
+    pub path: PathBuf,
+    /// `:PID`.
+    pub pid: Option<u32>,
+    /// `@PICK`.
+    pub pick: Option<Pick>,
+}
+
+/// Reads `word` as a recording reference when its file part is a
+/// recording: `FILE`, `FILE@PICK`, `FILE:PID`, `FILE:PID@PICK`.
+pub fn recording_ref(word: &str) -> anyhow::Result<Option<RecordingRef>> {
+    let (rest, pick) = match word.rsplit_once('@') {
+        Some((r, p)) if !Path::new(word).exists() => (r, Some(p)),
+        _ => (word, None),
+    };
+    let (file, pid) = match rest.rsplit_once(':') {
+        Some((f, p))
+            if !Path::new(rest).exists()
+                && !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (f, Some(p.parse().context("PID too large")?))
+        }
+        _ => (rest, None),
+    };
+    let path = Path::new(file);
+    if !maplens_record::is_recording(path) {
+        if pick.is_some() && path.is_file() {
+            bail!("{file}: not a maplens recording, so '@…' picks nothing in it");
+        }
+        return Ok(None);
+    }
+    let pick = match pick {
+        Some(p) => Some(Pick::parse(p).with_context(|| {
+            format!(
+                "{word}: '@{p}' names no sample; use @first, @last, @N, @-N or @YYYY-MM-DDTHH:MM"
+            )
+        })?),
+        None => None,
+    };
+    Ok(Some(RecordingRef {
+        path: path.to_owned(),
+        pid,
+        pick,
+    }))
+}
+
+/// Every series of a recording (or of its `:PID`).
+pub fn read_series(r: &RecordingRef) -> anyhow::Result<Vec<Series>> {
+    let samples = maplens_record::read(&r.path)?;
+    if samples.is_empty() {
+        bail!("{}: the recording holds no sample", r.path.display());
+    }
+    let all = Series::split(samples);
+    let pids: Vec<String> = all
+        .iter()
+        .map(|s| s.pid.map_or("?".into(), |p| p.to_string()))
+        .collect();
+    let series: Vec<Series> = all
+        .into_iter()
+        .filter(|s| r.pid.is_none() || s.pid == r.pid)
+        .collect();
+    if series.is_empty() {
+        bail!(
+            "{}: holds no process {}; it holds: {}",
+            r.path.display(),
+            r.pid.unwrap_or(0),
+            pids.join(", ")
+        );
+    }
+    Ok(series)
+}
+
+/// The sample a recording reference names: the full sample picked (the
+/// last one without `@`) of its one series.
+pub fn pick_sample(r: &RecordingRef) -> anyhow::Result<Sample> {
+    let mut series = read_series(r)?;
+    if series.len() > 1 {
+        let names: Vec<String> = series.iter().map(Series::label).collect();
+        bail!(
+            "{} holds {} process runs ({}); name one as {}:PID@…",
+            r.path.display(),
+            series.len(),
+            names.join(", "),
+            r.path.display()
+        );
+    }
+    let full: Vec<Sample> = series
+        .remove(0)
+        .samples
+        .into_iter()
+        .filter(|s| s.full)
+        .collect();
+    let pick = r.pick.clone().unwrap_or(Pick::Index(-1));
+    match pick.choose(&full) {
+        Some(i) => Ok(full[i].clone()),
+        None => bail!(
+            "{}: {pick:?} names no sample; it holds {} full samples",
+            r.path.display(),
+            full.len()
+        ),
+    }
+}
+
+/// Resolves a live target word (PID or process name) to a PID; `None` for
+/// anything else.
+pub fn live_pid(word: &str, proc_root: &Path) -> anyhow::Result<Option<u32>> {
+    match Target::parse(word) {
+        Target::Pid(p) => Ok(Some(p)),
+        Target::Name(n) => Ok(Some(source::find_by_name(proc_root, &n)?)),
+        _ => Ok(None),
+    }
+}
+
+/// One full sample of any side of a `diff`: a recording reference, a live
+/// process, or a file, directory or bundle.
+pub fn load_sample(word: &str, opts: &source::Options) -> anyhow::Result<Sample> {
+    if let Some(r) = recording_ref(word)? {
+        return pick_sample(&r);
+    }
+    if let Some(pid) = live_pid(word, &opts.proc_root)? {
+        let policy = Policy {
+            always_full: true,
+            ..Policy::default()
+        };
+        return Ok(Collector::new(pid, opts.clone(), policy).sample()?);
+    }
+    let snap = source::load(&Target::parse(word), opts)?;
+    // (A rollup alone gives a sample of totals only: `full` is false.)
+    Ok(Sample::from_snapshot(&snap, 0, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}
