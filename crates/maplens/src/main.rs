@@ -13,6 +13,8 @@ mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
+#[cfg(feature = "exporter")]
+mod cmd_serve;
 mod cmd_top;
 mod common;
 mod pattern;
@@ -72,6 +74,9 @@ enum Command {
     /// Findings: security and memory problems, with what to do.
     #[cfg(feature = "check")]
     Check(cmd_check::Args),
+    /// A Prometheus exporter: per-group memory on /metrics.
+    #[cfg(feature = "exporter")]
+    Serve(cmd_serve::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
@@ -137,6 +142,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
+        #[cfg(feature = "exporter")]
+        Some(Command::Serve(a)) => cmd_serve::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),
