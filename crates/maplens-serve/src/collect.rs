@@ -182,7 +182,7 @@ impl Collector {
                         let n = next.fetch_add(1, Ordering::Relaxed);
                         let Some((pid, job)) = jobs.get(n) else { break };
                         let Job::Read(depth) = job else { continue };
-                        let mut r = read_process(proc_root, *pid, *depth);
+                        let mut r = read_guarded(proc_root, *pid, *depth);
                         // A new process: its group and size are known now.
                         if *depth == Depth::Rollup
                             && let Ok(ps) = &r
@@ -192,7 +192,7 @@ impl Collector {
                                 || ps.sample.totals.rss.unwrap_or(0) <= cfg.full_max_rss_bytes)
                             && Instant::now() < deadline
                         {
-                            if let Ok(full) = read_process(proc_root, *pid, Depth::Full) {
+                            if let Ok(full) = read_guarded(proc_root, *pid, Depth::Full) {
                                 r = Ok(full);
                             }
                         }
@@ -244,7 +244,7 @@ impl Collector {
                         last: ps,
                     };
                     if let Some(p) = prev
-                        && p.last.sample.comm == k.last.sample.comm
+                        && p.last.sample.series_key() == k.last.sample.series_key()
                     {
                         k.full = p.full;
                         k.full_time_ms = p.full_time_ms;
@@ -281,7 +281,8 @@ impl Collector {
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
         }
-        self.track_growth(&mut out.groups);
+        let t = self.started.elapsed().as_secs_f64();
+        self.track_growth(t, &mut out.groups);
         self.number += 1;
         out.number = self.number;
         out.own_rss = own_rss();
@@ -312,14 +313,18 @@ impl Collector {
         }
     }
 
-    /// Keeps an hour of each group's anonymous PSS and fits its trend.
-    fn track_growth(&mut self, groups: &mut BTreeMap<String, GroupFigures>) {
-        let t = self.started.elapsed().as_secs_f64();
+    /// Keeps an hour of each group's anonymous PSS (`t`: seconds since the
+    /// collector started) and fits its trend.
+    fn track_growth(&mut self, t: f64, groups: &mut BTreeMap<String, GroupFigures>) {
         self.history.retain(|g, _| groups.contains_key(g));
         for (name, g) in groups.iter_mut() {
             let h = self.history.entry(name.clone()).or_default();
-            h.push_back((t, g.pss_anon as f64));
-            while h.front().is_some_and(|&(t0, _)| t - t0 > 3600.0) || h.len() > 720 {
+            // A point every 30 s at most, an hour of them: the fit costs
+            // (120 choose 2) slopes a group at most.
+            if h.back().is_none_or(|&(t1, _)| t - t1 >= 30.0) {
+                h.push_back((t, g.pss_anon as f64));
+            }
+            while h.front().is_some_and(|&(t0, _)| t - t0 > 3600.0) || h.len() > 120 {
                 h.pop_front();
             }
             let pts: Vec<(f64, f64)> = h.iter().copied().collect();
@@ -365,6 +370,13 @@ fn add(g: &mut GroupFigures, k: &Known) {
                 .map_or(k.full_time_ms, |o| o.min(k.full_time_ms)),
         );
     }
+}
+
+/// [`read_process`], with a panic (a bug on some odd input) turned into
+/// an unreadable process instead of the end of the collector.
+fn read_guarded(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSample, Reason> {
+    std::panic::catch_unwind(|| read_process(proc_root, pid, depth))
+        .unwrap_or_else(|_| Err(Reason::Other(format!("reading process {pid} panicked"))))
 }
 
 /// PIDs under the proc root, ascending.
@@ -414,6 +426,35 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_is_the_trend_of_an_hour_of_collections() {
+        let mut c = Collector::new(Path::new("/nonexistent"), Config::default());
+        let mut last = BTreeMap::new();
+        // Two hours at 15 s: "leak" gains 1 MiB a minute, "flat" stays.
+        for i in 0..480u64 {
+            let mut groups = BTreeMap::new();
+            for (name, anon) in [("leak", (100 << 20) + (i << 20) / 4), ("flat", 300 << 20)] {
+                groups.insert(
+                    name.to_owned(),
+                    GroupFigures {
+                        pss_anon: anon,
+                        ..GroupFigures::default()
+                    },
+                );
+            }
+            c.track_growth(i as f64 * 15.0, &mut groups);
+            last = groups;
+        }
+        // Points every 30 s, an hour of them.
+        assert_eq!(c.history["leak"].len(), 120);
+        let (slope, growing) = last["leak"].anon_growth.unwrap();
+        assert!(growing);
+        assert!((slope - 1048576.0 / 60.0).abs() < 1.0, "{slope}");
+        let (slope, growing) = last["flat"].anon_growth.unwrap();
+        assert!(!growing);
+        assert_eq!(slope, 0.0);
+    }
 
     #[test]
     fn this_process_is_in_its_group() {

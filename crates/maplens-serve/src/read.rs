@@ -139,6 +139,13 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
         sample.totals.regions = f.regions;
         sample.totals.size = snap.vsz();
     }
+    // Start time (`stat` field 22): a new value for the same pid is
+    // another process.
+    sample.start_time = std::fs::read(dir.join("stat")).ok().and_then(|st| {
+        let close = st.iter().rposition(|&b| b == b')')?;
+        let rest = std::str::from_utf8(st.get(close + 2..)?).ok()?;
+        rest.split(' ').nth(19)?.parse().ok()
+    });
     let p = &snap.process;
     let uid = p
         .status("Uid")
@@ -283,6 +290,8 @@ mod tests {
         assert!(full.regions > 5);
         assert!(full.categories.iter().any(|c| c.0 == "code"));
         assert!(f.threads >= 1);
+        assert!(r.sample.start_time.is_some());
+        assert_eq!(r.sample.start_time, f.sample.start_time);
     }
 
     #[test]

@@ -746,3 +746,30 @@ fn the_server_refuses_what_it_does_not_serve_and_survives_a_load() {
     drop(big);
     assert!(serve.stop().success());
 }
+
+#[test]
+fn a_client_past_the_connection_cap_waits_for_a_slot() {
+    let _l = lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let serve = Serve::start(
+        "unmatched = \"drop\"\n[server]\nmax_connections = 1\nheader_timeout_seconds = 1\n",
+        dir.path(),
+    );
+    serve.metrics_after(1);
+    // A holds the only slot and sends nothing (a slow client).
+    let mut a = TcpStream::connect(serve.addr).expect("connect A");
+    // B is accepted only once A's slot is free: after the header timeout
+    // has closed A.
+    let (status, _, _) = get(serve.addr, "/healthz", "*/*");
+    assert_eq!(status, 200);
+    // Without waiting: A must be closed already (EOF, perhaps after a
+    // 408), not merely quiet (WouldBlock).
+    a.set_nonblocking(true).expect("nonblocking");
+    let mut rest = Vec::new();
+    let closed = a.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok(),
+        "A was still open when B was served: {closed:?}"
+    );
+    assert!(serve.stop().success());
+}
