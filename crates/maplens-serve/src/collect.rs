@@ -428,6 +428,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nothing_is_read_past_the_budget() {
+        let mut cfg = Config::default();
+        cfg.collect.budget_seconds = 1e-9;
+        let mut c = Collector::new(Path::new("/proc"), cfg);
+        let first = c.collect();
+        assert!(first.processes > 0);
+        // Every listed process was new and due, none was started in time.
+        assert_eq!(first.skipped, first.processes);
+        assert!(first.groups.is_empty());
+        assert!(first.finished.is_some());
+    }
+
+    #[test]
     fn growth_is_the_trend_of_an_hour_of_collections() {
         let mut c = Collector::new(Path::new("/nonexistent"), Config::default());
         let mut last = BTreeMap::new();

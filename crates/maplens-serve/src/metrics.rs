@@ -10,7 +10,8 @@
 //! processes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -82,6 +83,14 @@ impl Format {
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
+}
+
+/// How long the last `/metrics` response took to encode, nanoseconds.
+static LAST_SCRAPE_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Records how long encoding a scrape took (the next scrape exports it).
+pub fn record_scrape(took: Duration) {
+    LAST_SCRAPE_NS.store(took.as_nanos() as u64, Ordering::Relaxed);
 }
 
 /// The registry the server encodes: one collector over the shared state.
@@ -353,6 +362,12 @@ impl Collector for Metrics {
                 "Seconds since the served collection completed (NaN before the first)",
                 Some(Unit::Seconds),
                 sample_age,
+            ),
+            (
+                "maplens_last_scrape_duration",
+                "How long the previous /metrics response took to encode",
+                Some(Unit::Seconds),
+                LAST_SCRAPE_NS.load(Ordering::Relaxed) as f64 / 1e9,
             ),
             (
                 "maplens_collection_duration",

@@ -78,7 +78,10 @@ pub fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<By
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
-    match encode(registry, format) {
+    let began = std::time::Instant::now();
+    let encoded = encode(registry, format);
+    crate::metrics::record_scrape(began.elapsed());
+    match encoded {
         Ok(text) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert(
