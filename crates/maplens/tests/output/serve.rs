@@ -773,3 +773,41 @@ fn a_client_past_the_connection_cap_waits_for_a_slot() {
     );
     assert!(serve.stop().success());
 }
+
+#[test]
+fn bad_configs_and_busy_ports_are_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_maplens"))
+            .arg("serve")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[group]]\nname = \"x\"\ncmdline = \"(\"\n").expect("write");
+    let err = run(&["--config", bad.to_str().expect("utf-8")]);
+    assert!(
+        err.starts_with(&format!(
+            "maplens: error: config {}: line 3: bad regex '('",
+            bad.display()
+        )),
+        "{err}"
+    );
+    let err = run(&["--config", "/nonexistent/serve.toml"]);
+    assert!(
+        err.contains("cannot read config /nonexistent/serve.toml"),
+        "{err}"
+    );
+    let err = run(&["--interval", "0"]);
+    assert!(err.contains("--interval must be"), "{err}");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let err = run(&["--listen", &addr]);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
