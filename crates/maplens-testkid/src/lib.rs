@@ -91,6 +91,55 @@ impl Kid {
         Self::spawn_copy_any(args)
     }
 
+    /// Like [`Kid::spawn_copy`], and the shared objects it links (glibc,
+    /// libgcc_s, the dynamic loader) are private copies too: the kid runs
+    /// as `COPY/ld-linux… --library-path COPY COPY/kid ARGS`, so no file
+    /// page it maps is mapped by another process, and its PSS does not move
+    /// when other processes start or exit (only the kernel's `[vdso]`
+    /// pages are shared, and they count no PSS). `/proc/PID/exe` is the
+    /// loader's copy. The copies are removed when the `Kid` is dropped.
+    pub fn spawn_private(args: &[&str]) -> io::Result<Kid> {
+        let src = try_kid_binary()?;
+        // Which objects the kid links: those a plain kid maps.
+        let probe = Self::spawn_at(&src, &[] as &[&str], None)?;
+        let maps = fs::read_to_string(probe.proc("maps"))?;
+        drop(probe);
+        let mut libs: Vec<PathBuf> = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| p.starts_with('/') && p.contains(".so"))
+            .map(PathBuf::from)
+            .collect();
+        libs.sort();
+        libs.dedup();
+        let (dir, bin) = copy_binary(&src)?;
+        let mut loader = None;
+        for lib in &libs {
+            let name = lib.file_name().ok_or_else(|| io::Error::other("no name"))?;
+            let to = dir.join(name);
+            fs::copy(lib, &to)?;
+            if name.to_string_lossy().starts_with("ld-") {
+                loader = Some(to);
+            }
+        }
+        let Some(loader) = loader else {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(io::Error::other(format!(
+                "no dynamic loader among {libs:?}"
+            )));
+        };
+        let mut full: Vec<OsString> = vec!["--library-path".into(), dir.clone().into()];
+        full.push(bin.into());
+        full.extend(args.iter().map(OsString::from));
+        match Self::spawn_at(&loader, &full, Some(dir.clone())) {
+            Ok(k) => Ok(k),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
     fn spawn_copy_any<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> io::Result<Kid> {
         let src = try_kid_binary()?;
         let (dir, bin) = copy_binary(&src)?;

@@ -15,6 +15,8 @@ mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
+#[cfg(feature = "exporter")]
+mod cmd_serve;
 mod cmd_top;
 mod cmd_watch;
 mod common;
@@ -76,6 +78,9 @@ enum Command {
     /// Findings: security and memory problems, with what to do.
     #[cfg(feature = "check")]
     Check(cmd_check::Args),
+    /// A Prometheus exporter: per-group memory on /metrics.
+    #[cfg(feature = "exporter")]
+    Serve(cmd_serve::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// Sample live processes over time; record them (`--record`).
@@ -149,6 +154,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
+        #[cfg(feature = "exporter")]
+        Some(Command::Serve(a)) => cmd_serve::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         Some(Command::Watch(a)) => cmd_watch::run(&a),
         Some(Command::Diff(a)) => cmd_diff::run(&a),

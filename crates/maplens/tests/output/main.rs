@@ -14,4 +14,5 @@ mod odd_names;
 mod offline;
 mod readme;
 mod watch;
+mod serve;
 mod widths;

@@ -1,0 +1,187 @@
+//! The HTTP side: hyper 1.x HTTP/1.1 on a current-thread tokio runtime.
+//!
+//! Hardened for an exporter that may be reachable by more than Prometheus:
+//! - a cap on connections served at once (a semaphore taken before
+//!   `accept`, so extra clients wait in the kernel's backlog and cost
+//!   nothing here);
+//! - a timeout for the request headers (slowloris) and one for the whole
+//!   connection;
+//! - two paths, `/metrics` and `/healthz`, `GET` and `HEAD` only; a request
+//!   that announces a body is refused with 413 before it is read;
+//! - no panic on any request: the handler returns a response for every
+//!   input, and a panic in a connection task would end that task only;
+//! - graceful shutdown on SIGTERM and SIGINT: stop accepting, let the
+//!   connections in flight finish (bounded by the connection timeout).
+//!
+//! The handler never touches `/proc`: it encodes the last complete
+//! collection, which the collector's own threads publish.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Server as Limits;
+use crate::metrics::{Format, encode};
+
+/// Answers one request.
+pub fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let plain = |status: StatusCode, text: &'static str| {
+        let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    };
+    let path = req.uri().path();
+    if path != "/metrics" && path != "/healthz" {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: try /metrics or /healthz\n",
+        );
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "no request body is accepted\n",
+        );
+    }
+    if path == "/healthz" {
+        return plain(StatusCode::OK, "ok\n");
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    let began = std::time::Instant::now();
+    let encoded = encode(registry, format);
+    crate::metrics::record_scrape(began.elapsed());
+    match encoded {
+        Ok(text) => {
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            );
+            r
+        }
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"),
+    }
+}
+
+/// Serves until SIGTERM or SIGINT (or until `stop` says so), on a
+/// current-thread runtime of its own. Calls `ready` with the bound address
+/// once listening.
+pub fn serve(
+    addr: SocketAddr,
+    registry: Registry,
+    limits: &Limits,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    rt.block_on(run(addr, Arc::new(registry), limits.clone(), ready))
+}
+
+async fn run(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    limits: Limits,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    ready(listener.local_addr()?);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let header_timeout = Duration::from_secs_f64(limits.header_timeout_seconds);
+    let conn_timeout = Duration::from_secs_f64(limits.connection_timeout_seconds);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                // Out of descriptors and the like: wait a little, go on.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let registry = registry.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let r = respond(&registry, &req);
+                async move { Ok::<_, Infallible>(r) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(16 << 10)
+                .serve_connection(TokioIo::new(stream), svc);
+            let mut conn = std::pin::pin!(conn);
+            let deadline = tokio::time::sleep(conn_timeout);
+            let mut deadline = std::pin::pin!(deadline);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = &mut deadline => {}
+                _ = stop.changed() => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = &mut deadline => {}
+                    }
+                }
+            }
+        });
+        // Reap finished connection tasks as we go.
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(conn_timeout, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
