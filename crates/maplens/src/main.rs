@@ -14,6 +14,8 @@ mod cmd_maps;
 mod cmd_pmap;
 mod cmd_report;
 mod cmd_top;
+#[cfg(feature = "tui")]
+mod cmd_tui;
 mod common;
 mod pattern;
 mod pmap;
@@ -72,6 +74,9 @@ enum Command {
     /// Findings: security and memory problems, with what to do.
     #[cfg(feature = "check")]
     Check(cmd_check::Args),
+    /// Explore one process interactively: regions, objects, threads, findings.
+    #[cfg(feature = "tui")]
+    Tui(cmd_tui::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
@@ -136,6 +141,8 @@ fn main() -> ExitCode {
         Some(Command::Libs(a)) => cmd_libs::run(&a),
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
+        #[cfg(feature = "tui")]
+        Some(Command::Tui(a)) => cmd_tui::run(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
