@@ -139,9 +139,7 @@ fn collector(
             if !forced && paused.load(Ordering::Relaxed) {
                 continue;
             }
-            let reading = reload()
-                .map(Data::new)
-                .map_err(|e| format!("{e:#}"));
+            let reading = reload().map(Data::new).map_err(|e| format!("{e:#}"));
             if tx.send(reading).is_err() {
                 return;
             }

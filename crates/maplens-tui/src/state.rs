@@ -417,7 +417,9 @@ impl App {
 
     /// The selected region (an index into the snapshot's regions).
     pub fn selected(&self) -> Option<usize> {
-        self.visible.get(self.cursor[View::Regions as usize]).copied()
+        self.visible
+            .get(self.cursor[View::Regions as usize])
+            .copied()
     }
 
     /// Rows of the current view (for cursor movement).
@@ -506,20 +508,24 @@ impl App {
             .regions
             .iter()
             .enumerate()
-            .map(|(i, r)| match b.regions.get(&(r.start, r.inode, r.offset)) {
-                None => Some(Change::New),
-                Some(&(end, rss)) => {
-                    seen += 1;
-                    if end != r.end {
-                        Some(Change::Resized)
-                    } else {
-                        match (rss, d.rss(i)) {
-                            (Some(a), Some(n)) if a != n => Some(Change::Rss(n as i64 - a as i64)),
-                            _ => None,
+            .map(
+                |(i, r)| match b.regions.get(&(r.start, r.inode, r.offset)) {
+                    None => Some(Change::New),
+                    Some(&(end, rss)) => {
+                        seen += 1;
+                        if end != r.end {
+                            Some(Change::Resized)
+                        } else {
+                            match (rss, d.rss(i)) {
+                                (Some(a), Some(n)) if a != n => {
+                                    Some(Change::Rss(n as i64 - a as i64))
+                                }
+                                _ => None,
+                            }
                         }
                     }
-                }
-            })
+                },
+            )
             .collect();
         let new = per_region
             .iter()
@@ -685,10 +691,8 @@ impl App {
                 let i = SortKey::ALL.iter().position(|&s| s == self.sort);
                 self.sort = SortKey::ALL[(i.unwrap_or(0) + 1) % SortKey::ALL.len()];
                 // Figures read best largest first; names and addresses in order.
-                self.descending = !matches!(
-                    self.sort,
-                    SortKey::Address | SortKey::Kind | SortKey::Path
-                );
+                self.descending =
+                    !matches!(self.sort, SortKey::Address | SortKey::Kind | SortKey::Path);
                 self.refilter();
             }
             Key::Char('S') => {
@@ -807,5 +811,9 @@ pub fn human_opt(b: Option<u64>) -> String {
 /// ```
 pub fn signed(d: i64) -> String {
     let s = human(d.unsigned_abs());
-    if d < 0 { format!("-{s}") } else { format!("+{s}") }
+    if d < 0 {
+        format!("-{s}")
+    } else {
+        format!("+{s}")
+    }
 }

@@ -181,7 +181,10 @@ fn summary(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         (Some(c), None) => t(c).into_owned(),
         (None, None) => t(&r.source).into_owned(),
     };
-    title.push(Span::styled(who, Style::default().add_modifier(Modifier::BOLD)));
+    title.push(Span::styled(
+        who,
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
     title.push(Span::raw(format!(
         "  {} regions  VSZ {}  RSS {}  PSS {}  swap {}",
         u.regions,
@@ -301,7 +304,12 @@ fn tabs(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = Vec::new();
     for (i, v) in View::ALL.iter().enumerate() {
         let label = match v {
-            View::Findings => format!(" {} {}({}) ", i + 1, v.title(), app.data.outcome.findings.len()),
+            View::Findings => format!(
+                " {} {}({}) ",
+                i + 1,
+                v.title(),
+                app.data.outcome.findings.len()
+            ),
             View::Regions => format!(" {} {}({}) ", i + 1, v.title(), app.visible().len()),
             _ => format!(" {} {} ", i + 1, v.title()),
         };
@@ -341,9 +349,7 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ))
     } else {
         let hints = match app.view {
-            View::Regions => {
-                "?:keys /:search f:kind p:perm s:sort Enter:detail Tab:view q:quit"
-            }
+            View::Regions => "?:keys /:search f:kind p:perm s:sort Enter:detail Tab:view q:quit",
             View::Objects => "?:keys Enter:show regions Tab:view q:quit",
             View::Threads | View::Findings => "?:keys j/k:move Tab:view q:quit",
         };
@@ -491,9 +497,7 @@ fn region_table(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         .header(Row::new(head).style(theme.head()))
         .column_spacing(1)
         .row_highlight_style(theme.selected());
-    let mut st = TableState::default().with_selected(
-        (!app.visible().is_empty()).then_some(sel),
-    );
+    let mut st = TableState::default().with_selected((!app.visible().is_empty()).then_some(sel));
     f.render_stateful_widget(table, area, &mut st);
     if app.visible().is_empty() {
         let msg = Rect {
@@ -563,11 +567,7 @@ pub fn detail_lines(app: &App, i: usize, theme: Theme) -> Vec<Line<'static>> {
         let n = o.regions.iter().position(|&x| x == i).map_or(0, |p| p + 1);
         v.push(kv(
             "object",
-            format!(
-                "{} (region {n} of {})",
-                escape(&o.path),
-                o.regions.len()
-            ),
+            format!("{} (region {n} of {})", escape(&o.path), o.regions.len()),
         ));
     }
     if let Some(tid) = c.thread {
@@ -627,7 +627,11 @@ pub fn detail_lines(app: &App, i: usize, theme: Theme) -> Vec<Line<'static>> {
                     maplens_core::model::ExtraValue::Number(n) => n.to_string(),
                     maplens_core::model::ExtraValue::Text(x) => t(x).into_owned(),
                 };
-                v.push(Line::from(format!("  {:<16}{:>10}  (a field maplens does not know)", t(k), val)));
+                v.push(Line::from(format!(
+                    "  {:<16}{:>10}  (a field maplens does not know)",
+                    t(k),
+                    val
+                )));
             }
             if let Some(name) = &s.name {
                 v.push(Line::from(format!("  {:<16}{}", "Name", escape(name))));
@@ -651,9 +655,10 @@ pub fn detail_lines(app: &App, i: usize, theme: Theme) -> Vec<Line<'static>> {
 }
 
 fn detail(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .title(Span::styled(" detail (Esc closes, J/K scroll) ", theme.head()));
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        " detail (Esc closes, J/K scroll) ",
+        theme.head(),
+    ));
     let Some(i) = app.selected() else {
         f.render_widget(Paragraph::new("no region selected").block(block), area);
         return;
@@ -805,7 +810,13 @@ fn objects(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
                 Some(s) => {
                     let s = &row.segments[s];
                     Row::new(vec![
-                        Cell::from(format!("  {:x}-{:x} {} @{:x}", s.start, s.end, t(&s.perms), s.offset)),
+                        Cell::from(format!(
+                            "  {:x}-{:x} {} @{:x}",
+                            s.start,
+                            s.end,
+                            t(&s.perms),
+                            s.offset
+                        )),
                         Cell::from(Span::styled(s.kind.id(), theme.fg(cat_color(s.kind)))),
                         Cell::from(human(s.usage.size)),
                         Cell::from(human_opt(s.usage.rss)),
@@ -845,10 +856,7 @@ fn threads(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Min(1)])
         .split(area);
-    f.render_widget(
-        Paragraph::new(Span::styled(about, theme.dim())),
-        parts[0],
-    );
+    f.render_widget(Paragraph::new(Span::styled(about, theme.dim())), parts[0]);
     let body_h = parts[1].height.saturating_sub(1) as usize;
     let (off, sel) = rows_window(app, View::Threads, body_h);
     let th = &app.data.report.threads;
@@ -862,7 +870,12 @@ fn threads(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
                 });
                 let mut cells = vec![
                     Cell::from(s.tid.map_or("?".into(), |x| x.to_string())),
-                    Cell::from(s.name.as_deref().map(|n| t(n).into_owned()).unwrap_or_default()),
+                    Cell::from(
+                        s.name
+                            .as_deref()
+                            .map(|n| t(n).into_owned())
+                            .unwrap_or_default(),
+                    ),
                     Cell::from(if s.main { "main" } else { "thread" }),
                     Cell::from(human(s.usage.size)),
                     Cell::from(used),
@@ -881,7 +894,11 @@ fn threads(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
                 let (tid, name) = &th.unmatched[k - th.stacks.len()];
                 Row::new(vec![
                     Cell::from(tid.to_string()),
-                    Cell::from(name.as_deref().map(|n| t(n).into_owned()).unwrap_or_default()),
+                    Cell::from(
+                        name.as_deref()
+                            .map(|n| t(n).into_owned())
+                            .unwrap_or_default(),
+                    ),
                     Cell::from("?"),
                     Cell::from(""),
                     Cell::from("no stack region found"),
@@ -918,7 +935,11 @@ fn findings(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
                 format!(
                     "{} rules could not run on this target: {}",
                     out.skipped.len(),
-                    out.skipped.iter().map(|s| s.id).collect::<Vec<_>>().join(" ")
+                    out.skipped
+                        .iter()
+                        .map(|s| s.id)
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
                 theme.dim(),
             )));
@@ -959,7 +980,10 @@ fn findings(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
     let mut st = TableState::default().with_selected(Some(sel));
     f.render_stateful_widget(table, parts[0], &mut st);
     let x = &out.findings[app.cursor[View::Findings as usize].min(out.findings.len() - 1)];
-    let mut lines = vec![Line::from(Span::styled(t(&x.summary).into_owned(), theme.head()))];
+    let mut lines = vec![Line::from(Span::styled(
+        t(&x.summary).into_owned(),
+        theme.head(),
+    ))];
     lines.push(Line::from(t(&x.explanation).into_owned()));
     for e in &x.evidence {
         lines.push(Line::from(format!("  · {}", t(e))));
@@ -974,7 +998,10 @@ fn findings(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         )));
     }
     if x.regions.len() > 8 {
-        lines.push(Line::from(format!("  … {} regions in all", x.regions.len())));
+        lines.push(Line::from(format!(
+            "  … {} regions in all",
+            x.regions.len()
+        )));
     }
     if let Some(s) = &x.saving {
         lines.push(Line::from(format!(

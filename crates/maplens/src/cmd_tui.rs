@@ -11,13 +11,15 @@ use crate::common::TargetArgs;
 
 /// Arguments of `maplens tui`.
 #[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "Keys: ? shows them all. / searches paths, f and p filter by kind and
+#[command(
+    after_help = "Keys: ? shows them all. / searches paths, f and p filter by kind and
 permission, s sorts, Enter opens the detail of a region, 1-4 or Tab switch
 between regions, objects, threads and findings, q or Ctrl-C quits.
 
 A running process is read again every --interval seconds; + ~ * mark regions
 that are new, resized or changed in RSS since the first reading. NO_COLOR
-turns colours off.")]
+turns colours off."
+)]
 pub struct Args {
     #[command(flatten)]
     pub target: TargetArgs,
