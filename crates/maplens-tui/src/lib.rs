@@ -33,6 +33,9 @@
 pub mod state;
 pub mod widgets;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::{Stdout, stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -670,6 +670,7 @@ impl App {
                 }
             }
             Key::Enter if self.view == View::Objects => self.open_object(),
+            Key::Enter if self.view == View::Threads => self.open_thread(),
             Key::Enter | Key::Char('d') => {
                 self.view = View::Regions;
                 self.detail = !self.detail;
@@ -729,6 +730,27 @@ impl App {
         if let Some(s) = start {
             self.select_start(s);
         }
+        self.detail = true;
+    }
+
+    /// From the threads view: show the selected thread's stack region.
+    fn open_thread(&mut self) {
+        let Some(st) = self
+            .data
+            .report
+            .threads
+            .stacks
+            .get(self.cursor[View::Threads as usize])
+        else {
+            return;
+        };
+        let start = st.start;
+        self.kind = None;
+        self.perm = PermFilter::Any;
+        self.search.clear();
+        self.view = View::Regions;
+        self.refilter();
+        self.select_start(start);
         self.detail = true;
     }
 
@@ -808,10 +830,13 @@ pub fn human_opt(b: Option<u64>) -> String {
 /// use maplens_tui::state::signed;
 /// assert_eq!(signed(8192), "+8.0K");
 /// assert_eq!(signed(-4096), "-4.0K");
+/// assert_eq!(signed(0), "0");
 /// ```
 pub fn signed(d: i64) -> String {
     let s = human(d.unsigned_abs());
-    if d < 0 {
+    if d == 0 {
+        s
+    } else if d < 0 {
         format!("-{s}")
     } else {
         format!("+{s}")

@@ -350,8 +350,9 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
     } else {
         let hints = match app.view {
             View::Regions => "?:keys /:search f:kind p:perm s:sort Enter:detail Tab:view q:quit",
-            View::Objects => "?:keys Enter:show regions Tab:view q:quit",
-            View::Threads | View::Findings => "?:keys j/k:move Tab:view q:quit",
+            View::Objects => "?:keys Enter:its regions Tab:view q:quit",
+            View::Threads => "?:keys Enter:its stack Tab:view q:quit",
+            View::Findings => "?:keys j/k:move Tab:view q:quit",
         };
         Line::from(Span::styled(hints, theme.dim()))
     };
@@ -438,7 +439,7 @@ fn region_table(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         widths.extend([Constraint::Length(6), Constraint::Length(6)]);
     }
     head.extend(["KIND", "PATH"]);
-    widths.extend([Constraint::Length(13), Constraint::Fill(2)]);
+    widths.extend([Constraint::Length(14), Constraint::Fill(2)]);
     if note {
         head.push("NOTE");
         widths.push(Constraint::Fill(2));
@@ -830,7 +831,7 @@ fn objects(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         rows,
         [
             Constraint::Fill(1),
-            Constraint::Length(13),
+            Constraint::Length(14),
             Constraint::Length(6),
             Constraint::Length(6),
             Constraint::Length(6),
@@ -866,7 +867,12 @@ fn threads(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         .map(|k| {
             if let Some(s) = th.stacks.get(k) {
                 let used = s.usage.rss.map_or("-".into(), |r| {
-                    format!("{} {}%", human(r), r * 100 / s.usage.size.max(1))
+                    let pm = r * 1000 / s.usage.size.max(1);
+                    if pm < 100 {
+                        format!("{} {}.{}%", human(r), pm / 10, pm % 10)
+                    } else {
+                        format!("{} {}%", human(r), pm / 10)
+                    }
                 });
                 let mut cells = vec![
                     Cell::from(s.tid.map_or("?".into(), |x| x.to_string())),
@@ -1027,7 +1033,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("p", "filter by permission: x w wx s ---"),
     ("c", "clear every filter"),
     ("s S", "sort: next key, reverse"),
-    ("Enter d", "detail of the region (objects: its regions)"),
+    (
+        "Enter d",
+        "detail of the region (objects, threads: go there)",
+    ),
     ("J K", "scroll the detail"),
     ("r space", "live: read now, pause"),
     ("? q", "this help, quit (also Ctrl-C)"),
