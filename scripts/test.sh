@@ -11,6 +11,7 @@ need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 if ((${#need[@]})); then

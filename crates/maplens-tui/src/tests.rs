@@ -385,13 +385,13 @@ fn summary_bar_fills_the_width_and_lists_categories() {
     let (s, _) = screen(&mut a, 80, 24, false);
     let lines: Vec<&str> = s.lines().collect();
     assert!(
-        lines[0].starts_with("maplens test.smaps  11 regions"),
+        lines[0].starts_with("maplens test.smaps  saved  11 regions"),
         "{s}"
     );
     // NO_COLOR: each category by its own character, every column used.
     assert_eq!(lines[1].chars().filter(|&c| c != ' ').count(), 80, "{s}");
     assert!(lines[2].contains("code"), "{s}");
-    assert!(lines[3].contains("1 Regions(11)"), "{s}");
+    assert!(lines[3].starts_with(" 1:Regions(11) 2:Objects"), "{s}");
 }
 
 #[test]

@@ -185,14 +185,6 @@ fn summary(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         who,
         Style::default().add_modifier(Modifier::BOLD),
     ));
-    title.push(Span::raw(format!(
-        "  {} regions  VSZ {}  RSS {}  PSS {}  swap {}",
-        u.regions,
-        human(u.size),
-        human_opt(u.rss),
-        human_opt(u.pss),
-        human_opt(u.swap)
-    )));
     match &app.live {
         Some(l) if l.error.is_some() => {
             title.push(Span::styled("  stopped", theme.changed()));
@@ -201,6 +193,14 @@ fn summary(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Some(l) => title.push(Span::raw(format!("  live {}s #{}", l.interval, l.readings))),
         None => title.push(Span::styled("  saved", theme.dim())),
     }
+    title.push(Span::raw(format!(
+        "  {} regions  VSZ {}  RSS {}  PSS {}  swap {}",
+        u.regions,
+        human(u.size),
+        human_opt(u.rss),
+        human_opt(u.pss),
+        human_opt(u.swap)
+    )));
     let mut lines = vec![Line::from(title)];
     if area.height >= 3 {
         let (bar, legend) = category_bar(app, area.width as usize, theme);
@@ -305,32 +305,35 @@ fn tabs(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
     for (i, v) in View::ALL.iter().enumerate() {
         let label = match v {
             View::Findings => format!(
-                " {} {}({}) ",
+                "{}:{}({})",
                 i + 1,
                 v.title(),
                 app.data.outcome.findings.len()
             ),
-            View::Regions => format!(" {} {}({}) ", i + 1, v.title(), app.visible().len()),
-            _ => format!(" {} {} ", i + 1, v.title()),
+            View::Regions => format!("{}:{}({})", i + 1, v.title(), app.visible().len()),
+            _ => format!("{}:{}", i + 1, v.title()),
         };
         let style = if *v == app.view {
             theme.selected()
         } else {
             Style::default()
         };
+        spans.push(Span::raw(" "));
         spans.push(Span::styled(label, style));
     }
-    let mut right = format!(
-        " sort:{}{}",
-        app.sort.name(),
-        if app.descending { "↓" } else { "↑" }
-    );
+    // Filters first: they matter more than the sort when the line is cut.
+    let mut right = String::new();
     let fl = app.filters();
     if !fl.is_empty() {
         right.push(' ');
-        right.push_str(&fl);
+        right.push_str(&t(&fl));
     }
-    spans.push(Span::styled(right, theme.dim()));
+    right.push_str(&format!(
+        " sort:{}{}",
+        app.sort.name(),
+        if app.descending { "↓" } else { "↑" }
+    ));
+    spans.push(Span::styled(right, theme.head()));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -444,6 +447,15 @@ fn region_table(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
         head.push("NOTE");
         widths.push(Constraint::Fill(2));
     }
+    // What the fixed columns leave for the path (half of it with notes).
+    let fixed: u16 = widths
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(n) => *n + 1,
+            _ => 1,
+        })
+        .sum();
+    let path_w = usize::from(w.saturating_sub(fixed)) / if note { 2 } else { 1 };
     let body_h = area.height.saturating_sub(1) as usize;
     let (off, sel) = rows_window(app, View::Regions, body_h);
     let d = &app.data;
@@ -482,7 +494,7 @@ fn region_table(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
                 c.category.id(),
                 theme.fg(cat_color(c.category)),
             )));
-            cells.push(Cell::from(d.paths[i].as_str()));
+            cells.push(Cell::from(fit_left(&d.paths[i], path_w)));
             if note {
                 cells.push(Cell::from(t(&c.note).into_owned()));
             }
@@ -514,6 +526,23 @@ fn region_table(f: &mut Frame, area: Rect, app: &mut App, theme: Theme) {
             msg,
         );
     }
+}
+
+/// `s` cut to `w` columns from the left, so a long path keeps its file
+/// name: `…/lib/libc.so.6`.
+///
+/// ```
+/// use maplens_tui::widgets::fit_left;
+/// assert_eq!(fit_left("/usr/lib/libc.so.6", 11), "…/libc.so.6");
+/// assert_eq!(fit_left("[heap]", 12), "[heap]");
+/// ```
+pub fn fit_left(s: &str, w: usize) -> Cow<'_, str> {
+    let n = s.chars().count();
+    if n <= w || w == 0 {
+        return Cow::Borrowed(s);
+    }
+    let tail: String = s.chars().skip(n - (w - 1)).collect();
+    Cow::Owned(format!("…{tail}"))
 }
 
 /// The lines of the detail pane for region `i`.

@@ -11,4 +11,5 @@ mod manners;
 mod odd_names;
 mod offline;
 mod readme;
+mod tui;
 mod widths;
