@@ -169,12 +169,25 @@ pub fn run(first: Snapshot, reload: Option<Reload>, opts: &Options) -> anyhow::R
     loop {
         term.draw(|f| widgets::draw(f, &mut app, opts.theme))
             .context("drawing")?;
+        // Test builds only: the tests check that a panic gives the
+        // terminal back.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("MAPLENS_TUI_TEST_PANIC").is_some() {
+            panic!("MAPLENS_TUI_TEST_PANIC is set: panicking after the first draw");
+        }
         if event::poll(Duration::from_millis(100)).context("reading the terminal")? {
             match event::read().context("reading the terminal")? {
                 Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    if let Some(k) = key_of(k) {
+                    // Esc then a key, typed quickly, reads as Alt+key:
+                    // take it as the two keys.
+                    let mut keys = Vec::new();
+                    if k.modifiers.contains(KeyModifiers::ALT) {
+                        keys.push(Key::Esc);
+                    }
+                    keys.extend(key_of(k));
+                    for k in keys {
                         match app.key(k) {
-                            Action::Quit => break,
+                            Action::Quit => return Ok(()),
                             Action::Refresh => {
                                 if let Some((now, _)) = &chans {
                                     let _ = now.send(());
@@ -199,6 +212,4 @@ pub fn run(first: Snapshot, reload: Option<Reload>, opts: &Options) -> anyhow::R
             }
         }
     }
-    drop(term);
-    Ok(())
 }

@@ -453,14 +453,21 @@ impl App {
     /// changes are measured against the first reading.
     pub fn apply(&mut self, data: Data) {
         let keep = self.selected().map(|i| self.data.snap.regions[i].start);
+        let (offset, scroll) = (self.offset[View::Regions as usize], self.detail_scroll);
         self.data = data;
         if let Some(l) = &mut self.live {
             l.readings += 1;
             l.error = None;
         }
+        // Old indices mean nothing in the new reading.
+        self.visible.clear();
         self.recompute();
-        if let Some(start) = keep {
-            self.select_start(start);
+        if let Some(start) = keep
+            && self.select_start(start)
+        {
+            // The same region: the view stays where it was.
+            self.offset[View::Regions as usize] = offset;
+            self.detail_scroll = scroll;
         }
         for v in View::ALL {
             let n = match v {
@@ -481,14 +488,19 @@ impl App {
         }
     }
 
-    /// Puts the region cursor on the region starting at `start`, if shown.
-    pub fn select_start(&mut self, start: u64) {
-        if let Some(pos) = self
+    /// Puts the region cursor on the region starting at `start`; false
+    /// when no such region is shown.
+    pub fn select_start(&mut self, start: u64) -> bool {
+        match self
             .visible
             .iter()
             .position(|&i| self.data.snap.regions[i].start == start)
         {
-            self.cursor[View::Regions as usize] = pos;
+            Some(pos) => {
+                self.cursor[View::Regions as usize] = pos;
+                true
+            }
+            None => false,
         }
     }
 
@@ -572,12 +584,16 @@ impl App {
             v.reverse();
         }
         self.visible = v;
-        let c = &mut self.cursor[View::Regions as usize];
-        *c = keep
-            .and_then(|k| self.visible.iter().position(|&i| i == k))
-            .unwrap_or(0);
-        self.offset[View::Regions as usize] = 0;
-        self.detail_scroll = 0;
+        // The same region stays selected (and scrolled) when still shown;
+        // otherwise the first one.
+        match keep.and_then(|k| self.visible.iter().position(|&i| i == k)) {
+            Some(pos) => self.cursor[View::Regions as usize] = pos,
+            None => {
+                self.cursor[View::Regions as usize] = 0;
+                self.offset[View::Regions as usize] = 0;
+                self.detail_scroll = 0;
+            }
+        }
     }
 
     /// Categories present in this reading, in report order (what `f` steps

@@ -453,7 +453,9 @@ fn help_lists_the_keys_and_any_key_closes_it() {
 fn live_readings_mark_changes_since_the_first() {
     let mut a = app(true);
     let heap_start = 0x55d0_c100_0000;
-    a.select_start(heap_start);
+    assert!(a.select_start(heap_start));
+    typed(&mut a, "\nJJ");
+    assert_eq!(a.detail_scroll, 2);
     // A second reading: the heap's RSS grew by 100 kB and a region is new.
     let mut text = smaps(120);
     text.push_str("7ffd00000000-7ffd00001000 rw-p 00000000 00:00 0 \nSize: 4 kB\nRss: 4 kB\n");
@@ -461,6 +463,7 @@ fn live_readings_mark_changes_since_the_first() {
     a.apply(Data::new(snap));
     assert_eq!(a.live.as_ref().map(|l| l.readings), Some(2));
     let heap = a.selected().expect("selection kept");
+    assert_eq!(a.detail_scroll, 2, "the detail stays scrolled");
     assert_eq!(a.data.snap.regions[heap].start, heap_start);
     assert_eq!(a.changes.per_region[heap], Some(Change::Rss(100 * 1024)));
     assert_eq!((a.changes.new, a.changes.gone), (1, 0));

@@ -115,14 +115,17 @@ impl Tmux {
     }
 
     /// Waits (up to 20 s: a loaded machine is slow, nothing is timed) for
-    /// the screen to satisfy `ok`, and returns it.
+    /// the screen to satisfy `ok` in two captures alike (not a frame half
+    /// drawn), and returns it.
     fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = String::new();
         loop {
             let s = self.screen();
-            if ok(&s) {
+            if ok(&s) && s == last {
                 return s;
             }
+            last = s.clone();
             if Instant::now() > deadline {
                 let err = std::fs::read_to_string(self.path("stderr")).unwrap_or_default();
                 panic!("waited for {what}; the screen is:\n{s}\nstderr: {err}");
@@ -214,7 +217,9 @@ fn walk(w: u16, h: u16, quit: &[&str]) {
     t.text("/spaces");
     t.wait("the search prompt", |s| s.contains("search path: /spaces"));
     t.keys(&["Enter"]);
-    let s = t.wait("the search applied", |s| s.contains("Regions(1)"));
+    let s = t.wait("the search applied", |s| {
+        s.contains("Regions(1)") && s.contains("spaces.bin")
+    });
     let rows = table_rows(&s);
     assert_eq!(rows.len(), 1, "{s}");
     assert!(
@@ -264,19 +269,25 @@ fn walk(w: u16, h: u16, quit: &[&str]) {
     let s = t.wait("smaps fields", |s| s.contains("Rss ") && s.contains("kB"));
     assert!(s.contains("Resident set size"), "{s}");
     t.keys(&["Escape"]);
+    t.wait("the detail closed", |s| !s.contains("evidence"));
     t.text("c");
+    t.wait("the filters cleared", |s| kind_shown(s).is_empty());
 
     // The searched file's detail carries its whole name.
     t.text("/spaces");
     t.keys(&["Enter"]);
     t.wait("the search again", |s| s.contains("Regions(1)"));
     t.keys(&["Enter"]);
-    let s = t.wait("the file's detail", |s| s.contains("evidence"));
+    let s = t.wait("the file's detail", |s| {
+        s.contains("evidence") && s.contains("path      ")
+    });
     assert!(s.contains(&format!("path      {file}")), "{s}");
 
     // Threads: both named workers and the main thread, with stack use.
     t.text("3");
-    let s = t.wait("the threads view", |s| s.contains("USED (RSS)"));
+    let s = t.wait("the threads view", |s| {
+        s.contains("USED (RSS)") && s.contains("kid-worker-1") && s.contains(" main ")
+    });
     for name in ["kid-worker-0", "kid-worker-1"] {
         let line = s
             .lines()
@@ -333,7 +344,9 @@ fn tui_saved_file_no_color_and_help() {
         &["tui", saved.to_str().expect("utf-8")],
         &[("NO_COLOR", "1")],
     );
-    let s = t.wait("the first screen", |s| s.contains("Regions("));
+    let s = t.wait("the first screen", |s| {
+        s.contains(":Regions(") && s.contains("spaces.bin")
+    });
     assert!(s.lines().next().unwrap_or("").contains("saved"), "{s}");
     assert!(s.contains("spaces.bin"), "{s}");
     let colored = t
@@ -362,6 +375,78 @@ fn tui_saved_file_no_color_and_help() {
     let (rc, before, after) = t.finished();
     assert_eq!(rc, "0");
     assert_eq!(before, after);
+}
+
+/// A panic inside the explorer gives the terminal back before its message
+/// is printed (debug builds panic on request after the first draw).
+#[test]
+fn tui_panic_restores_the_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("one.maps");
+    std::fs::write(
+        &f,
+        "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]\n",
+    )
+    .expect("write");
+    let t = Tmux::start(
+        80,
+        24,
+        &["tui", f.to_str().expect("utf-8")],
+        &[("MAPLENS_TUI_TEST_PANIC", "1")],
+    );
+    let (rc, before, after) = t.finished();
+    assert_eq!(rc, "101", "a panic's exit code");
+    assert_eq!(before, after, "stty -a before and after the panic");
+    let err = std::fs::read_to_string(t.path("stderr")).expect("stderr");
+    assert!(err.contains("MAPLENS_TUI_TEST_PANIC is set"), "{err}");
+    // The message went to the main screen, not the alternate one: the
+    // shell's screen shows it after exit.
+    let s = t.screen();
+    assert!(
+        !s.contains(":Regions("),
+        "the alternate screen was left\n{s}"
+    );
+}
+
+/// A capture bundle: the same panes, threads with their names.
+#[test]
+fn tui_on_a_capture_bundle() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8");
+    let kid =
+        Kid::spawn(&["--threads", "2", "--thread-names", "--file-spaces", d]).expect("kid starts");
+    kid.stop().expect("stops");
+    let cap = dir.path().join("cap.tar");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("maplens"))
+        .args(["capture", &kid.pid.to_string(), "-o"])
+        .arg(&cap)
+        .output()
+        .expect("capture runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(kid);
+    let t = Tmux::start(200, 60, &["tui", cap.to_str().expect("utf-8")], &[]);
+    let s = t.wait("the first screen", |s| {
+        s.contains(":Regions(") && s.contains("spaces.bin")
+    });
+    assert!(s.lines().next().unwrap_or("").contains("saved"), "{s}");
+    assert!(s.contains("spaces.bin"), "{s}");
+    t.text("3");
+    t.wait("the threads view", |s| {
+        s.contains("USED (RSS)") && s.contains("kid-worker-0") && s.contains("kid-worker-1")
+    });
+    t.text("q");
+    let (rc, before, after) = t.finished();
+    assert_eq!((rc.as_str(), before == after), ("0", true));
 }
 
 /// A target that cannot be read: one line on stderr, exit 1, and the
