@@ -265,15 +265,19 @@ fn category_bar(app: &App, width: usize, theme: Theme) -> (Line<'static>, Line<'
     let mut legend = Vec::new();
     if let Some(b) = &app.baseline {
         let c = &app.changes;
-        let mut s = String::from("since start:");
-        if let (Some(d), Some(_)) = (c.rss, b.rss) {
-            s.push_str(&format!(" RSS {}", signed(d)));
-        }
-        if c.size != 0 {
-            s.push_str(&format!(" VSZ {}", signed(c.size)));
-        }
-        s.push_str(&format!(" {} new {} gone", c.new, c.gone));
         let changed = c.new > 0 || c.gone > 0 || c.rss.is_some_and(|d| d != 0) || c.size != 0;
+        let mut s = String::from("since start:");
+        if !changed {
+            s.push_str(" unchanged");
+        } else {
+            if let (Some(d), Some(_)) = (c.rss, b.rss) {
+                s.push_str(&format!(" RSS {}", signed(d)));
+            }
+            if c.size != 0 {
+                s.push_str(&format!(" VSZ {}", signed(c.size)));
+            }
+            s.push_str(&format!(" {} new {} gone", c.new, c.gone));
+        }
         legend.push(Span::styled(
             s,
             if changed {
@@ -792,7 +796,7 @@ fn neighbourhood(app: &App, sel: usize, w: usize, theme: Theme) -> Line<'static>
         let label = human(size);
         let (fill, style) = match who {
             None => ('·', theme.dim()),
-            Some(i) if i == sel => ('█', theme.selected()),
+            Some(i) if i == sel => (' ', theme.selected()),
             Some(i) => {
                 let c = d.cl.classes[i].category;
                 (cat_fill(theme, c), theme.fg(cat_color(c)))
