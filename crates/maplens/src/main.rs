@@ -19,6 +19,8 @@ mod cmd_report;
 mod cmd_serve;
 mod cmd_top;
 mod cmd_watch;
+#[cfg(feature = "tui")]
+mod cmd_tui;
 mod common;
 mod pattern;
 mod pmap;
@@ -81,6 +83,9 @@ enum Command {
     /// A Prometheus exporter: per-group memory on /metrics.
     #[cfg(feature = "exporter")]
     Serve(cmd_serve::Args),
+    /// Explore one process interactively: regions, objects, threads, findings.
+    #[cfg(feature = "tui")]
+    Tui(cmd_tui::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// Sample live processes over time; record them (`--record`).
@@ -153,6 +158,8 @@ fn main() -> ExitCode {
         Some(Command::Libs(a)) => cmd_libs::run(&a),
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
+        #[cfg(feature = "tui")]
+        Some(Command::Tui(a)) => cmd_tui::run(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         #[cfg(feature = "exporter")]
         Some(Command::Serve(a)) => cmd_serve::run(&a),

@@ -15,4 +15,5 @@ mod offline;
 mod readme;
 mod watch;
 mod serve;
+mod tui;
 mod widths;
