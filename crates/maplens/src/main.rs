@@ -9,6 +9,8 @@ mod cmd_capture;
 #[cfg(feature = "check")]
 mod cmd_check;
 mod cmd_explain;
+#[cfg(feature = "html")]
+mod cmd_html;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
@@ -72,6 +74,9 @@ enum Command {
     /// Findings: security and memory problems, with what to do.
     #[cfg(feature = "check")]
     Check(cmd_check::Args),
+    /// The report as one self-contained HTML file (treemap, address map, tables).
+    #[cfg(feature = "html")]
+    Html(cmd_html::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
@@ -84,7 +89,7 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs"];
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "html"];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand
@@ -136,6 +141,8 @@ fn main() -> ExitCode {
         Some(Command::Libs(a)) => cmd_libs::run(&a),
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
+        #[cfg(feature = "html")]
+        Some(Command::Html(a)) => cmd_html::run(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
