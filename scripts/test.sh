@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 # System tools the tests use as oracles or helpers: procps pmap, smem,
 # setpriv (util-linux), qemu-user and an ARM cross linker for the static
-# device builds (tests/cross.rs runs them under qemu).
+# device builds (tests/cross.rs runs them under qemu), and Debian's chromium
+# for the HTML report's browser test (tests/output/html.rs).
 need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 if ((${#need[@]})); then

@@ -130,7 +130,7 @@
   function usageCols(get) {
     return ['regions', 'size', 'rss', 'pss', 'uss', 'swap'].map(function (f) {
       return {
-        h: f === 'regions' ? 'Regions' : f.toUpperCase().replace('SIZE', 'Size'),
+        h: { regions: 'Regions', size: 'Size', rss: 'RSS', pss: 'PSS', uss: 'USS', swap: 'Swap' }[f],
         num: true,
         key: function (r) { return get(r)[f]; },
         text: function (r) { var v = get(r)[f]; return f === 'regions' ? v : human(v); },
@@ -308,7 +308,7 @@
       if (iw < 3 || ih < 3) return;
       squarify(n.children, ix, iy, iw, ih);
       n.children.forEach(function (c) {
-        if (c.depth === 3 && (c.r[2] < 2 || c.r[3] < 2)) return;
+        if (c.depth === 3 && (c.r[2] < 3 || c.r[3] < 3)) return;
         draw(c, c.r[0], c.r[1], c.r[2], c.r[3]);
       });
     }
