@@ -388,13 +388,13 @@
     for (var row = 0; row < ROWS; row++) {
       var y = row * (RH + RGAP) + RGAP - 2;
       s.appendChild(svg('rect', { x: 0, y: y, width: MW, height: RH, 'class': 'gap' }));
-      var p0 = row * MW, first = -1;
-      for (var q = 0; q < MW; q++) {
-        if (who[p0 + q] >= 0) { first = who[p0 + q]; break; }
-      }
+      var p0 = row * MW;
+      // Each row starts at the address found at its left edge.
       var lab = svg('text', { x: 0, y: y - 3, 'class': 'maplabel' });
-      var it0 = first >= 0 ? m.items[first] : null;
-      lab.textContent = it0 ? R.start[it0.region] : '';
+      var at = itemAt(m.items, p0 / scale);
+      lab.textContent = !at ? '' : at.gap
+        ? Math.floor(at.start + (p0 / scale - at.x0) * (log ? (at.end - at.start) / (at.x1 - at.x0) : 1)).toString(16)
+        : R.start[at.region];
       s.appendChild(lab);
       var q0 = 0;
       while (q0 < MW) {
@@ -419,7 +419,10 @@
     if (row < 0 || row >= ROWS || x < 0 || x >= MW) return null;
     var p = row * MW + Math.floor(x), k = mapState.who[p];
     if (k >= 0) return mapState.m.items[k];
-    var pos = (p + 0.5) / mapState.scale, items = mapState.m.items, lo = 0, hi = items.length - 1;
+    return itemAt(mapState.m.items, (p + 0.5) / mapState.scale);
+  }
+  function itemAt(items, pos) {
+    var lo = 0, hi = items.length - 1;
     while (lo < hi) {
       var mid = (lo + hi) >> 1;
       if (items[mid].x1 <= pos) lo = mid + 1; else hi = mid;
@@ -533,7 +536,7 @@
     { h: 'Kind', text: function (r) { return catTitle(r) + (R.heuristic[r] ? ' (?)' : ''); },
       swatch: function (r) { return color(catId(r)); } },
     { h: 'Path', cls: 'path', text: regionPath },
-    { h: 'Note', text: function (r) { return S[R.note[r]]; },
+    { h: 'Note', cls: 'note', text: function (r) { return S[R.note[r]]; },
       title: function (r) { return 'rule ' + S[R.rule[r]] + ': ' + S[R.evidence[r]]; } }
   ], range(N), {
     limit: PAGE,
