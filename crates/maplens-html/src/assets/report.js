@@ -260,6 +260,10 @@
       i = j;
     }
   }
+  // Regions get their own box when at least 4x4, the first 5000 of them
+  // (the page stays quick with 60,000 regions); the rest show in their
+  // object's box.
+  var MAX_LEAVES = 5000;
   var TW = 1000, TH = 560, tmRoot = null, tmMetric = 'size', tmTree = null;
   function nodeTitle(n, metric) {
     var what = n.region != null ? describe(n.region) :
@@ -270,7 +274,7 @@
     var s = $('treemap');
     clear(s);
     s.setAttribute('viewBox', '0 0 ' + TW + ' ' + TH);
-    var root = tmRoot || tmTree, count = 0;
+    var root = tmRoot || tmTree, count = 0, leaves = 0;
     if (!root.children.length) {
       var t = svg('text', { x: 10, y: 24, 'class': 'tm-empty' });
       t.textContent = 'No ' + tmMetric.toUpperCase() + ' figures in this snapshot.';
@@ -306,9 +310,16 @@
       var top = label ? 14 : 1, pad = n.depth < 2 ? 2 : 1;
       var ix = x + pad, iy = y + top, iw = w - 2 * pad, ih = h - top - pad;
       if (iw < 3 || ih < 3) return;
+      if (n.depth === 2) {
+        // Skip the layout when not one region could get a 4x4 box.
+        var big = 0;
+        n.children.forEach(function (c) { if (c.value > big) big = c.value; });
+        if (big / n.value * iw * ih < 16 || leaves >= MAX_LEAVES) return;
+      }
       squarify(n.children, ix, iy, iw, ih);
       n.children.forEach(function (c) {
-        if (c.depth === 3 && (c.r[2] < 3 || c.r[3] < 3)) return;
+        if (c.depth === 3 && (c.r[2] < 4 || c.r[3] < 4 || leaves >= MAX_LEAVES)) return;
+        if (c.depth === 3) leaves++;
         draw(c, c.r[0], c.r[1], c.r[2], c.r[3]);
       });
     }
