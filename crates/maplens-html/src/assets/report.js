@@ -67,6 +67,9 @@
       th.tabIndex = 0;
       th.title = 'sort by ' + c.h;
       th.addEventListener('click', function () { self.sortBy(k); });
+      th.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); self.sortBy(k); }
+      });
       tr.appendChild(th);
     });
     thead.appendChild(tr);

@@ -358,6 +358,27 @@ fn html_report_of_a_live_child_in_headless_chromium() {
         labels.as_str().unwrap().contains("thread stacks"),
         "{labels}"
     );
+    // Clicking the thread stacks zooms in: the crumbs name it, and every
+    // box drawn is a thread stack.
+    b.eval(
+        "Array.from(document.querySelectorAll('#treemap g.tm-d1'))\
+         .find(g => g.textContent.startsWith('thread stacks'))\
+         .dispatchEvent(new MouseEvent('click', {bubbles: true})), true",
+    );
+    let crumbs = b.eval("document.getElementById('tm-crumbs').textContent");
+    assert_eq!(crumbs, json!("all memory › thread stacks"));
+    let zoomed = b.eval(
+        "Array.from(document.querySelectorAll('#treemap rect > title')).map(t => t.textContent)",
+    );
+    let zoomed = zoomed.as_array().unwrap();
+    assert!(zoomed.len() >= 4, "{zoomed:?}");
+    assert!(
+        zoomed
+            .iter()
+            .all(|t| t.as_str().unwrap().contains("thread stack")),
+        "{zoomed:?}"
+    );
+    b.eval("document.querySelector('#tm-crumbs button').click(), true");
 
     // The address map: on the log scale every region gets a visible run,
     // so there are more runs than on the linear scale.
