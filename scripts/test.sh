@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # System tools the tests use as oracles or helpers: procps pmap, smem,
 # setpriv (util-linux), readelf (binutils), qemu-user and an ARM cross linker
 # for the static device builds (tests/cross.rs runs them under qemu),
-# prometheus and promtool (tests/output/serve.rs scrapes `maplens serve`).
+# prometheus and promtool (tests/output/serve.rs scrapes `maplens serve`),
+# and Debian's chromium for the HTML report's browser test (tests/output/html.rs).
 need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
@@ -15,6 +16,7 @@ command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -3,9 +3,10 @@
 //! The figures come from `maplens_core::analysis::report` (system facts
 //! included, live or from a bundle); `render::report` prints it.
 
-use maplens_core::analysis::{Report, classify, report};
+use maplens_core::analysis::{Classified, Report, classify, report};
 #[cfg(feature = "check")]
 use maplens_core::check::{self, CheckOptions, Severity};
+use maplens_core::model::Snapshot;
 
 use crate::common::{Format, TargetArgs, emit};
 use crate::render::report::{Findings, print};
@@ -103,11 +104,24 @@ impl clap::Args for Args {
 pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
     let snap = args.target.load(true, true)?;
     let cl = classify(&snap);
-    let mut rep = report(&snap, &cl);
+    let (mut rep, findings) = analyse(&snap, &cl);
+    if args.sort == SortKey::Size {
+        rep.categories
+            .sort_by_key(|c| std::cmp::Reverse(c.usage.size));
+        rep.objects.sort_by_key(|o| std::cmp::Reverse(o.usage.size));
+        rep.named.sort_by_key(|n| std::cmp::Reverse(n.usage.size));
+    }
+    Ok((rep, findings))
+}
+
+/// The report of a classified snapshot and the findings of `maplens
+/// check` at severity low and up (`maplens html` prints the same two).
+pub fn analyse(snap: &Snapshot, cl: &Classified) -> (Report, Findings) {
+    let rep = report(snap, cl);
     #[cfg(feature = "check")]
     let findings = check::evaluate(
-        &snap,
-        &cl,
+        snap,
+        cl,
         &CheckOptions {
             min_severity: Severity::Low,
             ignore: Vec::new(),
@@ -116,13 +130,7 @@ pub fn build(args: &Args) -> anyhow::Result<(Report, Findings)> {
     );
     #[cfg(not(feature = "check"))]
     let findings = Findings::default();
-    if args.sort == SortKey::Size {
-        rep.categories
-            .sort_by_key(|c| std::cmp::Reverse(c.usage.size));
-        rep.objects.sort_by_key(|o| std::cmp::Reverse(o.usage.size));
-        rep.named.sort_by_key(|n| std::cmp::Reverse(n.usage.size));
-    }
-    Ok((rep, findings))
+    (rep, findings)
 }
 
 /// Runs the report.

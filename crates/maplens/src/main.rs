@@ -11,6 +11,8 @@ mod cmd_check;
 mod cmd_diff;
 mod cmd_explain;
 mod cmd_leaks;
+#[cfg(feature = "html")]
+mod cmd_html;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pmap;
@@ -86,6 +88,9 @@ enum Command {
     /// Explore one process interactively: regions, objects, threads, findings.
     #[cfg(feature = "tui")]
     Tui(cmd_tui::Args),
+    /// The report as one self-contained HTML file (treemap, address map, tables).
+    #[cfg(feature = "html")]
+    Html(cmd_html::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// Sample live processes over time; record them (`--record`).
@@ -106,7 +111,7 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs"];
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "html"];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand
@@ -160,6 +165,8 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => return cmd_check::main(&a),
         #[cfg(feature = "tui")]
         Some(Command::Tui(a)) => cmd_tui::run(&a),
+        #[cfg(feature = "html")]
+        Some(Command::Html(a)) => cmd_html::run(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         #[cfg(feature = "exporter")]
         Some(Command::Serve(a)) => cmd_serve::run(&a),

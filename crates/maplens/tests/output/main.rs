@@ -9,6 +9,7 @@ mod deleted_names;
 mod deleted_scans;
 mod elf_segments;
 mod diff;
+mod html;
 mod manners;
 mod odd_names;
 mod offline;
