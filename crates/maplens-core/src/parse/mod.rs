@@ -25,8 +25,11 @@
 
 mod error;
 mod header;
+pub mod kpageflags;
 pub mod meminfo;
+pub mod pagemap;
 mod path;
+pub mod procmap_query;
 mod smaps;
 mod vmflags;
 
