@@ -11,6 +11,7 @@ mod cmd_check;
 mod cmd_explain;
 mod cmd_libs;
 mod cmd_maps;
+mod cmd_pages;
 mod cmd_pmap;
 mod cmd_report;
 mod cmd_top;
@@ -72,6 +73,8 @@ enum Command {
     /// Findings: security and memory problems, with what to do.
     #[cfg(feature = "check")]
     Check(cmd_check::Args),
+    /// Page-level residency per region: present, swapped, exclusive, zeros, duplicates.
+    Pages(cmd_pages::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
@@ -84,7 +87,7 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs"];
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "pages"];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "check")]
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
+        Some(Command::Pages(a)) => cmd_pages::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),

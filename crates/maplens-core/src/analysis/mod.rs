@@ -1,6 +1,7 @@
 //! Analysis: what each region is, and how the regions add up.
 
 mod classify;
+pub mod pages;
 mod report;
 mod trend;
 

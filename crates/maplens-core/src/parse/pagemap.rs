@@ -148,7 +148,8 @@ pub mod category {
 }
 
 /// One run of pages with the same categories, as `PAGEMAP_SCAN` returns it
-/// (`struct page_region`).
+/// (`struct page_region`, the same layout).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageRegion {
     /// First address.

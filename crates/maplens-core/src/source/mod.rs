@@ -15,6 +15,9 @@ use crate::parse::Mode;
 
 pub mod bundle;
 pub mod deleted;
+pub mod ioctl;
+pub mod pages;
+pub mod procmap;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.

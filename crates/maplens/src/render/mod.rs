@@ -32,6 +32,7 @@ pub mod check;
 pub mod explain;
 pub mod libs;
 pub mod maps;
+pub mod pages;
 pub mod report;
 pub mod top;
 
