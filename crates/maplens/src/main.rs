@@ -15,6 +15,7 @@ mod cmd_pages;
 mod cmd_pmap;
 mod cmd_report;
 mod cmd_top;
+mod cmd_wss;
 mod common;
 mod pattern;
 mod pmap;
@@ -75,6 +76,8 @@ enum Command {
     Check(cmd_check::Args),
     /// Page-level residency per region: present, swapped, exclusive, zeros, duplicates.
     Pages(cmd_pages::Args),
+    /// Working set per region and category over time (clear_refs + Referenced).
+    Wss(cmd_wss::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
@@ -87,7 +90,7 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "pages"];
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "pages", "wss"];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand
@@ -141,6 +144,7 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => return cmd_check::main(&a),
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         Some(Command::Pages(a)) => cmd_pages::run(&a),
+        Some(Command::Wss(a)) => cmd_wss::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),

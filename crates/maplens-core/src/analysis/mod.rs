@@ -2,6 +2,7 @@
 
 mod classify;
 pub mod pages;
+pub mod wss;
 mod report;
 mod trend;
 

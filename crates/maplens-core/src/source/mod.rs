@@ -18,6 +18,7 @@ pub mod deleted;
 pub mod ioctl;
 pub mod pages;
 pub mod procmap;
+pub mod wss;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.

@@ -45,6 +45,13 @@ impl MapsQuery {
         })
     }
 
+    /// Never use the ioctl: every answer comes from the text (to compare
+    /// both paths, or on a kernel whose ioctl is suspect).
+    pub fn text_only(mut self) -> MapsQuery {
+        self.supported = Some(false);
+        self
+    }
+
     /// The region holding `addr`, or the next one above it, by the ioctl;
     /// `Ok(None)` when none; `Err` with [`ioctl::Unsupported`] inside when
     /// the kernel lacks it.

@@ -3,6 +3,7 @@
 //! this run could not give and why.
 
 use maplens_core::analysis::pages::{ContentCounts, PageCounts, PagesReport, RegionPages};
+use maplens_core::analysis::wss::WssSample;
 use maplens_core::model::Snapshot;
 use serde::Serialize;
 
@@ -172,4 +173,56 @@ pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> a
         out.push_str("incomplete: the time budget (--budget) ran out; later regions were not read\n");
     }
     Ok(out)
+}
+
+/// One table line of a `wss` sample: time, working set, RSS, and the
+/// categories with the largest working sets.
+pub fn wss_line(s: &WssSample) -> String {
+    let mut cats: Vec<_> = s.categories.iter().filter(|(_, w)| w.referenced_kb > 0).collect();
+    cats.sort_by_key(|(_, w)| std::cmp::Reverse(w.referenced_kb));
+    let top: Vec<String> = cats
+        .iter()
+        .take(4)
+        .map(|(c, w)| format!("{} {}", c.id(), human(w.referenced_kb * 1024, false)))
+        .collect();
+    format!(
+        "{:>7.1}s  wss {:>9}  rss {:>9}  {}\n",
+        s.at_s,
+        human(s.total.referenced_kb * 1024, false),
+        human(s.total.rss_kb * 1024, false),
+        top.join(", ")
+    )
+}
+
+#[derive(Serialize)]
+struct WssDoc<'a> {
+    schema_version: u32,
+    mechanism: &'static str,
+    notes: &'a [String],
+    samples: &'a [WssSample],
+}
+
+/// All samples of `wss` as JSON, or as CSV (one row per sample and
+/// category).
+pub fn wss(samples: &[WssSample], notes: &[String], format: Format) -> anyhow::Result<String> {
+    if format == Format::Json {
+        return json_text(&WssDoc {
+            schema_version: JSON_SCHEMA_VERSION,
+            mechanism: "clear_refs",
+            notes,
+            samples,
+        });
+    }
+    let mut rows = Vec::new();
+    for s in samples {
+        for (c, w) in &s.categories {
+            rows.push(vec![
+                format!("{:.3}", s.at_s),
+                c.id().to_owned(),
+                (w.referenced_kb * 1024).to_string(),
+                (w.rss_kb * 1024).to_string(),
+            ]);
+        }
+    }
+    csv(&["AT_S", "KIND", "WSS", "RSS"], &rows)
 }

@@ -1,0 +1,96 @@
+//! Working set per region and category, from one reading of smaps taken
+//! one interval after `clear_refs` (see [`crate::source::wss`]): a page is
+//! in the working set when the kernel saw it accessed in that interval
+//! (`Referenced:`).
+//!
+//! ```
+//! use maplens_core::analysis::{classify, wss::sample};
+//! use maplens_core::model::Snapshot;
+//! use maplens_core::parse::Mode;
+//! let text = b"7f0000000000-7f0004000000 rw-p 00000000 00:00 0 \nSize: 65536 kB\nRss: 65536 kB\nReferenced: 8192 kB\n";
+//! let s = Snapshot::from_text("smaps", text, Mode::Lenient).unwrap();
+//! let w = sample(&s, &classify(&s), 1.0);
+//! assert_eq!((w.total.referenced_kb, w.total.rss_kb), (8192, 65536));
+//! ```
+
+use crate::analysis::{Category, Classified};
+use crate::model::Snapshot;
+use crate::parse::Field;
+
+/// Working set and residency (kB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Wss {
+    /// Accessed during the interval.
+    pub referenced_kb: u64,
+    /// Resident.
+    pub rss_kb: u64,
+}
+
+/// One region's working set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct WssRegion {
+    /// First address.
+    pub start: u64,
+    /// One past the last.
+    pub end: u64,
+    /// Its category.
+    pub category: Category,
+    /// The figures.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub wss: Wss,
+}
+
+/// The working set at one moment.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct WssSample {
+    /// Seconds since the first interval began.
+    pub at_s: f64,
+    /// The process.
+    pub total: Wss,
+    /// Per category, in [`Category`] order (those with a resident page).
+    pub categories: Vec<(Category, Wss)>,
+    /// Regions with a referenced page, in address order.
+    pub regions: Vec<WssRegion>,
+}
+
+/// The working set in a snapshot read from smaps after `clear_refs`.
+pub fn sample(snap: &Snapshot, cl: &Classified, at_s: f64) -> WssSample {
+    let mut total = Wss::default();
+    let mut cats: Vec<(Category, Wss)> = Vec::new();
+    let mut regions = Vec::new();
+    for (r, c) in snap.regions.iter().zip(&cl.classes) {
+        let w = Wss {
+            referenced_kb: r.kb(Field::Referenced).unwrap_or(0),
+            rss_kb: r.kb(Field::Rss).unwrap_or(0),
+        };
+        total.referenced_kb += w.referenced_kb;
+        total.rss_kb += w.rss_kb;
+        if w.rss_kb > 0 {
+            match cats.iter_mut().find(|(k, _)| *k == c.category) {
+                Some((_, s)) => {
+                    s.referenced_kb += w.referenced_kb;
+                    s.rss_kb += w.rss_kb;
+                }
+                None => cats.push((c.category, w)),
+            }
+        }
+        if w.referenced_kb > 0 {
+            regions.push(WssRegion {
+                start: r.start,
+                end: r.end,
+                category: c.category,
+                wss: w,
+            });
+        }
+    }
+    cats.sort_by_key(|(k, _)| *k);
+    WssSample {
+        at_s,
+        total,
+        categories: cats,
+        regions,
+    }
+}
