@@ -139,7 +139,8 @@ fn parse_args() -> Res<Opts> {
                     let (m, h) = s.split_once(':')?;
                     Some((m.parse().ok()?, h.parse().ok()?))
                 });
-                let (m, h) = parsed.ok_or_else(|| format!("--wss-loop: expected MIB:HOT, got {v:?}"))?;
+                let (m, h) =
+                    parsed.ok_or_else(|| format!("--wss-loop: expected MIB:HOT, got {v:?}"))?;
                 o.extra.push(Extra::WssLoop(m, h));
             }
             "-h" | "--help" => {
@@ -899,7 +900,9 @@ fn do_sparse(mib: usize, ps: usize, keep: &mut Keep) -> Res<Value> {
 
 /// MADV_PAGEOUT of the first `n` MiB of the last `--sparse` region.
 fn do_pageout(n: usize, keep: &Keep) -> Res<Value> {
-    let addr = keep.sparse.ok_or("--pageout-mib needs a --sparse region before it")?;
+    let addr = keep
+        .sparse
+        .ok_or("--pageout-mib needs a --sparse region before it")?;
     let len = n << 20;
     // SAFETY: MADV_PAGEOUT on our own mapping only asks for reclaim; the
     // contents stay (swapped or kept).

@@ -17,7 +17,8 @@ use crate::render::pages as printer;
 
 /// Arguments of `maplens pages`.
 #[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "Counts are of pages (shown as sizes): PRESENT in RAM, SWAPPED out,
+#[command(
+    after_help = "Counts are of pages (shown as sizes): PRESENT in RAM, SWAPPED out,
   EXCL(usive) present and mapped by this process only, FILE file pages or shared
   anonymous memory. STRIP shows the region in cells: '#' all present, '+' more than
   half, ':' more than a quarter, '.' some, ' ' none.
@@ -25,7 +26,8 @@ use crate::render::pages as printer;
   access: the same user or root): ZERO pages hold only zero bytes; DUP pages equal
   another page read earlier (k copies of a page count k-1).
 Without root, PFNs read as zero: KSM, THP, zero-page, idle and shared-frame counts
-  are not shown (the output says so).")]
+  are not shown (the output says so)."
+)]
 pub struct Args {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -84,7 +86,8 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         Some(addr) => {
             let addr = parse_hex(addr)?;
             let (r, _via) = MapsQuery::open(&opts.proc_root, pid)?.find(addr)?;
-            let r = r.with_context(|| format!("--region: no region of process {pid} holds {addr:x}"))?;
+            let r =
+                r.with_context(|| format!("--region: no region of process {pid} holds {addr:x}"))?;
             Snapshot {
                 origin: format!("{}/{pid}", opts.proc_root.display()),
                 regions: vec![r],

@@ -14,12 +14,14 @@ use crate::render::pages as printer;
 
 /// Arguments of `maplens wss`.
 #[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "Each interval, maplens clears the target's referenced bits (writes 1 to
+#[command(
+    after_help = "Each interval, maplens clears the target's referenced bits (writes 1 to
 /proc/PID/clear_refs), waits, and reads smaps' Referenced: the memory touched in the
 interval. This changes the target's reclaim: pages it used recently look cold to the
 kernel afterwards. So --yes is required for another process. Idle page tracking
 (/sys/kernel/mm/page_idle, root) and DAMON vaddr are reported when present; this
-build measures with clear_refs.")]
+build measures with clear_refs."
+)]
 pub struct Args {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -40,7 +42,10 @@ pub struct Args {
 /// Runs `wss`.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     if !(a.interval > 0.0 && a.interval.is_finite()) {
-        bail!("--interval: {} is not a positive number of seconds", a.interval);
+        bail!(
+            "--interval: {} is not a positive number of seconds",
+            a.interval
+        );
     }
     let pid = live_pid(&a.target)?;
     let mut opts = a.target.options();
@@ -56,7 +61,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         notes.push("idle page tracking is present; this build measures with clear_refs".to_owned());
     }
     match wss::damon_vaddr_live(&opts.sys_root) {
-        Ok(()) => notes.push("DAMON vaddr could be used; this build measures with clear_refs".into()),
+        Ok(()) => {
+            notes.push("DAMON vaddr could be used; this build measures with clear_refs".into())
+        }
         Err(why) => notes.push(format!("DAMON not used: {why}")),
     }
     notes.push(
@@ -84,7 +91,10 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     if a.format != Format::Table {
         emit(printer::wss(&samples, &notes, a.format)?.as_bytes())?;
     } else {
-        let text: String = notes.iter().map(|n| format!("{}\n", crate::render::term(n))).collect();
+        let text: String = notes
+            .iter()
+            .map(|n| format!("{}\n", crate::render::term(n)))
+            .collect();
         emit(text.as_bytes())?;
     }
     Ok(())

@@ -2,9 +2,9 @@
 
 mod classify;
 pub mod pages;
-pub mod wss;
 mod report;
 mod trend;
+pub mod wss;
 
 pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
 pub use report::{

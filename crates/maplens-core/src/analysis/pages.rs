@@ -452,9 +452,7 @@ pub fn summarise(
         );
     }
     if total.huge.is_none() {
-        unavailable.push(
-            "huge and zero-PFN page counts: need the PAGEMAP_SCAN ioctl (Linux 6.7+)",
-        );
+        unavailable.push("huge and zero-PFN page counts: need the PAGEMAP_SCAN ioctl (Linux 6.7+)");
     }
     PagesReport {
         page_size,
@@ -502,14 +500,26 @@ mod tests {
         for p in [&zero, &a, &b, &a, &zero, &a] {
             ix.add(&mut c, p);
         }
-        assert_eq!(c, ContentCounts { read: 6, zero: 2, duplicate: 2, unreadable: 0 });
+        assert_eq!(
+            c,
+            ContentCounts {
+                read: 6,
+                zero: 2,
+                duplicate: 2,
+                unreadable: 0
+            }
+        );
     }
 
     #[test]
     fn counts_from_runs() {
         let r = RegionRead {
             runs: vec![
-                PageRegion { start: 0x1000, end: 0x3000, categories: category::PRESENT },
+                PageRegion {
+                    start: 0x1000,
+                    end: 0x3000,
+                    categories: category::PRESENT,
+                },
                 PageRegion {
                     start: 0x5000,
                     end: 0x6000,
@@ -522,9 +532,15 @@ mod tests {
             ..RegionRead::default()
         };
         let c = count(&r, 8, 0x1000);
-        assert_eq!((c.present, c.swapped, c.file_shared, c.exclusive), (2, 1, 1, 1));
+        assert_eq!(
+            (c.present, c.swapped, c.file_shared, c.exclusive),
+            (2, 1, 1, 1)
+        );
         assert_eq!(c.huge, Some(0));
-        let r = RegionRead { via: Some(Mechanism::Pagemap), ..r };
+        let r = RegionRead {
+            via: Some(Mechanism::Pagemap),
+            ..r
+        };
         assert_eq!(count(&r, 8, 0x1000).huge, None);
     }
 }

@@ -178,17 +178,14 @@ pub const PAGE_REGION_SIZE: usize = 24;
 /// );
 /// ```
 pub fn page_regions(bytes: &[u8], count: usize) -> impl Iterator<Item = PageRegion> + '_ {
-    bytes
-        .chunks_exact(PAGE_REGION_SIZE)
-        .take(count)
-        .map(|c| {
-            let w = |i: usize| u64::from_ne_bytes(c[i * 8..i * 8 + 8].try_into().expect("8"));
-            PageRegion {
-                start: w(0),
-                end: w(1),
-                categories: w(2),
-            }
-        })
+    bytes.chunks_exact(PAGE_REGION_SIZE).take(count).map(|c| {
+        let w = |i: usize| u64::from_ne_bytes(c[i * 8..i * 8 + 8].try_into().expect("8"));
+        PageRegion {
+            start: w(0),
+            end: w(1),
+            categories: w(2),
+        }
+    })
 }
 
 /// `struct pm_scan_arg`, the argument of `PAGEMAP_SCAN` (96 bytes, layout

@@ -291,11 +291,16 @@ impl PageReader {
         let mut b = [0u8; 8];
         for e in &r.entries {
             let Some(pfn) = e.pfn() else { continue };
-            let f = read_at_full(flags, &mut b, pfn * 8).ok().filter(|&n| n == 8);
+            let f = read_at_full(flags, &mut b, pfn * 8)
+                .ok()
+                .filter(|&n| n == 8);
             r.frames
                 .push(KPageFlags(f.map(|_| u64::from_ne_bytes(b)).unwrap_or(0)));
-            let c = read_at_full(counts, &mut b, pfn * 8).ok().filter(|&n| n == 8);
-            r.mapcounts.push(c.map(|_| u64::from_ne_bytes(b)).unwrap_or(0));
+            let c = read_at_full(counts, &mut b, pfn * 8)
+                .ok()
+                .filter(|&n| n == 8);
+            r.mapcounts
+                .push(c.map(|_| u64::from_ne_bytes(b)).unwrap_or(0));
         }
         Ok(())
     }
@@ -316,7 +321,10 @@ impl PageReader {
         };
         let mut skipped = 0;
         let mut chunk = vec![0u8; MEM_CHUNK.max(ps)];
-        for run in runs.iter().filter(|r| r.categories & category::PRESENT != 0) {
+        for run in runs
+            .iter()
+            .filter(|r| r.categories & category::PRESENT != 0)
+        {
             let mut at = run.start;
             while at < run.end {
                 if budget.spent() {

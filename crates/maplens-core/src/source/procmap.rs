@@ -86,7 +86,9 @@ impl MapsQuery {
     }
 
     /// Every region, by the ioctl when the kernel has it, else from the
-    /// text of maps.
+    /// text of maps. The ioctl knows VMAs only: the kernel's gate area
+    /// (`[vsyscall]` on x86-64), which maps prints last, is not among its
+    /// answers.
     pub fn regions(&mut self) -> Result<(Vec<Region>, Via), SourceError> {
         let mut out = Vec::new();
         let mut at = 0u64;
@@ -110,7 +112,9 @@ impl MapsQuery {
             Err(ioctl::Unsupported) => {
                 let regions = self.text_regions()?;
                 Ok((
-                    regions.into_iter().find(|r| r.start <= addr && addr < r.end),
+                    regions
+                        .into_iter()
+                        .find(|r| r.start <= addr && addr < r.end),
                     Via::Text,
                 ))
             }

@@ -53,7 +53,10 @@ pub fn page_idle_usable(sys_root: &Path) -> bool {
 /// assert!(damon_vaddr(Some("0\n"), Some("vaddr fvaddr paddr\n")).is_ok());
 /// assert!(damon_vaddr(None, None).is_err());
 /// ```
-pub fn damon_vaddr(nr_kdamonds: Option<&str>, avail_operations: Option<&str>) -> Result<(), String> {
+pub fn damon_vaddr(
+    nr_kdamonds: Option<&str>,
+    avail_operations: Option<&str>,
+) -> Result<(), String> {
     let Some(nr) = nr_kdamonds else {
         return Err("no DAMON sysfs interface (/sys/kernel/mm/damon/admin)".into());
     };

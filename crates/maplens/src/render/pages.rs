@@ -36,7 +36,12 @@ struct Doc<'a> {
 }
 
 /// The report in the asked format.
-pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> anyhow::Result<String> {
+pub fn print(
+    snap: &Snapshot,
+    r: &PagesReport,
+    format: Format,
+    bytes: bool,
+) -> anyhow::Result<String> {
     if format == Format::Json {
         return json_text(&Doc {
             schema_version: JSON_SCHEMA_VERSION,
@@ -68,7 +73,9 @@ pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> a
     let csv_mode = format == Format::Csv;
     let exact = bytes || csv_mode;
     let size = |pages: u64| human(pages * r.page_size, exact);
-    let mut header = vec!["START", "END", "KIND", "SIZE", "PRESENT", "SWAPPED", "EXCL", "FILE"];
+    let mut header = vec![
+        "START", "END", "KIND", "SIZE", "PRESENT", "SWAPPED", "EXCL", "FILE",
+    ];
     if content {
         header.extend(["ZERO", "DUP"]);
     }
@@ -112,7 +119,9 @@ pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> a
     }
     let mut out = plain_table(&header, &numeric, &rows);
     out.push('\n');
-    let mut h = vec!["KIND", "REGIONS", "SIZE", "PRESENT", "SWAPPED", "EXCL", "FILE"];
+    let mut h = vec![
+        "KIND", "REGIONS", "SIZE", "PRESENT", "SWAPPED", "EXCL", "FILE",
+    ];
     if content {
         h.extend(["ZERO", "DUP"]);
     }
@@ -170,7 +179,9 @@ pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> a
         out.push_str(&format!("not shown: {}\n", term(u)));
     }
     if !r.complete {
-        out.push_str("incomplete: the time budget (--budget) ran out; later regions were not read\n");
+        out.push_str(
+            "incomplete: the time budget (--budget) ran out; later regions were not read\n",
+        );
     }
     Ok(out)
 }
@@ -178,7 +189,11 @@ pub fn print(snap: &Snapshot, r: &PagesReport, format: Format, bytes: bool) -> a
 /// One table line of a `wss` sample: time, working set, RSS, and the
 /// categories with the largest working sets.
 pub fn wss_line(s: &WssSample) -> String {
-    let mut cats: Vec<_> = s.categories.iter().filter(|(_, w)| w.referenced_kb > 0).collect();
+    let mut cats: Vec<_> = s
+        .categories
+        .iter()
+        .filter(|(_, w)| w.referenced_kb > 0)
+        .collect();
     cats.sort_by_key(|(_, w)| std::cmp::Reverse(w.referenced_kb));
     let top: Vec<String> = cats
         .iter()

@@ -10,5 +10,6 @@ mod deleted_scans;
 mod manners;
 mod odd_names;
 mod offline;
+mod pages;
 mod readme;
 mod widths;
