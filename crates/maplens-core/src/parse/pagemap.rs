@@ -323,7 +323,7 @@ mod tests {
         let e: Vec<_> = entries(&b).collect();
         assert_eq!(e.len(), 3);
         assert!(e[0].present() && e[1].swapped() && e[2].file_shared());
-        assert_eq!(offset_of(0x7f00_0000_1fff, 4096), 0x7f00_0000_1 * 8);
+        assert_eq!(offset_of(0x7f00_0000_1fff, 4096), 0x0007_f000_0001 * 8);
     }
 
     #[test]
