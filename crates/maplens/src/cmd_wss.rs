@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use maplens_core::analysis::classify;
-use maplens_core::analysis::wss::sample;
+use maplens_core::analysis::wss::{idle_sample, sample};
+use maplens_core::source::pages::{Budget, PageReader};
 use maplens_core::source::{self, Target, wss};
 
 use crate::cmd_pages::live_pid;
@@ -18,9 +19,10 @@ use crate::render::pages as printer;
     after_help = "Each interval, maplens clears the target's referenced bits (writes 1 to
 /proc/PID/clear_refs), waits, and reads smaps' Referenced: the memory touched in the
 interval. This changes the target's reclaim: pages it used recently look cold to the
-kernel afterwards. So --yes is required for another process. Idle page tracking
-(/sys/kernel/mm/page_idle, root) and DAMON vaddr are reported when present; this
-build measures with clear_refs."
+kernel afterwards. With idle page tracking (/sys/kernel/mm/page_idle/bitmap, root)
+maplens marks the target's frames idle instead and counts those accessed: no page
+table changes. Either writes a /proc or /sys file for another process, so --yes is
+required. DAMON vaddr is reported when present, not yet driven."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -34,9 +36,25 @@ pub struct Args {
     /// Allow writing the target's /proc/PID/clear_refs.
     #[arg(long)]
     pub yes: bool,
+    /// How to tell accessed pages: `auto` (idle page tracking when usable,
+    /// else clear_refs), `idle` or `clear-refs`.
+    #[arg(long, value_enum, default_value_t)]
+    pub mechanism: Mechanism,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+/// `--mechanism`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mechanism {
+    /// Idle page tracking when usable, else clear_refs.
+    #[default]
+    Auto,
+    /// `/sys/kernel/mm/page_idle/bitmap` (root).
+    Idle,
+    /// `/proc/PID/clear_refs` + smaps `Referenced:`.
+    ClearRefs,
 }
 
 /// Runs `wss`.
@@ -49,7 +67,25 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     }
     let pid = live_pid(&a.target)?;
     let mut opts = a.target.options();
+    let idle_ok = wss::page_idle_usable(&opts.sys_root);
+    let idle = match a.mechanism {
+        Mechanism::Auto => idle_ok,
+        Mechanism::Idle if !idle_ok => bail!(
+            "{}/kernel/mm/page_idle/bitmap: idle page tracking is absent \
+             (CONFIG_IDLE_PAGE_TRACKING) or not writable (needs root); use --mechanism clear-refs",
+            opts.sys_root.display()
+        ),
+        Mechanism::Idle => true,
+        Mechanism::ClearRefs => false,
+    };
     if pid != std::process::id() && !a.yes {
+        if idle {
+            bail!(
+                "{}/kernel/mm/page_idle/bitmap: not written without --yes \
+                 (it marks the pages of process {pid} idle)",
+                opts.sys_root.display()
+            );
+        }
         bail!(
             "{}/{pid}/clear_refs: not written without --yes: clearing the referenced bits makes \
              the pages process {pid} uses look cold to the kernel's reclaim",
@@ -57,19 +93,17 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         );
     }
     let mut notes = Vec::new();
-    if wss::page_idle_usable(&opts.sys_root) {
-        notes.push("idle page tracking is present; this build measures with clear_refs".to_owned());
-    }
     match wss::damon_vaddr_live(&opts.sys_root) {
-        Ok(()) => {
-            notes.push("DAMON vaddr could be used; this build measures with clear_refs".into())
-        }
+        Ok(()) => notes.push("DAMON vaddr could be used; this build does not drive it yet".into()),
         Err(why) => notes.push(format!("DAMON not used: {why}")),
     }
-    notes.push(
+    notes.push(if idle {
+        "mechanism: idle page tracking (frames marked idle, then counted); page tables untouched"
+            .into()
+    } else {
         "mechanism: clear_refs (1) + smaps Referenced; it changes the target's reclaim behaviour"
-            .into(),
-    );
+            .into()
+    });
     let interval = Duration::from_secs_f64(a.interval);
     let n = a
         .duration
@@ -77,19 +111,45 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     opts.rollup = false;
     let t0 = Instant::now();
     let mut samples = Vec::new();
+    let mut idle_parts = if idle {
+        Some((
+            PageReader::open(&opts.proc_root, pid)?,
+            wss::IdleBitmap::open(&opts.sys_root)?,
+        ))
+    } else {
+        None
+    };
     for _ in 0..n {
-        wss::clear_refs(&opts.proc_root, pid)?;
-        std::thread::sleep(interval);
-        let snap = source::load(&Target::Pid(pid), &opts)?;
-        let cl = classify(&snap);
-        let s = sample(&snap, &cl, t0.elapsed().as_secs_f64());
+        let s = match &mut idle_parts {
+            Some((reader, bitmap)) => {
+                opts.smaps = false;
+                let snap = source::load(&Target::Pid(pid), &opts)?;
+                let cl = classify(&snap);
+                let budget = Budget::new(Some(interval * 10));
+                let mut s = idle_sample(&snap, &cl, reader, bitmap, interval, &budget)?;
+                s.at_s = t0.elapsed().as_secs_f64();
+                s
+            }
+            None => {
+                wss::clear_refs(&opts.proc_root, pid)?;
+                std::thread::sleep(interval);
+                let snap = source::load(&Target::Pid(pid), &opts)?;
+                let cl = classify(&snap);
+                sample(&snap, &cl, t0.elapsed().as_secs_f64())
+            }
+        };
         if a.format == Format::Table {
             emit(printer::wss_line(&s).as_bytes())?;
         }
         samples.push(s);
     }
     if a.format != Format::Table {
-        emit(printer::wss(&samples, &notes, a.format)?.as_bytes())?;
+        let mechanism = if idle {
+            "idle_page_tracking"
+        } else {
+            "clear_refs"
+        };
+        emit(printer::wss(&samples, mechanism, &notes, a.format)?.as_bytes())?;
     } else {
         let text: String = notes
             .iter()

@@ -29,7 +29,7 @@
 //! let mut c = Default::default();
 //! for p in [&page, &page, &zero] { ix.add(&mut c, p); }
 //! assert_eq!((c.read, c.zero, c.duplicate), (3, 1, 1));
-//! assert_eq!(strip(&[(0, 4), (8, 12)], 16, 4), "#.#.");
+//! assert_eq!(strip(&[(0, 4), (8, 12)], 16, 4), "# # ");
 //! ```
 
 use std::collections::HashSet;

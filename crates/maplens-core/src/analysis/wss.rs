@@ -1,7 +1,7 @@
-//! Working set per region and category, from one reading of smaps taken
-//! one interval after `clear_refs` (see [`crate::source::wss`]): a page is
-//! in the working set when the kernel saw it accessed in that interval
-//! (`Referenced:`).
+//! Working set per region and category: from one reading of smaps taken
+//! one interval after `clear_refs` ([`sample`]: a page is in the working
+//! set when the kernel saw it accessed in that interval, `Referenced:`), or
+//! from idle page tracking ([`idle_sample`]); see [`crate::source::wss`].
 //!
 //! ```
 //! use maplens_core::analysis::{classify, wss::sample};
@@ -16,6 +16,9 @@
 use crate::analysis::{Category, Classified};
 use crate::model::Snapshot;
 use crate::parse::Field;
+use crate::source::SourceError;
+use crate::source::pages::{Budget, PageReader};
+use crate::source::wss::IdleBitmap;
 
 /// Working set and residency (kB).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,4 +96,61 @@ pub fn sample(snap: &Snapshot, cl: &Classified, at_s: f64) -> WssSample {
         categories: cats,
         regions,
     }
+}
+
+/// The working set by idle page tracking (root, `CONFIG_IDLE_PAGE_TRACKING`):
+/// marks every present frame of `snap`'s regions idle, waits `interval`,
+/// and counts the frames accessed since. Unlike `clear_refs` it leaves the
+/// target's page tables alone. `at_s` is the time to stamp the sample with.
+pub fn idle_sample(
+    snap: &Snapshot,
+    cl: &Classified,
+    reader: &mut PageReader,
+    bitmap: &IdleBitmap,
+    interval: std::time::Duration,
+    budget: &Budget,
+) -> Result<WssSample, SourceError> {
+    let ps = reader.page_size;
+    let mut pfns: Vec<Vec<u64>> = Vec::with_capacity(snap.regions.len());
+    for r in &snap.regions {
+        let read = reader.read_region(r.start, r.end, false, budget)?;
+        pfns.push(read.entries.iter().filter_map(|e| e.pfn()).collect());
+    }
+    for p in &pfns {
+        bitmap.mark(p)?;
+    }
+    std::thread::sleep(interval);
+    let mut s = WssSample {
+        at_s: 0.0,
+        total: Wss::default(),
+        categories: Vec::new(),
+        regions: Vec::new(),
+    };
+    for ((r, c), p) in snap.regions.iter().zip(&cl.classes).zip(&pfns) {
+        let w = Wss {
+            referenced_kb: bitmap.accessed(p)? * ps / 1024,
+            rss_kb: p.len() as u64 * ps / 1024,
+        };
+        s.total.referenced_kb += w.referenced_kb;
+        s.total.rss_kb += w.rss_kb;
+        if w.rss_kb > 0 {
+            match s.categories.iter_mut().find(|(k, _)| *k == c.category) {
+                Some((_, t)) => {
+                    t.referenced_kb += w.referenced_kb;
+                    t.rss_kb += w.rss_kb;
+                }
+                None => s.categories.push((c.category, w)),
+            }
+        }
+        if w.referenced_kb > 0 {
+            s.regions.push(WssRegion {
+                start: r.start,
+                end: r.end,
+                category: c.category,
+                wss: w,
+            });
+        }
+    }
+    s.categories.sort_by_key(|(k, _)| *k);
+    Ok(s)
 }

@@ -131,3 +131,27 @@ mod tests {
         assert_eq!(record(&b[..31], 8, 11), None);
     }
 }
+
+/// The writes that mark frames idle in `/sys/kernel/mm/page_idle/bitmap`:
+/// one 64-bit word per 64 PFNs (bit `pfn % 64` of the word at byte offset
+/// `pfn / 64 * 8`; the file takes only aligned 8-byte words), as `(offset,
+/// mask)` in offset order. Reading the same words back, a bit still set is
+/// a frame not accessed since (Documentation/admin-guide/mm/idle_page_tracking.rst).
+///
+/// ```
+/// use maplens_core::parse::kpageflags::idle_words;
+/// assert_eq!(idle_words(&[3, 1, 64, 130]), [(0, 0b1010), (8, 1), (16, 4)]);
+/// ```
+pub fn idle_words(pfns: &[u64]) -> Vec<(u64, u64)> {
+    let mut sorted = pfns.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for p in sorted {
+        let (off, bit) = (p / 64 * 8, 1u64 << (p % 64));
+        match out.last_mut() {
+            Some((o, m)) if *o == off => *m |= bit,
+            _ => out.push((off, bit)),
+        }
+    }
+    out
+}

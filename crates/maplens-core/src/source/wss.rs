@@ -15,9 +15,12 @@
 //!   does). [`damon_vaddr`] decides from the sysfs text; maplens does not
 //!   yet drive a kdamond of its own (see docs/pages.md).
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::parse::kpageflags::idle_words;
 
 use super::{SourceError, io_error};
 
@@ -83,4 +86,47 @@ pub fn damon_vaddr_live(sys_root: &Path) -> Result<(), String> {
     let nr = fs::read_to_string(admin.join("nr_kdamonds")).ok();
     let ops = fs::read_to_string(admin.join("0/contexts/0/avail_operations")).ok();
     damon_vaddr(nr.as_deref(), ops.as_deref())
+}
+
+/// The idle page bitmap, open for reading and writing (root).
+pub struct IdleBitmap {
+    path: PathBuf,
+    file: File,
+}
+
+impl IdleBitmap {
+    /// Opens `kernel/mm/page_idle/bitmap` under `sys_root`.
+    pub fn open(sys_root: &Path) -> Result<IdleBitmap, SourceError> {
+        let path = sys_root.join("kernel/mm/page_idle/bitmap");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e, false))?;
+        Ok(IdleBitmap { path, file })
+    }
+
+    /// Marks the frames `pfns` idle.
+    pub fn mark(&self, pfns: &[u64]) -> Result<(), SourceError> {
+        for (off, mask) in idle_words(pfns) {
+            self.file
+                .write_all_at(&mask.to_ne_bytes(), off)
+                .map_err(|e| io_error(&self.path, e, false))?;
+        }
+        Ok(())
+    }
+
+    /// How many of `pfns` were accessed (are no longer idle) since
+    /// [`IdleBitmap::mark`].
+    pub fn accessed(&self, pfns: &[u64]) -> Result<u64, SourceError> {
+        let mut n = 0;
+        let mut b = [0u8; 8];
+        for (off, mask) in idle_words(pfns) {
+            self.file
+                .read_exact_at(&mut b, off)
+                .map_err(|e: io::Error| io_error(&self.path, e, false))?;
+            n += u64::from((mask & !u64::from_ne_bytes(b)).count_ones());
+        }
+        Ok(n)
+    }
 }

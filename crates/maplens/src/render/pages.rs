@@ -219,11 +219,16 @@ struct WssDoc<'a> {
 
 /// All samples of `wss` as JSON, or as CSV (one row per sample and
 /// category).
-pub fn wss(samples: &[WssSample], notes: &[String], format: Format) -> anyhow::Result<String> {
+pub fn wss(
+    samples: &[WssSample],
+    mechanism: &'static str,
+    notes: &[String],
+    format: Format,
+) -> anyhow::Result<String> {
     if format == Format::Json {
         return json_text(&WssDoc {
             schema_version: JSON_SCHEMA_VERSION,
-            mechanism: "clear_refs",
+            mechanism,
             notes,
             samples,
         });
