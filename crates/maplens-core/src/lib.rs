@@ -15,7 +15,7 @@
 //!
 //! Pathnames are bytes, never assumed UTF-8: a file name may hold any byte
 //! but `/` and NUL, and the kernel escapes only the newline (as `\012`).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod analysis;

@@ -53,6 +53,12 @@ fn usage() -> &'static str {
   --changes            four regions that change on the first byte read from stdin:
                        one unmapped, one mprotected rw- to r--, one grown in place
                        (mremap), one mapped into a hole
+  --pages-content      16 MiB anonymous rw (no THP): 4 MiB written with zeros, 4 MiB
+                       four copies of one 1 MiB pattern of distinct pages, 8 MiB random
+  --sparse MIB         MIB MiB anonymous rw (no THP), every page of every 4th MiB written
+  --pageout-mib N      with --sparse: MADV_PAGEOUT the first N MiB afterwards
+  --wss-loop MIB:HOT   MIB MiB anonymous rw (no THP), all written once, then a thread
+                       writes the first HOT MiB again every 50 ms, forever
 Prints one JSON line on stdout, then waits for EOF on stdin."
 }
 
@@ -139,6 +145,19 @@ fn parse_args() -> Res<Opts> {
             "--comm" => o.extra.push(Extra::Comm(val(&a)?)),
             "--adjacent" => o.extra.push(Extra::Adjacent(num(val(&a)?, &a)?)),
             "--thp-small" => o.extra.push(Extra::ThpSmall(num(val(&a)?, &a)?)),
+            "--pages-content" => o.extra.push(Extra::PagesContent),
+            "--sparse" => o.extra.push(Extra::Sparse(num(val(&a)?, &a)?)),
+            "--pageout-mib" => o.extra.push(Extra::PageoutMib(num(val(&a)?, &a)?)),
+            "--wss-loop" => {
+                let v = val(&a)?;
+                let parsed = v.to_str().and_then(|s| {
+                    let (m, h) = s.split_once(':')?;
+                    Some((m.parse().ok()?, h.parse().ok()?))
+                });
+                let (m, h) =
+                    parsed.ok_or_else(|| format!("--wss-loop: expected MIB:HOT, got {v:?}"))?;
+                o.extra.push(Extra::WssLoop(m, h));
+            }
             "-h" | "--help" => {
                 eprintln!("{}", usage());
                 std::process::exit(0);
@@ -245,6 +264,8 @@ struct Keep {
     shmids: Vec<i32>,
     fds: Vec<OwnedFd>,
     files: Vec<File>,
+    /// The last `--sparse` region (for `--pageout-mib`).
+    sparse: Option<usize>,
 }
 
 fn do_file_spaces(dir: &Path, ps: usize, keep: &mut Keep) -> Res<Value> {
@@ -705,6 +726,14 @@ enum Extra {
     Adjacent(usize),
     /// `--thp-small MIB`.
     ThpSmall(usize),
+    /// `--pages-content`.
+    PagesContent,
+    /// `--sparse MIB`.
+    Sparse(usize),
+    /// `--pageout-mib N` (applies to the last `--sparse` region).
+    PageoutMib(usize),
+    /// `--wss-loop MIB:HOT`.
+    WssLoop(usize, usize),
 }
 
 fn do_extra(e: &Extra, ps: usize, keep: &mut Keep) -> Res<(&'static str, Value)> {
@@ -716,6 +745,10 @@ fn do_extra(e: &Extra, ps: usize, keep: &mut Keep) -> Res<(&'static str, Value)>
         Extra::Comm(name) => ("comm", do_comm(name)?),
         Extra::Adjacent(n) => ("adjacent", do_adjacent(*n, ps)?),
         Extra::ThpSmall(mib) => ("thp_small", do_thp_small(*mib, ps)?),
+        Extra::PagesContent => ("pages_content", do_pages_content(ps)?),
+        Extra::Sparse(mib) => ("sparse", do_sparse(*mib, ps, keep)?),
+        Extra::PageoutMib(n) => ("pageout", do_pageout(*n, keep)?),
+        Extra::WssLoop(mib, hot) => ("wss_loop", do_wss_loop(*mib, *hot, ps)?),
     })
 }
 
@@ -995,4 +1028,108 @@ mod changes {
         touch_write(m, 2 * ps, ps, 5);
         Ok(())
     }
+}
+
+/// Anonymous memory of `len` bytes that stays on small pages.
+fn small_page_anon(len: usize, ps: usize, what: &str) -> Res<usize> {
+    let addr = isolated_anon(len, libc::PROT_READ | libc::PROT_WRITE, ps, what)?;
+    // SAFETY: madvise(MADV_NOHUGEPAGE) on our own mapping only changes THP policy.
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_NOHUGEPAGE) } != 0 {
+        return Err(errno(what));
+    }
+    Ok(addr)
+}
+
+/// xorshift64*: a fixed stream of pseudo-random words per seed.
+fn fill_random(addr: usize, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    for off in (0..len).step_by(8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        // SAFETY: callers pass a writable mapping of `len` bytes (a multiple
+        // of 8) that this program created and nothing else references.
+        unsafe { std::ptr::write_volatile((addr + off) as *mut u64, v) };
+    }
+}
+
+/// 16 MiB: 4 MiB of zeros written, then four copies of one 1 MiB pattern
+/// (256 distinct pages), then 8 MiB of random bytes: 1,024 zero pages and
+/// 768 duplicate pages.
+fn do_pages_content(ps: usize) -> Res<Value> {
+    const MIB: usize = 1 << 20;
+    let len = 16 * MIB;
+    let addr = small_page_anon(len, ps, "pages-content")?;
+    for off in (0..4 * MIB).step_by(8) {
+        // SAFETY: inside our own fresh writable mapping.
+        unsafe { std::ptr::write_volatile((addr + off) as *mut u64, 0) };
+    }
+    let pattern = addr + 4 * MIB;
+    fill_random(pattern, MIB, 0x9e37_79b9_7f4a_7c15);
+    for copy in 1..4 {
+        // SAFETY: both ranges lie in our mapping and do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                pattern as *const u8,
+                (pattern + copy * MIB) as *mut u8,
+                MIB,
+            )
+        };
+    }
+    fill_random(addr + 8 * MIB, 8 * MIB, 0xdead_beef_cafe_f00d);
+    let pages = (MIB / ps) as u64;
+    Ok(json!({
+        "addr": addr, "len": len,
+        "zero_pages": 4 * pages, "duplicate_pages": 3 * pages, "random_pages": 8 * pages,
+    }))
+}
+
+/// `mib` MiB; every page of MiB 0, 4, 8, … written.
+fn do_sparse(mib: usize, ps: usize, keep: &mut Keep) -> Res<Value> {
+    const MIB: usize = 1 << 20;
+    let len = mib * MIB;
+    let addr = small_page_anon(len, ps, "sparse")?;
+    let mut touched = Vec::new();
+    for m in (0..mib).step_by(4) {
+        touch_write(addr + m * MIB, MIB, ps, 0x5e);
+        touched.push(m);
+    }
+    keep.sparse = Some(addr);
+    Ok(json!({
+        "addr": addr, "len": len, "touched_mib": touched,
+        "touched_pages": touched.len() * MIB / ps,
+    }))
+}
+
+/// MADV_PAGEOUT of the first `n` MiB of the last `--sparse` region.
+fn do_pageout(n: usize, keep: &Keep) -> Res<Value> {
+    let addr = keep
+        .sparse
+        .ok_or("--pageout-mib needs a --sparse region before it")?;
+    let len = n << 20;
+    // SAFETY: MADV_PAGEOUT on our own mapping only asks for reclaim; the
+    // contents stay (swapped or kept).
+    let r = unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_PAGEOUT) };
+    Ok(json!({"addr": addr, "len": len, "ok": r == 0}))
+}
+
+/// `mib` MiB, all written once; a thread keeps writing the first `hot` MiB.
+fn do_wss_loop(mib: usize, hot: usize, ps: usize) -> Res<Value> {
+    let len = mib << 20;
+    let addr = small_page_anon(len, ps, "wss-loop")?;
+    touch_write(addr, len, ps, 1);
+    let hot_len = hot << 20;
+    std::thread::Builder::new()
+        .name("kid-wss".into())
+        .spawn(move || {
+            let mut v = 2u8;
+            loop {
+                touch_write(addr, hot_len, ps, v);
+                v = v.wrapping_add(1);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+        .map_err(|e| format!("spawn wss thread: {e}"))?;
+    Ok(json!({"addr": addr, "len": len, "hot_len": hot_len}))
 }

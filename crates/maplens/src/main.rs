@@ -15,6 +15,7 @@ mod cmd_leaks;
 mod cmd_html;
 mod cmd_libs;
 mod cmd_maps;
+mod cmd_pages;
 mod cmd_pmap;
 mod cmd_report;
 #[cfg(feature = "exporter")]
@@ -23,6 +24,7 @@ mod cmd_top;
 mod cmd_watch;
 #[cfg(feature = "tui")]
 mod cmd_tui;
+mod cmd_wss;
 mod common;
 mod pattern;
 mod pmap;
@@ -91,6 +93,10 @@ enum Command {
     /// The report as one self-contained HTML file (treemap, address map, tables).
     #[cfg(feature = "html")]
     Html(cmd_html::Args),
+    /// Page-level residency per region: present, swapped, exclusive, zeros, duplicates.
+    Pages(cmd_pages::Args),
+    /// Working set per region and category over time (clear_refs + Referenced).
+    Wss(cmd_wss::Args),
     /// Save processes' kernel text into one bundle for analysis elsewhere.
     Capture(cmd_capture::Args),
     /// Sample live processes over time; record them (`--record`).
@@ -111,7 +117,7 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "html"];
+const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "html", "pages", "wss"];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand
@@ -170,6 +176,8 @@ fn main() -> ExitCode {
         Some(Command::Capture(a)) => cmd_capture::run(&a),
         #[cfg(feature = "exporter")]
         Some(Command::Serve(a)) => cmd_serve::run(&a),
+        Some(Command::Pages(a)) => cmd_pages::run(&a),
+        Some(Command::Wss(a)) => cmd_wss::run(&a),
         Some(Command::Pmap { args }) => return cmd_pmap::main(args),
         Some(Command::Watch(a)) => cmd_watch::run(&a),
         Some(Command::Diff(a)) => cmd_diff::run(&a),

@@ -3,8 +3,10 @@
 mod classify;
 mod diff;
 mod leaks;
+pub mod pages;
 mod report;
 mod trend;
+pub mod wss;
 
 pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
 pub use diff::{Change, RESIDENT_STEP, RegionChange, RowChange, SampleDiff, comparable, diff};

@@ -26,8 +26,11 @@
 pub mod elf;
 mod error;
 mod header;
+pub mod kpageflags;
 pub mod meminfo;
+pub mod pagemap;
 mod path;
+pub mod procmap_query;
 mod smaps;
 mod vmflags;
 

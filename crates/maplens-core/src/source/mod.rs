@@ -17,6 +17,10 @@ pub mod bundle;
 pub mod collect;
 pub mod deleted;
 pub mod elf;
+pub mod ioctl;
+pub mod pages;
+pub mod procmap;
+pub mod wss;
 pub use bundle::Bundle;
 
 /// What the user asked to look at.

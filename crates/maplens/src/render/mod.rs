@@ -34,6 +34,7 @@ pub mod explain;
 pub mod leaks;
 pub mod libs;
 pub mod maps;
+pub mod pages;
 pub mod report;
 pub mod top;
 pub mod watch;

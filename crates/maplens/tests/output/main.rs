@@ -13,6 +13,7 @@ mod html;
 mod manners;
 mod odd_names;
 mod offline;
+mod pages;
 mod readme;
 mod watch;
 mod serve;
