@@ -31,9 +31,13 @@
 //!     read-only mappings after the code when no data follows (all data
 //!     was RELRO).
 //!   - bss is anonymous `rw` right after the object's last data segment,
-//!     and never longer than the object's own file mappings (1 MiB at
+//!     and never longer than the object's own file mappings (64 KiB at
 //!     least): the kernel merges a bss with an anonymous mapping that
 //!     happens to follow it, and the whole region is not the object's.
+//!     Android's linker names it `[anon:.bss]`: that is bss wherever it
+//!     lies among or after the segments.
+//!   - Runs of different files may interleave: ART maps an oat file's
+//!     `.vdex` among the oat file's segments.
 
 use std::collections::HashMap;
 
@@ -49,11 +53,11 @@ pub(super) type FileKey<'a> = (u32, u32, u64, &'a [u8]);
 /// one object, by layout: the largest `max-page-size` linkers use (2 MiB,
 /// x86_64 binutils before 2.31 and others) twice over. A greater rise is
 /// another object of the same file (two libraries inside one APK).
-pub const MAX_RISE: u64 = 4 << 20;
+pub(super) const MAX_RISE: u64 = 4 << 20;
 
 /// The smallest bss bound of the layout rule: a bss region is never
 /// longer than the object's file mappings or this.
-pub const BSS_MIN_BOUND: u64 = 1 << 20;
+pub(super) const BSS_MIN_BOUND: u64 = 64 << 10;
 
 /// Every region that is part of an ELF object, with its object and
 /// class, by the region's start address.
@@ -423,7 +427,10 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
         if is_page_compat(f) {
             out.push((j, page_compat_class()));
         } else if is_anon(f) && f.perms.exec() && !f.perms.write() {
-            out.push((j, remapped_text_class("anonymous r-x between the segments of one ELF file")));
+            out.push((
+                j,
+                remapped_text_class("anonymous r-x between the segments of one ELF file"),
+            ));
         } else if is_anon(f) && f.perms.none() {
             out.push((
                 j,
@@ -449,7 +456,9 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
     {
         out.push((
             j,
-            remapped_text_class("anonymous r-x right below an ELF file's first mapping, in place of its start"),
+            remapped_text_class(
+                "anonymous r-x right below an ELF file's first mapping, in place of its start",
+            ),
         ));
     }
     // After the last mapping: padding, then the bss of the last data
@@ -463,17 +472,20 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
         }
         if is_page_compat(f) {
             out.push((j, page_compat_class()));
+        } else if matches!(f.kind(), PathKind::AnonNamed(b".bss")) {
+            // Named by the loader, whatever its permissions now (bionic
+            // makes a page of it read-only).
+            bss_ok = false;
+            out.push((j, named_bss_class()));
         } else if bss_ok
-            && matches!(f.kind(), PathKind::Anonymous | PathKind::AnonNamed(b".bss"))
+            && matches!(f.kind(), PathKind::Anonymous)
             && f.perms.read()
             && f.perms.write()
             && !f.perms.exec()
             && !f.perms.shared()
         {
             bss_ok = false;
-            if matches!(f.kind(), PathKind::AnonNamed(_)) {
-                out.push((j, named_bss_class()));
-            } else if f.size() <= file_bytes.max(BSS_MIN_BOUND) {
+            if f.size() <= file_bytes.max(BSS_MIN_BOUND) {
                 out.push((
                     j,
                     class(
