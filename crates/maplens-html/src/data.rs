@@ -56,7 +56,6 @@ struct Columns {
     evidence: Vec<u32>,
     heuristic: Vec<u8>,
     deleted: Vec<u8>,
-    thread: Vec<Option<u32>>,
     rss_kb: Vec<Option<u64>>,
     pss_kb: Vec<Option<u64>>,
     swap_kb: Vec<Option<u64>>,
@@ -148,7 +147,6 @@ pub fn build(input: &Input<'_>) -> Data {
             .push(strings.id(&escape(c.evidence.as_bytes())));
         cols.heuristic.push(u8::from(c.heuristic));
         cols.deleted.push(u8::from(r.path.deleted()));
-        cols.thread.push(c.thread);
         cols.rss_kb.push(r.kb(Field::Rss));
         cols.pss_kb.push(r.kb(Field::Pss));
         cols.swap_kb.push(r.kb(Field::Swap));
