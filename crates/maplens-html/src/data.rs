@@ -4,7 +4,8 @@
 //! Layout (`version` 1), read by `assets/report.js`:
 //!
 //! - `report`, `findings`: the serde form of [`Report`] and
-//!   [`Outcome`], every string passed through [`escape`].
+//!   [`Outcome`], every string passed through [`escape`] (object paths
+//!   from their bytes, so that stray bytes show as `\xNN`).
 //! - `categories`: `[id, title]` for every category, in report order; a
 //!   region's `category` is an index into it.
 //! - `strings`: the interned texts; `path`, `group`, `note`, `rule`,
@@ -56,7 +57,6 @@ struct Columns {
     evidence: Vec<u32>,
     heuristic: Vec<u8>,
     deleted: Vec<u8>,
-    thread: Vec<Option<u32>>,
     rss_kb: Vec<Option<u64>>,
     pss_kb: Vec<Option<u64>>,
     swap_kb: Vec<Option<u64>>,
@@ -148,15 +148,22 @@ pub fn build(input: &Input<'_>) -> Data {
             .push(strings.id(&escape(c.evidence.as_bytes())));
         cols.heuristic.push(u8::from(c.heuristic));
         cols.deleted.push(u8::from(r.path.deleted()));
-        cols.thread.push(c.thread);
         cols.rss_kb.push(r.kb(Field::Rss));
         cols.pss_kb.push(r.kb(Field::Pss));
         cols.swap_kb.push(r.kb(Field::Swap));
     }
+    let mut report = to_value::<Report>(input.report);
+    // Object paths are bytes: serde has them lossy (U+FFFD); show them as
+    // the region table does, stray bytes as `\xNN`.
+    if let Some(rows) = report.get_mut("objects").and_then(Value::as_array_mut) {
+        for (row, o) in rows.iter_mut().zip(&input.report.objects) {
+            row["path"] = Value::String(escape(&o.path).into_owned());
+        }
+    }
     Data {
         version: 1,
         generator: concat!("maplens ", env!("CARGO_PKG_VERSION")).to_owned(),
-        report: to_value::<Report>(input.report),
+        report,
         findings: input.findings.map(to_value::<Outcome>),
         categories: Category::ALL.iter().map(|c| (c.id(), c.title())).collect(),
         strings: strings.strings,

@@ -93,6 +93,33 @@ fn hostile_names_stay_inside_the_data_block() {
 }
 
 #[test]
+fn object_paths_show_stray_bytes_as_escapes() {
+    let maps = b"55d0c0000000-55d0c0001000 r-xp 00000000 08:01 7 /lib/bad\xff.so\n\
+55d0c0001000-55d0c0002000 r--p 00001000 08:01 7 /lib/bad\xff.so\n";
+    let snap = Snapshot::from_text("maps", maps, Mode::Lenient).expect("parse");
+    let cl = classify(&snap);
+    let rep = report(&snap, &cl);
+    assert_eq!(rep.objects.len(), 1);
+    let page = document(&Input {
+        snapshot: &snap,
+        classified: &cl,
+        report: &rep,
+        findings: None,
+    })
+    .expect("document");
+    let (_, data, _) = split(&page);
+    let v: serde_json::Value = serde_json::from_str(data).expect("JSON");
+    assert_eq!(v["report"]["objects"][0]["path"], r"/lib/bad\xff.so");
+    assert!(
+        v["strings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == r"/lib/bad\xff.so")
+    );
+}
+
+#[test]
 fn the_template_and_the_style_hold_no_active_markup() {
     let empty = page("");
     let (before, data, after) = split(&empty);

@@ -454,6 +454,8 @@
     var it = mapHit(ev);
     if (it && !it.gap) findRegion(it.region);
   });
+  // `report.html#log` opens with the log scale.
+  if (location.hash === '#log') $('map-log').checked = true;
   $('map-log').addEventListener('change', drawMap);
   var present = {};
   for (var pi = 0; pi < N; pi++) present[R.category[pi]] = true;
