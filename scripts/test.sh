@@ -35,4 +35,9 @@ rustup target add aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf \
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Licences, duplicate versions and sources of every dependency (deny.toml).
+# (Its advisories check needs the RustSec database on GitHub: not reachable
+# from this project's machines.)
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2
+cargo deny check licenses bans sources
 cargo test --workspace
