@@ -4,7 +4,10 @@ mod classify;
 mod report;
 mod trend;
 
-pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
+pub use classify::{
+    ARENA_SIZE_32, ARENA_SIZE_64, Alternative, Arena, Category, Class, Classified, Confidence,
+    KNOWN_NAMES, KnownName, NamePattern, Object, Runtime, classify, known_name,
+};
 pub use report::{
     AllocRow, Allocators, CategoryRow, Gap, NamedRow, ObjectRow, Report, Segment, StackRow,
     Threads, Totals, Usage, report,
