@@ -818,11 +818,7 @@ fn resident(r: &Region) -> u64 {
 
 fn stack_reserve(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     cx.need_smaps()?;
-    let idx: Vec<usize> = cx
-        .regions()
-        .filter(|(_, _, c)| *c == Category::ThreadStack)
-        .map(|(i, _, _)| i)
-        .collect();
+    let idx: Vec<usize> = cx.cl.thread_stacks().collect();
     if idx.len() < 2 {
         return Ok(Vec::new());
     }

@@ -265,6 +265,16 @@ pub struct Classified {
     pub runtime: Option<Runtime>,
 }
 
+impl Classified {
+    /// Indices of the threads' stacks (not the main stack, not signal
+    /// stacks): the one count of thread stacks every command shows.
+    pub fn thread_stacks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.classes.iter().enumerate().filter_map(|(i, c)| {
+            (c.category == Category::ThreadStack && c.rule != names::SIGNAL_STACK_RULE).then_some(i)
+        })
+    }
+}
+
 /// glibc's per-thread arena heap size (`HEAP_MAX_SIZE`): 64 MiB on 64-bit.
 pub const ARENA_SIZE_64: u64 = 64 << 20;
 /// glibc's arena heap size on 32-bit: 1 MiB.
@@ -468,3 +478,6 @@ fn anon_class(
         )
     })
 }
+
+#[cfg(test)]
+mod tests;

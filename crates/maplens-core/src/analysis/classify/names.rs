@@ -384,8 +384,15 @@ pub fn lookup(name: &[u8]) -> Option<&'static KnownName> {
     KNOWN.iter().find(|k| k.pattern.matches(name))
 }
 
+/// The rule of a signal stack: a [`Category::ThreadStack`] no thread runs on
+/// (only its signal handlers), so never counted as a thread's stack.
+pub(super) const SIGNAL_STACK_RULE: &str = "anon-name-signal-stack";
+
 /// The rule id of a name-decided class (the JSON `rule`).
 fn rule_of(k: &KnownName) -> &'static str {
+    if matches!(k.pattern, Exact("thread signal stack")) {
+        return SIGNAL_STACK_RULE;
+    }
     match (k.owner, k.category) {
         ("glibc", C::MallocArena) if k.note.starts_with("a glibc malloc arena") => {
             "anon-name-glibc-arena"
