@@ -7,6 +7,7 @@ mod json;
 
 mod deleted_names;
 mod deleted_scans;
+mod layouts;
 mod manners;
 mod odd_names;
 mod offline;

@@ -24,7 +24,11 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
         return;
     }
     for (i, r) in regions.iter().enumerate() {
-        if in_hint_window(r.start) && open(r, &classes[i]) {
+        // Goroutine stacks (and the g0 stacks of Go's own threads) are
+        // allocated from the heap, so a thread's stack pointer there does not
+        // make the heap a thread stack.
+        let sp_in_heap = classes[i].rule == "thread-sp";
+        if in_hint_window(r.start) && (sp_in_heap || open(r, &classes[i])) {
             classes[i] = class(
                 Category::ManagedHeap,
                 if r.perms.none() {
@@ -33,7 +37,13 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                     "the Go heap: 64 MiB arenas of Go objects and goroutine stacks"
                 },
                 "go-heap",
-                "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40)".into(),
+                if sp_in_heap {
+                    "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40); the stack \
+                     pointers inside are of goroutine stacks, which Go allocates from its heap"
+                        .into()
+                } else {
+                    "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40)".into()
+                },
                 true,
             );
         }
