@@ -539,6 +539,27 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
                 .to_owned(),
         );
     }
+    // Shapes that fit two rules offline: both readings, with a confidence.
+    let ambiguous: Vec<(usize, &super::classify::Alternative)> = cl
+        .classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.alternative.as_ref().map(|a| (i, a)))
+        .collect();
+    if let Some(&(i, a)) = ambiguous.first() {
+        notes.push(format!(
+            "{} region(s) fit two readings offline, e.g. {:x}-{:x}: {} ({}), or {} ({}); the \
+             first is counted. A live process's stack pointers decide; `maplens maps --explain` \
+             shows both",
+            ambiguous.len(),
+            regions[i].start,
+            regions[i].end,
+            cl.classes[i].category.id(),
+            a.confidence.id(),
+            a.category.id(),
+            a.rule
+        ));
+    }
     for n in &s.notices {
         notes.push(n.to_string());
     }

@@ -507,9 +507,18 @@ fn exec_anon(cx: &Cx<'_>) -> Vec<Finding> {
             || p.contains("code-cache")
             || p.contains("code cache")
     });
+    // r-x in a process that runs a JIT runtime is most likely its code.
+    let runtime = cx
+        .cl
+        .runtime
+        .filter(|rt| !jit && *rt != crate::analysis::Runtime::Go);
     let mut b = Builder::new(
         "exec-anon",
-        if jit { Severity::Low } else { Severity::Medium },
+        if jit || runtime.is_some() {
+            Severity::Low
+        } else {
+            Severity::Medium
+        },
         format!(
             "{} of executable memory not backed by a file ({})",
             size(bytes),
@@ -524,6 +533,12 @@ fn exec_anon(cx: &Cx<'_>) -> Vec<Finding> {
             "every region is a JIT code cache, named so by the program or found in a JIT \
              runtime's layout",
         );
+    }
+    if let Some(rt) = runtime {
+        b = b.evidence(format!(
+            "the process runs a JIT runtime ({}): its compiled code is anonymous r-x memory",
+            rt.id()
+        ));
     }
     vec![list_regions(b, cx, &idx, 10).done()]
 }
