@@ -480,3 +480,36 @@ fn live_go_heap_at_its_hint() {
     assert!(heap.iter().all(|r| r["category"] == "managed-heap"));
     let _ = Path::new(&bin);
 }
+
+/// A thread stack made executable (`rwxp`: a library without
+/// `-z noexecstack`) stays a thread stack, with the exec-stack finding
+/// naming it, and is no writable+executable JIT memory.
+#[test]
+fn offline_rwx_thread_stack_is_a_stack_with_the_exec_stack_finding() {
+    let text = "\
+7f0000000000-7f0000001000 ---p 00000000 00:00 0
+7f0000001000-7f0000801000 rwxp 00000000 00:00 0
+7f0000801000-7f0000802000 ---p 00000000 00:00 0
+7f0000802000-7f0001002000 rwxp 00000000 00:00 0
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("maps");
+    std::fs::write(&f, text).expect("write");
+    let c = agree(f.to_str().expect("utf-8"));
+    assert_eq!(c.stacks, (2, 2));
+    let check: Value = serde_json::from_str(&run_ok(&[
+        "check",
+        "--format",
+        "json",
+        f.to_str().expect("utf-8"),
+    ]))
+    .expect("check");
+    let ids: Vec<&str> = check["targets"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
+    assert!(ids.contains(&"exec-stack"), "{ids:?}");
+    assert!(!ids.contains(&"wx-memory"), "{ids:?}");
+}
