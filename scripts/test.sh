@@ -20,6 +20,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 if ((${#need[@]})); then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"

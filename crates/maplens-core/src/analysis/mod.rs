@@ -8,7 +8,10 @@ mod report;
 mod trend;
 pub mod wss;
 
-pub use classify::{ARENA_SIZE_32, ARENA_SIZE_64, Category, Class, Classified, Object, classify};
+pub use classify::{
+    ARENA_SIZE_32, ARENA_SIZE_64, Alternative, Arena, Category, Class, Classified, Confidence,
+    KNOWN_NAMES, KnownName, NamePattern, Object, Runtime, classify, known_name,
+};
 pub use diff::{Change, RESIDENT_STEP, RegionChange, RowChange, SampleDiff, comparable, diff};
 pub use leaks::{Figure, Finding, LeakReport, LimitEta, Scope, leaks};
 pub use report::{

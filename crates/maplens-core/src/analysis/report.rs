@@ -528,7 +528,10 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
     // Named anonymous memory by name.
     let mut named: BTreeMap<String, Usage> = BTreeMap::new();
     for (r, c) in regions.iter().zip(&cl.classes) {
-        if c.category != Category::NamedAnon {
+        // Runtimes' named heaps and JIT caches keep their names here too.
+        let named_runtime = matches!(c.category, Category::ManagedHeap | Category::JitCode)
+            && matches!(r.kind(), PathKind::AnonNamed(_));
+        if c.category != Category::NamedAnon && !named_runtime {
             continue;
         }
         let name = match r.kind() {
@@ -551,6 +554,27 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
              --explain` shows the rule and evidence of each"
                 .to_owned(),
         );
+    }
+    // Shapes that fit two rules offline: both readings, with a confidence.
+    let ambiguous: Vec<(usize, &super::classify::Alternative)> = cl
+        .classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.alternative.as_ref().map(|a| (i, a)))
+        .collect();
+    if let Some(&(i, a)) = ambiguous.first() {
+        notes.push(format!(
+            "{} region(s) fit two readings offline, e.g. {:x}-{:x}: {} ({}), or {} ({}); the \
+             first is counted. A live process's stack pointers decide; `maplens maps --explain` \
+             shows both",
+            ambiguous.len(),
+            regions[i].start,
+            regions[i].end,
+            cl.classes[i].category.id(),
+            a.confidence.id(),
+            a.category.id(),
+            a.rule
+        ));
     }
     for n in &s.notices {
         notes.push(n.to_string());
@@ -726,31 +750,30 @@ fn allocators(s: &Snapshot, cl: &Classified) -> Allocators {
                 rows.push(row);
                 continue;
             }
-            (Category::MallocArena, "glibc-arena" | "glibc-arena-tail") => {
+            _ if let Some(a) = cl.arenas.iter().find(|a| a.regions[0] == i) => {
+                // One arena heap: its head, committed tail and reserve.
                 let mut row = AllocRow {
                     kind: "glibc-arena".into(),
-                    start: r.start,
-                    end: r.end,
-                    used: if r.perms.none() { 0 } else { r.size() },
-                    reserved: r.size(),
-                    usage: Usage::of([r]),
-                    heuristic: true,
+                    start: a.start,
+                    end: a.end,
+                    used: 0,
+                    reserved: 0,
+                    usage: Usage::default(),
+                    heuristic: a.heuristic,
                 };
-                // A head followed by its tail is one arena heap.
-                if c.rule == "glibc-arena"
-                    && let Some(n) = regions.get(i + 1)
-                    && cl.classes[i + 1].rule == "glibc-arena-tail"
-                    && n.start == r.end
-                {
-                    row.end = n.end;
-                    row.reserved += n.size();
-                    row.usage.add(n);
-                    i += 1;
+                for &j in &a.regions {
+                    let rj = &regions[j];
+                    row.used += if rj.perms.none() { 0 } else { rj.size() };
+                    row.reserved += rj.size();
+                    row.usage.add(rj);
                 }
                 glibc_arenas.merge(&row.usage);
                 glibc_arena_count += 1;
                 rows.push(row);
+                i = a.regions.last().copied().unwrap_or(i) + 1;
+                continue;
             }
+            (Category::MallocArena, "glibc-arena-tail" | "glibc-arena-named-tail") => {}
             (Category::MallocArena, _) => {
                 let name = match r.kind() {
                     PathKind::AnonNamed(n) => String::from_utf8_lossy(n).into_owned(),

@@ -414,7 +414,16 @@ fn wx_memory(cx: &Cx<'_>) -> Vec<Finding> {
     let heap = idx
         .iter()
         .any(|&i| cx.cl.classes[i].category == Category::Heap);
-    let why = if heap {
+    // Graded by evidence: a known JIT's code cache is rwx by design (Low);
+    // rwx nothing explains is High.
+    let jit = idx
+        .iter()
+        .all(|&i| cx.cl.classes[i].category == Category::JitCode);
+    let why = if jit {
+        "Every region is a JIT runtime's code cache (found by the runtime's layout): the runtime \
+         maps it writable and executable by design. It is still W+X memory: if the runtime has a \
+         W^X mode, use it."
+    } else if heap {
         "The heap itself is executable: the program was most likely built without a \
          PT_GNU_STACK note, so the kernel runs it with READ_IMPLIES_EXEC."
     } else if files > 0 {
@@ -424,12 +433,20 @@ fn wx_memory(cx: &Cx<'_>) -> Vec<Finding> {
     };
     let b = Builder::new(
         "wx-memory",
-        Severity::High,
-        format!(
-            "{} writable and executable ({})",
-            plural(idx.len(), "region is", "regions are"),
-            size(bytes)
-        ),
+        if jit { Severity::Low } else { Severity::High },
+        if jit {
+            format!(
+                "{} JIT code cache writable and executable ({})",
+                plural(idx.len(), "region of a", "regions of a"),
+                size(bytes)
+            )
+        } else {
+            format!(
+                "{} writable and executable ({})",
+                plural(idx.len(), "region is", "regions are"),
+                size(bytes)
+            )
+        },
     )
     .regions(cx, &idx)
     .num("regions", idx.len() as u64)
@@ -489,13 +506,27 @@ fn exec_anon(cx: &Cx<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     let bytes: u64 = idx.iter().map(|&i| cx.snap.regions[i].size()).sum();
+    // Graded by evidence: code a JIT runtime's layout or name explains is
+    // Low; unexplained executable anonymous memory is Medium.
     let jit = idx.iter().all(|&i| {
         let p = cx.snap.regions[i].path.raw_lossy().to_ascii_lowercase();
-        p.contains("jit") || p.contains("code-cache") || p.contains("code cache")
+        cx.cl.classes[i].category == Category::JitCode
+            || p.contains("jit")
+            || p.contains("code-cache")
+            || p.contains("code cache")
     });
+    // r-x in a process that runs a JIT runtime is most likely its code.
+    let runtime = cx
+        .cl
+        .runtime
+        .filter(|rt| !jit && *rt != crate::analysis::Runtime::Go);
     let mut b = Builder::new(
         "exec-anon",
-        if jit { Severity::Low } else { Severity::Medium },
+        if jit || runtime.is_some() {
+            Severity::Low
+        } else {
+            Severity::Medium
+        },
         format!(
             "{} of executable memory not backed by a file ({})",
             size(bytes),
@@ -506,7 +537,16 @@ fn exec_anon(cx: &Cx<'_>) -> Vec<Finding> {
     .num("regions", idx.len() as u64)
     .num("bytes", bytes);
     if jit {
-        b = b.evidence("every region is named as a JIT code cache by the program");
+        b = b.evidence(
+            "every region is a JIT code cache, named so by the program or found in a JIT \
+             runtime's layout",
+        );
+    }
+    if let Some(rt) = runtime {
+        b = b.evidence(format!(
+            "the process runs a JIT runtime ({}): its compiled code is anonymous r-x memory",
+            rt.id()
+        ));
     }
     vec![list_regions(b, cx, &idx, 10).done()]
 }
@@ -801,11 +841,7 @@ fn resident(r: &Region) -> u64 {
 
 fn stack_reserve(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
     cx.need_smaps()?;
-    let idx: Vec<usize> = cx
-        .regions()
-        .filter(|(_, _, c)| *c == Category::ThreadStack)
-        .map(|(i, _, _)| i)
-        .collect();
+    let idx: Vec<usize> = cx.cl.thread_stacks().collect();
     if idx.len() < 2 {
         return Ok(Vec::new());
     }
@@ -895,32 +931,32 @@ fn stack_reserve(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
 }
 
 fn malloc_arenas(cx: &Cx<'_>) -> Vec<Finding> {
-    let heads: Vec<usize> = cx
-        .regions()
-        .filter(|(i, _, _)| cx.cl.classes[*i].rule == "glibc-arena")
-        .map(|(i, _, _)| i)
-        .collect();
-    let n = heads.len();
+    // The arenas the classification counted, the same for every command.
+    let arenas = &cx.cl.arenas;
+    let n = arenas.len();
     if n < 4 {
         return Vec::new();
     }
-    let idx: Vec<usize> = cx
-        .regions()
-        .filter(|(i, _, _)| matches!(cx.cl.classes[*i].rule, "glibc-arena" | "glibc-arena-tail"))
-        .map(|(i, _, _)| i)
+    let idx: Vec<usize> = arenas
+        .iter()
+        .flat_map(|a| a.regions.iter().copied())
         .collect();
     let arena = if cx.cl.is_64bit {
         crate::analysis::ARENA_SIZE_64
     } else {
         crate::analysis::ARENA_SIZE_32
     };
-    let rss: u64 = heads
+    let rss: u64 = idx
         .iter()
         .map(|&i| cx.snap.regions[i].kb(Field::Rss).unwrap_or(0) * KIB)
         .sum();
+    let reserved: u64 = arenas.iter().map(|a| a.end - a.start).sum();
+    let largest: u64 = arenas.iter().map(|a| a.end - a.start).max().unwrap_or(0);
     // MALLOC_ARENA_MAX=2: the main arena (brk heap) and one mmap'd arena.
     let keep = 1;
-    let saving = (n as u64).saturating_sub(keep) * arena;
+    // The address space of the arenas that would go: all but the largest,
+    // never more than the arenas hold.
+    let saving = reserved - largest;
     let sev = if n >= 8 {
         Severity::Low
     } else {
@@ -932,25 +968,27 @@ fn malloc_arenas(cx: &Cx<'_>) -> Vec<Finding> {
         format!(
             "{n} glibc malloc arenas besides the main heap ({} reserved); MALLOC_ARENA_MAX=2 \
              would keep one",
-            size(n as u64 * arena)
+            size(reserved)
         ),
     )
     .regions(cx, &idx)
     .num("arenas", n as u64)
     .num("arena_size", arena)
-    .num("reserved", n as u64 * arena)
+    .num("reserved", reserved)
     .saving(
         saving,
         SavingKind::Virtual,
         format!(
-            "({n} − {keep}) arenas × {} reservation each with MALLOC_ARENA_MAX=2; the RAM saved \
-             is the free space inside the arenas that are merged, which the map cannot show \
-             (malloc_info(3) can)",
+            "the address space of {} of the {n} arenas (all but the largest; at most {} each) \
+             with MALLOC_ARENA_MAX=2; the RAM saved is the free space inside the arenas that are \
+             merged, which the map cannot show (malloc_info(3) can)",
+            n - keep,
             size(arena)
         ),
     )
     .evidence(format!(
-        "{n} regions at {}-aligned addresses, each with its ---p tail, as glibc's new_heap() maps them",
+        "{n} arena heaps ({} regions) at {}-aligned addresses, as glibc's new_heap() maps them",
+        idx.len(),
         size(arena)
     ));
     if cx.snap.has_residency() {
@@ -1059,7 +1097,10 @@ fn anon_untouched(cx: &Cx<'_>) -> Result<Vec<Finding>, String> {
             matches!(r.kind(), PathKind::Anonymous | PathKind::AnonNamed(_))
                 && !r.perms.shared()
                 && r.perms.write()
-                && matches!(c, Category::AnonMmap | Category::NamedAnon)
+                && matches!(
+                    c,
+                    Category::AnonMmap | Category::NamedAnon | Category::ManagedHeap
+                )
                 && r.size() >= 64 * MIB
                 && resident(r) * 100 <= r.size()
         })

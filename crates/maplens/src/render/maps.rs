@@ -63,6 +63,9 @@ enum SmapsValue<'a> {
 /// them.
 #[derive(Serialize)]
 pub struct RegionJson<'a> {
+    /// The other reading of a shape that fits two rules (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alternative: Option<AlternativeJson<'a>>,
     category: &'static str,
     deleted: bool,
     dev: String,
@@ -90,6 +93,15 @@ pub struct RegionJson<'a> {
     thread: Option<u32>,
 }
 
+/// The second reading of an ambiguous region.
+#[derive(Serialize)]
+pub struct AlternativeJson<'a> {
+    category: &'static str,
+    confidence: &'static str,
+    note: &'a str,
+    rule: &'a str,
+}
+
 /// The JSON object of one region.
 pub fn region_json<'a>(r: &'a Region, c: &'a Class, cl: &'a Classified) -> RegionJson<'a> {
     let decoded = r.path.view().decoded();
@@ -111,6 +123,12 @@ pub fn region_json<'a>(r: &'a Region, c: &'a Class, cl: &'a Classified) -> Regio
         m
     });
     RegionJson {
+        alternative: c.alternative.as_ref().map(|a| AlternativeJson {
+            category: a.category.id(),
+            confidence: a.confidence.id(),
+            note: &a.note,
+            rule: a.rule,
+        }),
         category: c.category.id(),
         deleted: r.path.deleted(),
         dev: r.dev.to_string(),
@@ -296,7 +314,17 @@ fn table(
         if measuring && !args.explain {
             return;
         }
-        if c.heuristic && !csv_mode {
+        if let Some(a) = &c.alternative
+            && !csv_mode
+        {
+            let or = format!(
+                " (?; {}, or {}: {})",
+                a.confidence.id(),
+                a.category.id(),
+                a.note
+            );
+            cells.text2(&c.note, &or);
+        } else if c.heuristic && !csv_mode {
             cells.text2(&c.note, " (?)");
         } else {
             cells.text(&c.note);

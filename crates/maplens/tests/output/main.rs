@@ -10,6 +10,7 @@ mod deleted_scans;
 mod elf_segments;
 mod diff;
 mod html;
+mod layouts;
 mod manners;
 mod odd_names;
 mod offline;

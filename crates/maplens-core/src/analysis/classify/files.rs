@@ -34,16 +34,7 @@ pub(super) fn special(r: &Region, kind: PathKind<'_>, hugetlb: bool, page: u64) 
                 false,
             )
         }
-        PathKind::Memfd(name) => class(
-            Category::SharedMemory,
-            format!(
-                "memfd \"{}\": an in-memory file (memfd_create)",
-                String::from_utf8_lossy(name)
-            ),
-            "path-memfd",
-            "named /memfd:… (deleted)".into(),
-            false,
-        ),
+        PathKind::Memfd(name) => memfd(r, name),
         PathKind::SysV(key) => class(
             Category::SharedMemory,
             format!("System V shared memory, key 0x{key:08x} (see ipcs -m)"),
@@ -86,6 +77,32 @@ pub(super) fn special(r: &Region, kind: PathKind<'_>, hugetlb: bool, page: u64) 
     })
 }
 
+/// A memfd: shared memory only when mapped shared (the `s` bit); a
+/// private mapping is the process's own memory (a JIT heap, a copy).
+fn memfd(r: &Region, name: &[u8]) -> Class {
+    let name = String::from_utf8_lossy(name);
+    if r.perms.shared() {
+        class(
+            Category::SharedMemory,
+            format!("memfd \"{name}\": an in-memory file (memfd_create)"),
+            "path-memfd",
+            "named /memfd:…, mapped shared (s)".into(),
+            false,
+        )
+    } else {
+        class(
+            Category::MappedFile,
+            format!(
+                "memfd \"{name}\" mapped private: an in-memory file whose written pages are \
+                 this process's own"
+            ),
+            "path-memfd-private",
+            "named /memfd:…, mapped private (p): not shared".into(),
+            false,
+        )
+    }
+}
+
 /// A file on hugetlbfs, or anonymous huge pages (`VmFlags: ht`).
 pub(super) fn hugetlb(file: bool) -> Class {
     class(
@@ -114,14 +131,61 @@ pub(super) fn shared_anon(r: &Region) -> Option<Class> {
     })
 }
 
-fn is_device_path(p: &[u8]) -> bool {
-    p.starts_with(b"/dev/")
-        && !p.starts_with(b"/dev/shm/")
-        && !p.starts_with(b"/dev/ashmem")
-        && !p.starts_with(b"/dev/zero")
-        || p.starts_with(b"/i915")
-        || p.starts_with(b"/drm mm object")
-        || p.starts_with(b"/kgsl")
+/// Device nodes that drivers let processes map (char devices). A name
+/// under `/dev` that is none of these is taken for a regular file there
+/// (devtmpfs/tmpfs: Android's `/dev/__properties__`, files in `/dev/shm`).
+const DEVICE_NODES: &[&str] = &[
+    "/dev/nvidia",
+    "/dev/dri/",
+    "/dev/kgsl",
+    "/dev/mali",
+    "/dev/mem",
+    "/dev/kmem",
+    "/dev/fb",
+    "/dev/ion",
+    "/dev/binder",
+    "/dev/hwbinder",
+    "/dev/vndbinder",
+    "/dev/binderfs/",
+    "/dev/video",
+    "/dev/snd/",
+    "/dev/uio",
+    "/dev/dma_heap/",
+    "/dev/vfio/",
+    "/dev/kvm",
+    "/dev/accel/",
+    "/dev/infiniband/",
+    "/dev/xdma",
+    "/dev/hugepages/",
+    "/dev/graphics/",
+    "/dev/pvr",
+    "/dev/galcore",
+    "/dev/dsp",
+    "/dev/sg",
+    "/dev/hidraw",
+    "/dev/udmabuf",
+];
+
+/// Names drivers give the objects they map (GEM, KGSL, DMA-BUF); they
+/// print as paths, often with ` (deleted)`, but are no files on a disk.
+const DRIVER_OBJECTS: &[&str] = &[
+    "/i915",
+    "/drm mm object",
+    "/kgsl",
+    "/dmabuf",
+    "/mali",
+    "/nvidia",
+];
+
+fn vm_flag(r: &Region, flag: &str) -> bool {
+    r.smaps
+        .as_ref()
+        .and_then(|m| m.flags())
+        .is_some_and(|f| f.has(flag))
+}
+
+fn starts_with_any(p: &[u8], list: &[&str]) -> bool {
+    list.iter().any(|d| p.starts_with(d.as_bytes()))
 }
 
 fn is_shm_path(p: &[u8]) -> bool {
@@ -132,18 +196,23 @@ fn is_shm_path(p: &[u8]) -> bool {
 /// has those): a device, shared memory, or a data file.
 pub(super) fn file_class(r: &Region) -> Class {
     let name = r.path.view().name_raw();
-    if is_device_path(name) {
-        let gpu = [
-            &b"/dev/nvidia"[..],
-            b"/dev/dri/",
-            b"/dev/kgsl",
-            b"/dev/mali",
-            b"/i915",
-            b"/drm",
-            b"/kgsl",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p));
+    let pfn = vm_flag(r, "io") || vm_flag(r, "pf");
+    let gpu = [
+        &b"/dev/nvidia"[..],
+        b"/dev/dri/",
+        b"/dev/kgsl",
+        b"/dev/mali",
+        b"/i915",
+        b"/drm",
+        b"/kgsl",
+        b"/mali",
+        b"/nvidia",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p));
+    if !is_shm_path(name) && starts_with_any(name, DEVICE_NODES)
+        || pfn && !elf::is_object(r, exec_files)
+    {
         let note = if name == b"/dev/mem" || name == b"/dev/kmem" {
             "physical memory mapped through /dev/mem"
         } else if gpu {
@@ -155,17 +224,70 @@ pub(super) fn file_class(r: &Region) -> Class {
             Category::Device,
             note,
             "path-dev",
-            format!("path {}", r.path.display()),
+            if pfn {
+                format!(
+                    "path {}; VmFlags io/pf: device memory (VM_IO/VM_PFNMAP)",
+                    r.path.display()
+                )
+            } else {
+                format!("path {}: a device node drivers map", r.path.display())
+            },
             false,
         );
     }
-    if is_shm_path(name) {
+    if starts_with_any(name, DRIVER_OBJECTS) {
+        return class(
+            Category::Device,
+            if gpu {
+                "GPU buffer mapped by the driver (its name is the driver's, not a file's)"
+            } else {
+                "a buffer mapped by a driver (DMA-BUF or GPU object)"
+            },
+            "driver-object",
+            format!(
+                "name {} is a driver object's{}",
+                r.path.display(),
+                if r.path.deleted() {
+                    "; the ' (deleted)' is how drivers name them, no file was deleted"
+                } else {
+                    ""
+                }
+            ),
+            false,
+        );
+    }
+    if let Some(m) = name.strip_prefix(b"/memfd:") {
+        // A kernel before 3.? printed no ' (deleted)' after a memfd.
+        return memfd(r, m);
+    }
+    if let Some(c) = super::runtime::art_file(r) {
+        return c;
+    }
+    if is_shm_path(name) && r.perms.shared() {
         return class(
             Category::SharedMemory,
             "a shared-memory file (/dev/shm, ashmem)",
             "path-shm",
             format!("path {}", r.path.display()),
             false,
+        );
+    }
+    if name.starts_with(b"/dev/") {
+        return class(
+            Category::MappedFile,
+            if is_shm_path(name) {
+                "a shared-memory file mapped private (p): this process's own copy, not shared"
+            } else if r.perms.shared() {
+                "a file under /dev (a regular file on devtmpfs/tmpfs, e.g. Android's property areas), mapped shared"
+            } else {
+                "a file under /dev (a regular file on devtmpfs/tmpfs, e.g. Android's property areas): private memory"
+            },
+            "file-dev-tmpfs",
+            format!(
+                "path {}: not a known device node, and no VmFlags io/pf",
+                r.path.display()
+            ),
+            true,
         );
     }
     if r.perms.shared() {

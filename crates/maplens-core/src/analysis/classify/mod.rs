@@ -17,7 +17,11 @@ mod elf;
 mod files;
 mod kernel;
 mod names;
+mod runtime;
 mod stack;
+
+pub use names::{KNOWN as KNOWN_NAMES, KnownName, Pattern as NamePattern, lookup as known_name};
+pub use runtime::Runtime;
 
 /// The memory categories of the process report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +42,12 @@ pub enum Category {
     Heap,
     /// Allocator arenas: glibc per-thread arenas, Android scudo/jemalloc.
     MallocArena,
+    /// Heaps of a managed runtime: the Java heap and class space, ART's
+    /// spaces, the Go heap.
+    ManagedHeap,
+    /// Code a JIT compiler wrote, and its reserve: the JVM code cache, ART's
+    /// JIT cache.
+    JitCode,
     /// A thread's stack.
     ThreadStack,
     /// The main thread's stack (`[stack]`).
@@ -76,6 +86,8 @@ impl Category {
         Category::Bss,
         Category::Heap,
         Category::MallocArena,
+        Category::ManagedHeap,
+        Category::JitCode,
         Category::ThreadStack,
         Category::MainStack,
         Category::GuardPage,
@@ -101,6 +113,8 @@ impl Category {
             Category::Relro => "relro",
             Category::Heap => "heap",
             Category::MallocArena => "malloc-arena",
+            Category::ManagedHeap => "managed-heap",
+            Category::JitCode => "jit-code",
             Category::ThreadStack => "thread-stack",
             Category::MainStack => "main-stack",
             Category::GuardPage => "guard-page",
@@ -127,6 +141,8 @@ impl Category {
             Category::Relro => "relro",
             Category::Heap => "heap (brk)",
             Category::MallocArena => "malloc arenas",
+            Category::ManagedHeap => "managed heaps",
+            Category::JitCode => "JIT code",
             Category::ThreadStack => "thread stacks",
             Category::MainStack => "main stack",
             Category::GuardPage => "guard pages",
@@ -167,6 +183,57 @@ pub struct Class {
     pub object: Option<usize>,
     /// The thread whose stack this is (or whose stack this guards).
     pub thread: Option<u32>,
+    /// The other reading of a shape that fits two rules offline.
+    pub alternative: Option<Alternative>,
+}
+
+/// The second reading of an ambiguous shape, and how sure the first one is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Alternative {
+    /// What the region would be under the other reading.
+    pub category: Category,
+    /// That reading in plain words.
+    pub note: Cow<'static, str>,
+    /// The rule behind it.
+    pub rule: &'static str,
+    /// How sure the chosen reading is.
+    pub confidence: Confidence,
+}
+
+/// How sure a reading of an ambiguous shape is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Confidence {
+    /// The chosen reading fits better (alignment or sizes favour it).
+    Likely,
+    /// Both readings fit equally; the chosen one is first in rule order.
+    Even,
+}
+
+impl Confidence {
+    /// Stable identifier, as in JSON.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Confidence::Likely => "likely",
+            Confidence::Even => "even",
+        }
+    }
+}
+
+/// One glibc arena heap: its regions (head, committed tail, reserve).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Arena {
+    /// Indices of its regions, ascending and adjacent.
+    pub regions: Vec<usize>,
+    /// First address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// Found by layout, not by name.
+    pub heuristic: bool,
 }
 
 /// An ELF object (program or library) found in the map.
@@ -200,6 +267,20 @@ pub struct Classified {
     pub page_size: u64,
     /// The address space is 64-bit.
     pub is_64bit: bool,
+    /// glibc arena heaps, counted once here for every command.
+    pub arenas: Vec<Arena>,
+    /// The managed runtime found in the map, if any.
+    pub runtime: Option<Runtime>,
+}
+
+impl Classified {
+    /// Indices of the threads' stacks (not the main stack, not signal
+    /// stacks): the one count of thread stacks every command shows.
+    pub fn thread_stacks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.classes.iter().enumerate().filter_map(|(i, c)| {
+            (c.category == Category::ThreadStack && c.rule != names::SIGNAL_STACK_RULE).then_some(i)
+        })
+    }
 }
 
 /// glibc's per-thread arena heap size (`HEAP_MAX_SIZE`): 64 MiB on 64-bit.
@@ -222,6 +303,7 @@ fn class(
         heuristic,
         object: None,
         thread: None,
+        alternative: None,
     }
 }
 
@@ -279,6 +361,7 @@ pub fn classify(s: &Snapshot) -> Classified {
         ARENA_SIZE_32
     };
     let (exec_files, mut objects) = elf::find_objects(s, page);
+    let rt = runtime::detect(regions, &objects);
     let sps = stack::StackPointers::of(s);
 
     let mut classes: Vec<Class> = Vec::with_capacity(regions.len());
@@ -307,7 +390,7 @@ pub fn classify(s: &Snapshot) -> Classified {
             PathKind::File if hugetlb => files::hugetlb(true),
             PathKind::File => files::file_class(r),
             PathKind::Anonymous if hugetlb => files::hugetlb(false),
-            PathKind::Anonymous => anon_class(r, i, regions, page, arena),
+            PathKind::Anonymous => anon_class(r, i, regions, arena),
             k => files::special(r, k, hugetlb, page).unwrap_or_else(|| {
                 class(
                     Category::AnonMmap,
@@ -340,21 +423,30 @@ pub fn classify(s: &Snapshot) -> Classified {
         classes.push(c);
     }
 
+    // Passes over the whole map, in this order: what a runtime's layout
+    // explains, stacks without a stack pointer, guards below stacks, the
+    // unnamed parts of named arenas, then who owns what.
+    runtime::apply(rt, regions, &mut classes, is_64bit);
     stack::drop_unproven(&mut classes, &sps);
+    alloc::orphan_tails(regions, &mut classes);
     stack::guards(regions, &mut classes);
+    alloc::named_arena_tails(regions, &mut classes, arena);
     stack::guard_threads(regions, &mut classes);
     elf::attach(&classes, &mut objects);
+    let arenas = alloc::arenas(regions, &classes);
     Classified {
         classes,
         objects,
         page_size: page,
         is_64bit,
+        arenas,
+        runtime: rt,
     }
 }
 
 /// Unnamed private anonymous memory, rule by rule: the first that matches
 /// decides.
-fn anon_class(r: &Region, i: usize, regions: &[Region], page: u64, arena: u64) -> Class {
+fn anon_class(r: &Region, i: usize, regions: &[Region], arena: u64) -> Class {
     let prev = i
         .checked_sub(1)
         .map(|j| &regions[j])
@@ -364,17 +456,16 @@ fn anon_class(r: &Region, i: usize, regions: &[Region], page: u64, arena: u64) -
         return c;
     }
     if r.perms.none() {
-        return stack::guard_below_rw(r, next, page).unwrap_or_else(|| {
-            class(
-                Category::Reservation,
-                "reserved address space with no access (costs no memory until made accessible)",
-                "prot-none",
-                "unnamed ---p".into(),
-                false,
-            )
-        });
+        // A guard only with a stack above it (the guards pass decides).
+        return class(
+            Category::Reservation,
+            "reserved address space with no access (costs no memory until made accessible)",
+            "prot-none",
+            "unnamed ---p".into(),
+            false,
+        );
     }
-    stack::above_guard(r, prev).unwrap_or_else(|| {
+    stack::above_guard(r, prev, arena).unwrap_or_else(|| {
         class(
             Category::AnonMmap,
             "anonymous memory: mmap, or malloc of large blocks",
@@ -384,3 +475,6 @@ fn anon_class(r: &Region, i: usize, regions: &[Region], page: u64, arena: u64) -
         )
     })
 }
+
+#[cfg(test)]
+mod tests;

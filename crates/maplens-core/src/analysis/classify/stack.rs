@@ -1,7 +1,7 @@
 //! Stacks and their guards: `[stack]`, threads' stacks found by their
 //! stack pointers or by their shape, and the no-access pages below them.
 
-use super::{Category, Class, class};
+use super::{Alternative, Category, Class, Confidence, class};
 use crate::model::{Region, Snapshot};
 use crate::parse::PathKind;
 
@@ -111,24 +111,13 @@ pub(super) fn android_stack_and_tls(r: &Region, name: &[u8]) -> Option<Class> {
     Some(c)
 }
 
-/// A small no-access region right below a writable one: a guard.
-pub(super) fn guard_below_rw(r: &Region, next: Option<&Region>, page: u64) -> Option<Class> {
-    let anon = |o: &Region| matches!(o.kind(), PathKind::Anonymous);
-    (r.size() <= (1 << 20).max(page) && next.is_some_and(|n| anon(n) && n.perms.write())).then(
-        || {
-            class(
-                Category::GuardPage,
-                "guard page: no access, catches a stack overflow",
-                "guard-below-rw",
-                "small ---p directly below anonymous rw memory".into(),
-                true,
-            )
-        },
-    )
-}
-
 /// Thread stack: rw-p above a guard, of a typical stack size.
-pub(super) fn above_guard(r: &Region, prev: Option<&Region>) -> Option<Class> {
+///
+/// When the rw-p starts on an arena boundary (`HEAP_MAX_SIZE`: 1 MiB on
+/// 32-bit), the same shape is a glibc arena heap that the kernel merged
+/// with the mapping above it: an arena always starts there, a stack only
+/// by chance. Both readings are kept; the arena is the likelier.
+pub(super) fn above_guard(r: &Region, prev: Option<&Region>, arena: u64) -> Option<Class> {
     let guardish = |o: &Region| {
         o.perms.none()
             && o.size() <= 1 << 20
@@ -138,15 +127,49 @@ pub(super) fn above_guard(r: &Region, prev: Option<&Region>) -> Option<Class> {
                 _ => false,
             }
     };
-    (r.perms.write() && prev.is_some_and(guardish) && (16 * 1024..=64 << 20).contains(&r.size()))
-        .then(|| {
-            class(
-                Category::ThreadStack,
-                "a thread's stack (guard page below it)",
-                "stack-above-guard",
-                "anonymous rw directly above a small ---p guard".into(),
-                true,
-            )
+    if !(r.perms.write()
+        && prev.is_some_and(guardish)
+        && (16 * 1024..=64 << 20).contains(&r.size()))
+    {
+        return None;
+    }
+    let stack_note = "a thread's stack (guard page below it)";
+    if r.start.is_multiple_of(arena) && r.perms.read() && r.size() > arena {
+        let mut c = class(
+            Category::MallocArena,
+            "a glibc malloc arena heap merged with the mapping above it (or a thread stack)",
+            "glibc-arena-merged",
+            format!(
+                "rw-p starting on a {} KiB arena boundary, above a ---p that ends there (the \
+                 previous arena's reserve, or a stack guard)",
+                arena >> 10
+            ),
+            true,
+        );
+        c.alternative = Some(Alternative {
+            category: Category::ThreadStack,
+            note: stack_note.into(),
+            rule: "stack-above-guard",
+            confidence: Confidence::Likely,
+        });
+        return Some(c);
+    }
+    Some(class(
+        Category::ThreadStack,
+        stack_note,
+        "stack-above-guard",
+        "anonymous rw directly above a small ---p guard".into(),
+        true,
+    ))
+}
+
+/// Whether a rw-p region has the shape of a thread stack (above a small
+/// anonymous `---p`, of a stack's size).
+pub(super) fn stack_shaped(r: &Region, prev: Option<&Region>) -> bool {
+    r.perms.write()
+        && (16 * 1024..=64 << 20).contains(&r.size())
+        && prev.is_some_and(|o| {
+            o.perms.none() && o.size() <= 64 << 10 && matches!(o.kind(), PathKind::Anonymous)
         })
 }
 
@@ -194,6 +217,16 @@ pub(super) fn drop_unproven(classes: &mut [Class], sps: &StackPointers) {
         return;
     }
     for c in classes.iter_mut() {
+        // The stack reading of an ambiguous shape is out too.
+        if c.thread.is_none()
+            && c.alternative
+                .as_ref()
+                .is_some_and(|a| a.category == Category::ThreadStack)
+        {
+            c.alternative = None;
+            c.evidence
+                .push_str("; no thread's stack pointer (all known) is inside: not a stack");
+        }
         if c.rule == "stack-above-guard" && c.thread.is_none() {
             *c = class(
                 Category::AnonMmap,
