@@ -101,15 +101,17 @@ fn cat_color(c: Category) -> Color {
         Category::KernelProvided => Color::Indexed(245),
         Category::Hugetlb => Color::Indexed(99),
         Category::WritableExec => Color::Red,
+        Category::ManagedHeap => Color::Indexed(171),
+        Category::JitCode => Color::Indexed(203),
     }
 }
 
 /// A category's fill character: with colour a full block, without one a
 /// character of its own (so the bar still reads in `NO_COLOR`).
 fn cat_fill(theme: Theme, c: Category) -> char {
-    const FILLS: [char; 20] = [
+    const FILLS: [char; 22] = [
         '#', ':', '%', '=', '-', 'H', 'M', 'T', 'S', '_', '.', ',', 'a', 'n', '&', 'f', 'D', 'k',
-        'h', '!',
+        'h', '!', 'J', 'j',
     ];
     if theme.color {
         '█'

@@ -13,7 +13,8 @@
     'guard-page': '#a39b95', 'reservation': '#cfc9c3', 'linker-gap': '#e2ddd8',
     'anon-mmap': '#b07aa1', 'named-anon': '#d4a6c8', 'shared-memory': '#9d7660',
     'mapped-file': '#edc948', 'device': '#499894', 'kernel': '#86bcb6',
-    'hugetlb': '#f1ce63', 'writable-exec': '#d37295'
+    'hugetlb': '#f1ce63', 'writable-exec': '#d37295', 'managed-heap': '#bc4b51',
+    'jit-code': '#c9a227'
   };
 
   function $(id) { return document.getElementById(id); }
