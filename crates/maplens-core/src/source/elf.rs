@@ -246,6 +246,39 @@ mod tests {
         assert_eq!(candidates(&s.regions), [0, 5, 9, 11]);
     }
 
+    /// Without `map_files` (no CAP_SYS_ADMIN), the path under `root` is
+    /// read, and only when its inode is the mapped one.
+    #[cfg(feature = "elf")]
+    #[test]
+    fn falls_back_to_the_path_under_root() {
+        let dir = std::env::temp_dir().join(format!("maplens-elf-root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/", dir.join("root")).unwrap();
+        let maps = std::fs::read("/proc/self/maps").unwrap();
+        let mut s = Snapshot::from_text("maps", &maps, Mode::Lenient).unwrap();
+        let direct = read_live(std::path::Path::new("/proc/self"), &s.regions);
+        let via_root = read_live(&dir, &s.regions);
+        assert!(!direct.is_empty());
+        assert_eq!(via_root, direct);
+        // Another inode under that name: not the mapped file, not read.
+        let first = direct[0].start;
+        let path = s
+            .regions
+            .iter()
+            .find(|r| r.start == first)
+            .unwrap()
+            .path
+            .raw()
+            .to_vec();
+        for r in s.regions.iter_mut().filter(|r| r.path.raw() == path) {
+            r.inode ^= 1;
+        }
+        let changed = read_live(&dir, &s.regions);
+        assert!(changed.iter().all(|o| o.start != first), "{changed:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[cfg(feature = "elf")]
     #[test]
     fn reads_this_process() {
