@@ -403,7 +403,21 @@ fn by_layout(regions: &[Region], taken: &[bool]) -> Vec<Found> {
     runs.sort_by_key(|r| r.files[0]);
     let mut claimed = taken.to_vec();
     let mut out = Vec::new();
+    // Anonymous r-x regions before each index: a run with no executable
+    // mapping of its own and none of these in its span is no object, and
+    // its span is never walked.
+    let mut anon_exec = Vec::with_capacity(regions.len() + 1);
+    anon_exec.push(0usize);
+    for r in regions {
+        let n = usize::from(is_anon(r) && r.perms.exec());
+        anon_exec.push(anon_exec.last().copied().unwrap_or(0) + n);
+    }
     for run in runs {
+        let (first, last) = (run.files[0], *run.files.last().expect("a run has a region"));
+        let own_exec = run.files.iter().any(|&j| regions[j].perms.exec());
+        if !own_exec && anon_exec[last + 1] == anon_exec[first.saturating_sub(1)] {
+            continue;
+        }
         if let Some(f) = layout_object(regions, &run, &claimed) {
             for &(j, _) in &f.members {
                 claimed[j] = true;
