@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v pmap >/dev/null 2>&1 || need+=(procps)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
+command -v perl >/dev/null 2>&1 || need+=(perl-base)
 command -v smem >/dev/null 2>&1 || need+=(smem)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)

@@ -488,6 +488,7 @@ impl<W: Write> Capture<W> {
         }
         // The program headers of the mapped objects (a few hundred bytes
         // each), so that a bundle tells segments apart as exactly as live.
+        #[cfg(feature = "elf")]
         if let Ok(Some(rec)) = source::elf::capture_record(&dir) {
             self.write_file(&format!("{pid}/{}", source::elf::RECORD), &rec)
                 .map_err(Skip::Output)?;

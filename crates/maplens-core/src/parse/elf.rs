@@ -5,8 +5,9 @@
 //! rest of the file are never looked at, so reading the first page or two
 //! of a file is enough ([`ElfHeaders::bytes_needed`] says how many).
 //!
-//! The parsing is the `object` crate's (its lightweight `read::elf` API);
-//! this module turns it into plain values that a bundle can store.
+//! The parsing is the `object` crate's (its lightweight `read::elf` API,
+//! with the `elf` feature); this module turns it into plain values that a
+//! bundle can store. Without the feature only the values are here.
 //!
 //! ```
 //! use maplens_core::parse::elf::{ElfHeaders, PF_R, PF_X};
@@ -29,7 +30,9 @@
 //! assert_eq!(ElfHeaders::bytes_needed(&b).unwrap(), 64 + 56);
 //! ```
 
+#[cfg(feature = "elf")]
 use object::elf;
+#[cfg(feature = "elf")]
 use object::read::elf::{FileHeader, ProgramHeader};
 
 /// `p_flags` bit: executable.
@@ -136,6 +139,7 @@ pub enum ElfError {
     ProgramHeaders(String),
 }
 
+#[cfg(feature = "elf")]
 impl ElfHeaders {
     /// How many bytes from the start of the file [`ElfHeaders::parse`]
     /// needs for the program headers and the notes (for the build id),
@@ -161,6 +165,7 @@ impl ElfHeaders {
 }
 
 /// (is 64-bit, is big-endian) from `e_ident`.
+#[cfg(feature = "elf")]
 fn class_of(data: &[u8]) -> Result<(bool, bool), ElfError> {
     if data.len() < 16 || &data[..4] != b"\x7fELF" || data[6] != 1 {
         return Err(ElfError::NotElf);
@@ -178,6 +183,7 @@ fn class_of(data: &[u8]) -> Result<(bool, bool), ElfError> {
     Ok((class64, big))
 }
 
+#[cfg(feature = "elf")]
 fn needed<H: FileHeader>(data: &[u8]) -> Result<u64, ElfError> {
     let h = H::parse(data).map_err(|_| ElfError::NotElf)?;
     let e = h.endian().map_err(|_| ElfError::NotElf)?;
@@ -203,6 +209,7 @@ fn needed<H: FileHeader>(data: &[u8]) -> Result<u64, ElfError> {
     Ok(need)
 }
 
+#[cfg(feature = "elf")]
 fn parse_as<H: FileHeader>(data: &[u8], class64: bool, big: bool) -> Result<ElfHeaders, ElfError> {
     let h = H::parse(data).map_err(|_| ElfError::NotElf)?;
     let e = h.endian().map_err(|_| ElfError::NotElf)?;
@@ -249,6 +256,7 @@ fn parse_as<H: FileHeader>(data: &[u8], class64: bool, big: bool) -> Result<ElfH
     Ok(out)
 }
 
+#[cfg(feature = "elf")]
 fn hex(b: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(b.len() * 2);
@@ -258,7 +266,7 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "elf"))]
 mod tests {
     use super::*;
 

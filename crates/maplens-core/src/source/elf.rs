@@ -15,16 +15,13 @@
 //! with an executable mapping, or beside an anonymous executable one (text
 //! remapped onto huge pages), are read.
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
-use std::fs::File;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
+use std::collections::HashSet;
 
-use crate::model::{ElfObject, Region};
-use crate::parse::elf::{ElfHeaders, MAX_HEADER_BYTES};
-use crate::parse::{PathKind, decode_escapes};
+use crate::model::Region;
+use crate::parse::PathKind;
+
+#[cfg(feature = "elf")]
+pub use live::{read_headers, read_live};
 
 /// Name of the per-process record in a bundle: `PID/maplens-elf.json`.
 pub const RECORD: &str = "maplens-elf.json";
@@ -100,84 +97,100 @@ pub fn candidates(regions: &[Region]) -> Vec<usize> {
     out
 }
 
-/// Opens the file a region maps: its `map_files` entry, else its path
-/// under `root` when the inode is the mapped one.
-fn open_mapped(dir: &Path, r: &Region) -> Option<File> {
-    if let Ok(f) = File::open(dir.join(format!("map_files/{:x}-{:x}", r.start, r.end))) {
-        return Some(f);
-    }
-    if r.path.deleted() {
-        return None;
-    }
-    let name = decode_escapes(r.path.view().name_raw());
-    let rel = name.strip_prefix(b"/").unwrap_or(&name);
-    let f = File::open(dir.join("root").join(OsStr::from_bytes(rel))).ok()?;
-    let m = f.metadata().ok()?;
-    (m.is_file() && m.ino() == r.inode).then_some(f)
-}
+/// Reading the headers from the files of a live process.
+#[cfg(feature = "elf")]
+mod live {
+    use std::collections::HashMap;
+    use std::ffi::OsStr;
+    use std::fs::File;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    use std::path::Path;
 
-/// The headers of the ELF file whose bytes start at `offset` of `f`.
-pub fn read_headers(f: &File, offset: u64) -> Option<ElfHeaders> {
-    let mut buf = vec![0u8; 4096];
-    let mut len = read_at(f, &mut buf, offset)?;
-    for _ in 0..3 {
-        let need = ElfHeaders::bytes_needed(&buf[..len]).ok()?;
-        if need <= len as u64 || need > MAX_HEADER_BYTES {
-            break;
-        }
-        buf.resize(need as usize, 0);
-        len = read_at(f, &mut buf, offset)?;
-    }
-    ElfHeaders::parse(&buf[..len]).ok()
-}
+    use super::{Key, MAX_OBJECTS, candidates, key};
+    use crate::model::{ElfObject, Region};
+    use crate::parse::decode_escapes;
+    use crate::parse::elf::{ElfHeaders, MAX_HEADER_BYTES};
 
-fn read_at(f: &File, buf: &mut [u8], offset: u64) -> Option<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read_at(&mut buf[got..], offset + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+    /// Opens the file a region maps: its `map_files` entry, else its path
+    /// under `root` when the inode is the mapped one.
+    fn open_mapped(dir: &Path, r: &Region) -> Option<File> {
+        if let Ok(f) = File::open(dir.join(format!("map_files/{:x}-{:x}", r.start, r.end))) {
+            return Some(f);
         }
+        if r.path.deleted() {
+            return None;
+        }
+        let name = decode_escapes(r.path.view().name_raw());
+        let rel = name.strip_prefix(b"/").unwrap_or(&name);
+        let f = File::open(dir.join("root").join(OsStr::from_bytes(rel))).ok()?;
+        let m = f.metadata().ok()?;
+        (m.is_file() && m.ino() == r.inode).then_some(f)
     }
-    Some(got)
-}
 
-/// Reads the headers of every ELF object mapped by the live process at
-/// `dir` (`/proc/PID`), sorted by address. Files that cannot be opened or
-/// are not ELF are left out: their segments are told apart by layout.
-pub fn read_live(dir: &Path, regions: &[Region]) -> Vec<ElfObject> {
-    let mut files: HashMap<Key<'_>, Option<File>> = HashMap::new();
-    let mut out = Vec::new();
-    for i in candidates(regions).into_iter().take(MAX_OBJECTS) {
-        let r = &regions[i];
-        let Some(k) = key(r) else { continue };
-        let f = files.entry(k).or_insert_with(|| open_mapped(dir, r));
-        let Some(f) = f else { continue };
-        if let Some(headers) = read_headers(f, r.offset) {
-            out.push(ElfObject {
-                start: r.start,
-                inode: r.inode,
-                offset: r.offset,
-                headers,
-            });
+    /// The headers of the ELF file whose bytes start at `offset` of `f`.
+    pub fn read_headers(f: &File, offset: u64) -> Option<ElfHeaders> {
+        let mut buf = vec![0u8; 4096];
+        let mut len = read_at(f, &mut buf, offset)?;
+        for _ in 0..3 {
+            let need = ElfHeaders::bytes_needed(&buf[..len]).ok()?;
+            if need <= len as u64 || need > MAX_HEADER_BYTES {
+                break;
+            }
+            buf.resize(need as usize, 0);
+            len = read_at(f, &mut buf, offset)?;
         }
+        ElfHeaders::parse(&buf[..len]).ok()
     }
-    out
+
+    fn read_at(f: &File, buf: &mut [u8], offset: u64) -> Option<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(got)
+    }
+
+    /// Reads the headers of every ELF object mapped by the live process at
+    /// `dir` (`/proc/PID`), sorted by address. Files that cannot be opened or
+    /// are not ELF are left out: their segments are told apart by layout.
+    pub fn read_live(dir: &Path, regions: &[Region]) -> Vec<ElfObject> {
+        let mut files: HashMap<Key<'_>, Option<File>> = HashMap::new();
+        let mut out = Vec::new();
+        for i in candidates(regions).into_iter().take(MAX_OBJECTS) {
+            let r = &regions[i];
+            let Some(k) = key(r) else { continue };
+            let f = files.entry(k).or_insert_with(|| open_mapped(dir, r));
+            let Some(f) = f else { continue };
+            if let Some(headers) = read_headers(f, r.offset) {
+                out.push(ElfObject {
+                    start: r.start,
+                    inode: r.inode,
+                    offset: r.offset,
+                    headers,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// The record of a bundle: `{"objects": [...]}`, one entry per object.
 #[cfg(feature = "serde")]
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Record {
-    objects: Vec<ElfObject>,
+    objects: Vec<crate::model::ElfObject>,
 }
 
 /// The record for the live process at `dir`, as `capture` stores it:
 /// `None` when it maps no ELF object that could be read.
-#[cfg(feature = "serde")]
-pub fn capture_record(dir: &Path) -> std::io::Result<Option<Vec<u8>>> {
+#[cfg(all(feature = "serde", feature = "elf"))]
+pub fn capture_record(dir: &std::path::Path) -> std::io::Result<Option<Vec<u8>>> {
     let maps = super::read_file(&dir.join("maps"))?;
     let Ok(snap) = crate::model::Snapshot::from_text("maps", &maps, crate::parse::Mode::Lenient)
     else {
@@ -189,7 +202,7 @@ pub fn capture_record(dir: &Path) -> std::io::Result<Option<Vec<u8>>> {
 
 /// The record of some objects (JSON).
 #[cfg(feature = "serde")]
-pub fn record(objects: &[ElfObject]) -> Vec<u8> {
+pub fn record(objects: &[crate::model::ElfObject]) -> Vec<u8> {
     let rec = Record {
         objects: objects.to_vec(),
     };
@@ -199,7 +212,7 @@ pub fn record(objects: &[ElfObject]) -> Vec<u8> {
 /// The objects of a record, sorted by address; an error says what is
 /// wrong with it.
 #[cfg(feature = "serde")]
-pub fn parse_record(text: &[u8]) -> Result<Vec<ElfObject>, String> {
+pub fn parse_record(text: &[u8]) -> Result<Vec<crate::model::ElfObject>, String> {
     let mut rec: Record = serde_json::from_slice(text).map_err(|e| e.to_string())?;
     rec.objects.sort_by_key(|o| o.start);
     Ok(rec.objects)
@@ -233,9 +246,44 @@ mod tests {
         assert_eq!(candidates(&s.regions), [0, 5, 9, 11]);
     }
 
+    /// Without `map_files` (no CAP_SYS_ADMIN), the path under `root` is
+    /// read, and only when its inode is the mapped one.
+    #[cfg(feature = "elf")]
+    #[test]
+    fn falls_back_to_the_path_under_root() {
+        let dir = std::env::temp_dir().join(format!("maplens-elf-root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/", dir.join("root")).unwrap();
+        let maps = std::fs::read("/proc/self/maps").unwrap();
+        let mut s = Snapshot::from_text("maps", &maps, Mode::Lenient).unwrap();
+        let direct = read_live(std::path::Path::new("/proc/self"), &s.regions);
+        let via_root = read_live(&dir, &s.regions);
+        assert!(!direct.is_empty());
+        assert_eq!(via_root, direct);
+        // Another inode under that name: not the mapped file, not read.
+        let first = direct[0].start;
+        let path = s
+            .regions
+            .iter()
+            .find(|r| r.start == first)
+            .unwrap()
+            .path
+            .raw()
+            .to_vec();
+        for r in s.regions.iter_mut().filter(|r| r.path.raw() == path) {
+            r.inode ^= 1;
+        }
+        let changed = read_live(&dir, &s.regions);
+        assert!(changed.iter().all(|o| o.start != first), "{changed:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(feature = "elf")]
     #[test]
     fn reads_this_process() {
-        let dir = Path::new("/proc/self");
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::path::Path::new("/proc/self");
         let maps = std::fs::read(dir.join("maps")).unwrap();
         let s = Snapshot::from_text("maps", &maps, Mode::Lenient).unwrap();
         let objs = read_live(dir, &s.regions);

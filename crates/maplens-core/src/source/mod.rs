@@ -560,7 +560,10 @@ pub fn load_dir(
     snap.process = process?;
     if live {
         deleted::check_live(dir, &mut snap.regions);
-        snap.elf = elf::read_live(dir, &snap.regions);
+        #[cfg(feature = "elf")]
+        {
+            snap.elf = elf::read_live(dir, &snap.regions);
+        }
         snap.system = Some(SystemInfo::read(&opts.proc_root, &opts.sys_root));
     }
     if live && !dir.exists() {

@@ -135,6 +135,25 @@ fn objects(doc: &Value) -> BTreeMap<String, (BTreeMap<&'static str, u64>, bool)>
     out
 }
 
+/// The live report's objects of `pid`, each compared with `readelf -lW`.
+fn live_objects_equal_readelf(
+    pid: &str,
+    page: u64,
+) -> BTreeMap<String, (BTreeMap<&'static str, u64>, bool)> {
+    let live = objects(
+        &serde_json::from_str(&run_ok(&["report", "--format", "json", pid])).expect("JSON"),
+    );
+    for (path, (sizes, exact)) in &live {
+        assert!(exact, "{path}: headers not read");
+        let want = expected(path, page);
+        assert_eq!(
+            sizes, &want,
+            "{path}: maplens (left) vs readelf -lW (right)"
+        );
+    }
+    live
+}
+
 #[test]
 fn exact_segments_of_a_live_process_equal_readelf() {
     if !have_readelf() {
@@ -145,21 +164,11 @@ fn exact_segments_of_a_live_process_equal_readelf() {
     kid.stop().expect("stop kid");
     let page = kid.info["page_size"].as_u64().expect("page_size");
     let pid = kid.pid.to_string();
-    let live = objects(
-        &serde_json::from_str(&run_ok(&["report", "--format", "json", &pid])).expect("JSON"),
-    );
+    let live = live_objects_equal_readelf(&pid, page);
     assert!(
         live.len() >= 3,
         "the kid, libc and the loader at least: {live:?}"
     );
-    for (path, (sizes, exact)) in &live {
-        assert!(exact, "{path}: headers not read");
-        let want = expected(path, page);
-        assert_eq!(
-            sizes, &want,
-            "{path}: maplens (left) vs readelf -lW (right)"
-        );
-    }
     // The kid links libc: its RELRO and bss are there, exactly.
     let libc = live
         .iter()
@@ -178,6 +187,48 @@ fn exact_segments_of_a_live_process_equal_readelf() {
         &serde_json::from_str(&run_ok(&["report", "--format", "json", bundle])).expect("JSON"),
     );
     assert_eq!(offline, live, "bundle (left) vs live (right)");
+}
+
+/// More objects, from other linkers' runs: perl (Debian's perl-base is
+/// Essential) with four of its XS modules loaded, waiting on its stdin.
+#[test]
+fn exact_segments_of_perl_and_its_modules_equal_readelf() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !have_readelf() {
+        return;
+    }
+    let spawned = Command::new("perl")
+        .args([
+            "-MPOSIX",
+            "-MSocket",
+            "-MFcntl",
+            "-MIO::Handle",
+            "-e",
+            "$| = 1; print qq(ready\\n); <STDIN>",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut perl = match spawned {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "perl: {e}");
+            eprintln!("skipped: perl: {e}");
+            return;
+        }
+    };
+    let mut line = String::new();
+    BufReader::new(perl.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("perl says ready");
+    assert_eq!(line, "ready\n");
+    let page = rustix::param::page_size() as u64;
+    let live = live_objects_equal_readelf(&perl.id().to_string(), page);
+    drop(perl.stdin.take());
+    let _ = perl.wait();
+    let modules = live.keys().filter(|p| p.contains("/auto/")).count();
+    assert!(modules >= 4, "POSIX, Socket, Fcntl and IO: {live:?}");
 }
 
 /// Runs `maplens maps --format json` on maps text; each region's

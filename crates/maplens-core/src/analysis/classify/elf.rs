@@ -250,8 +250,11 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
                 };
                 let file_end = bias + up(l.file_end(), page);
                 if own {
-                    let want = e.offset + down(l.offset, page) + (va - down(l.vaddr, page));
-                    if r.offset != want {
+                    let want = e
+                        .offset
+                        .checked_add(down(l.offset, page))
+                        .and_then(|o| o.checked_add(va - down(l.vaddr, page)));
+                    if want != Some(r.offset) {
                         return None;
                     }
                     files += 1;
@@ -400,7 +403,21 @@ fn by_layout(regions: &[Region], taken: &[bool]) -> Vec<Found> {
     runs.sort_by_key(|r| r.files[0]);
     let mut claimed = taken.to_vec();
     let mut out = Vec::new();
+    // Anonymous r-x regions before each index: a run with no executable
+    // mapping of its own and none of these in its span is no object, and
+    // its span is never walked.
+    let mut anon_exec = Vec::with_capacity(regions.len() + 1);
+    anon_exec.push(0usize);
+    for r in regions {
+        let n = usize::from(is_anon(r) && r.perms.exec());
+        anon_exec.push(anon_exec.last().copied().unwrap_or(0) + n);
+    }
     for run in runs {
+        let (first, last) = (run.files[0], *run.files.last().expect("a run has a region"));
+        let own_exec = run.files.iter().any(|&j| regions[j].perms.exec());
+        if !own_exec && anon_exec[last + 1] == anon_exec[first.saturating_sub(1)] {
+            continue;
+        }
         if let Some(f) = layout_object(regions, &run, &claimed) {
             for &(j, _) in &f.members {
                 claimed[j] = true;
@@ -680,5 +697,137 @@ pub(super) fn attach(classes: &[Class], objects: &mut [Object]) {
         if let Some(o) = c.object {
             objects[o].regions.push(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::classify;
+    use super::*;
+    use crate::parse::Mode;
+    use crate::parse::elf::{ElfHeaders, PF_R, PF_W, PF_X, Span};
+
+    fn load(offset: u64, vaddr: u64, filesz: u64, memsz: u64, flags: u32) -> Load {
+        Load {
+            offset,
+            vaddr,
+            filesz,
+            memsz,
+            flags,
+            align: 0x1000,
+        }
+    }
+
+    /// GNU ld `-z separate-code` headers of a small library: R, RX, R, RW
+    /// with RELRO at the head of RW and 0x3000 of bss past the file.
+    fn headers() -> ElfHeaders {
+        ElfHeaders {
+            class64: true,
+            e_type: 3,
+            loads: vec![
+                load(0, 0, 0x800, 0x800, PF_R),
+                load(0x1000, 0x1000, 0x2000, 0x2000, PF_R | PF_X),
+                load(0x3000, 0x3000, 0x500, 0x500, PF_R),
+                load(0x3d00, 0x4d00, 0x1200, 0x4200, PF_R | PF_W),
+            ],
+            relro: Some(Span {
+                vaddr: 0x4d00,
+                memsz: 0x300,
+            }),
+            build_id: Some("ab".into()),
+            ..ElfHeaders::default()
+        }
+    }
+
+    fn snap(text: &[u8], elf: bool) -> Snapshot {
+        let mut s = Snapshot::from_text("maps", text, Mode::Strict).unwrap();
+        if elf {
+            s.elf = vec![ElfObject {
+                start: s.regions[0].start,
+                inode: 9,
+                offset: 0,
+                headers: headers(),
+            }];
+        }
+        s
+    }
+
+    /// The mappings glibc makes of [`headers`] at 0x7f0000000000; the
+    /// text half remapped onto anonymous memory, the bss merged with an
+    /// anonymous mapping after it or not, as `tail` says.
+    fn text(tail: &str) -> Vec<u8> {
+        format!(
+            "\
+7f0000000000-7f0000001000 r--p 00000000 08:01 9 /lib/libx.so
+7f0000001000-7f0000002000 r-xp 00000000 00:00 0
+7f0000002000-7f0000003000 r-xp 00002000 08:01 9 /lib/libx.so
+7f0000003000-7f0000004000 r--p 00003000 08:01 9 /lib/libx.so
+7f0000004000-7f0000005000 r--p 00003000 08:01 9 /lib/libx.so
+7f0000005000-7f0000006000 rw-p 00004000 08:01 9 /lib/libx.so
+{tail}"
+        )
+        .into_bytes()
+    }
+
+    fn cats(c: &super::super::Classified) -> Vec<Category> {
+        c.classes.iter().map(|c| c.category).collect()
+    }
+
+    #[test]
+    fn headers_place_every_region() {
+        let t = text("7f0000006000-7f0000009000 rw-p 00000000 00:00 0\n");
+        let c = classify(&snap(&t, true));
+        assert_eq!(
+            cats(&c),
+            [
+                Category::ReadOnlyData,
+                Category::Code,
+                Category::Code,
+                Category::ReadOnlyData,
+                Category::Relro,
+                Category::WritableData,
+                Category::Bss
+            ]
+        );
+        assert!(c.classes.iter().all(|c| !c.heuristic), "{:?}", c.classes);
+        assert_eq!(c.classes[1].rule, "elf-headers-text-anon");
+        assert_eq!(c.objects.len(), 1);
+        assert!(c.objects[0].exact);
+        assert_eq!(c.objects[0].build_id.as_deref(), Some("ab"));
+        assert_eq!(c.objects[0].regions, (0..7).collect::<Vec<_>>());
+        // Without the headers the same text is a guess, and the layout
+        // rules reach the same answer.
+        let c = classify(&snap(&t, false));
+        assert_eq!(cats(&c)[4], Category::Relro);
+        assert!(c.classes[4].heuristic && !c.objects[0].exact);
+    }
+
+    #[test]
+    fn bss_merged_past_the_span_is_not_the_objects() {
+        // The bss (3 pages) merged with 1 MiB of anonymous memory after it.
+        let t = text("7f0000006000-7f0000109000 rw-p 00000000 00:00 0\n");
+        let c = classify(&snap(&t, true));
+        assert_eq!(c.classes[6].category, Category::AnonMmap);
+        assert_eq!(c.classes[6].object, None);
+    }
+
+    #[test]
+    fn headers_that_do_not_fit_fall_back_to_the_layout() {
+        // The file on disk was replaced: its data segment's offset differs.
+        let t = b"\
+7f0000000000-7f0000001000 r--p 00000000 08:01 9 /lib/libx.so
+7f0000001000-7f0000003000 r-xp 00001000 08:01 9 /lib/libx.so
+7f0000003000-7f0000004000 rw-p 00002000 08:01 9 /lib/libx.so
+";
+        let c = classify(&snap(t, true));
+        assert!(!c.objects[0].exact);
+        assert_eq!(
+            cats(&c),
+            [
+                Category::ReadOnlyData,
+                Category::Code,
+                Category::WritableData
+            ]
+        );
     }
 }
