@@ -34,6 +34,8 @@ pub mod explain;
 pub mod leaks;
 pub mod libs;
 pub mod maps;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod report;
 pub mod top;
 pub mod watch;

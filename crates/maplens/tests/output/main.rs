@@ -11,6 +11,7 @@ mod diff;
 mod manners;
 mod odd_names;
 mod offline;
+mod plot;
 mod readme;
 mod watch;
 mod widths;
