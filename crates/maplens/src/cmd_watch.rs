@@ -24,8 +24,11 @@ use crate::samples::parse_duration;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// PIDs or process names.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub targets: Vec<String>,
+    /// Every process readable now (each its own series).
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
     /// Time between samples.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
@@ -77,6 +80,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         always_full: args.full,
     };
     let mut watched = Vec::new();
+    if args.all {
+        let me = std::process::id();
+        for pid in source::list_pids(&opts.proc_root)? {
+            let dir = opts.proc_root.join(pid.to_string());
+            // Kernel threads have no memory; unreadable processes are skipped.
+            let readable = std::fs::metadata(dir.join("smaps_rollup")).is_ok()
+                && std::fs::read(dir.join("smaps_rollup")).is_ok_and(|b| !b.is_empty());
+            if pid != me && readable {
+                watched.push(Watched {
+                    name: None,
+                    collector: Some(Collector::new(pid, opts.clone(), policy.clone())),
+                    history: History::new(60),
+                });
+            }
+        }
+        if watched.is_empty() {
+            bail!(
+                "--all: no readable process under {}",
+                opts.proc_root.display()
+            );
+        }
+    }
     for word in &args.targets {
         let (pid, name) = match Target::parse(word) {
             Target::Pid(p) => (p, None),

@@ -16,6 +16,8 @@ mod cmd_html;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pages;
+#[cfg(feature = "plot")]
+mod cmd_plot;
 mod cmd_pmap;
 mod cmd_report;
 #[cfg(feature = "exporter")]
@@ -107,6 +109,9 @@ enum Command {
     Baseline(cmd_diff::BaselineArgs),
     /// Steady growth over a recording or a live watch, and the time to a limit.
     Leaks(cmd_leaks::Args),
+    /// Chart a recording: categories over time, growing objects, leaks.
+    #[cfg(feature = "plot")]
+    Plot(cmd_plot::Args),
     /// procps-ng pmap, byte for byte (all its options; see `maplens pmap -h`).
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Pmap {
@@ -183,6 +188,8 @@ fn main() -> ExitCode {
         Some(Command::Diff(a)) => cmd_diff::run(&a),
         Some(Command::Baseline(a)) => cmd_diff::run_baseline(&a),
         Some(Command::Leaks(a)) => return cmd_leaks::main(&a),
+        #[cfg(feature = "plot")]
+        Some(Command::Plot(a)) => cmd_plot::run(&a),
         None => match cli.report {
             Some(a) if a.target.target.is_some() => cmd_report::run(&a),
             // No target: the system-wide view.

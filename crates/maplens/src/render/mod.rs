@@ -35,6 +35,8 @@ pub mod leaks;
 pub mod libs;
 pub mod maps;
 pub mod pages;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod report;
 pub mod top;
 pub mod watch;

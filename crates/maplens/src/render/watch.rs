@@ -64,13 +64,13 @@ pub fn view(targets: &[&History], interval: Duration, record: Option<&Path>) -> 
         let first = h.rss.front().copied().unwrap_or(0);
         let now = last.totals.weight();
         out.push_str(&format!(
-            "{} (pid {}): Rss {}  {} since the first shown  {}  {} samples, {:.1} ms CPU each\n",
+            "{} (pid {}): Rss {}  {} since the first shown  {}  {}, {:.1} ms CPU each\n",
             term(last.comm.as_deref().unwrap_or("?")),
             last.pid.unwrap_or(0),
             human(now, false),
             signed(now as i128 - first as i128, false),
             sparkline(h.rss.iter().copied()),
-            h.samples,
+            super::count(h.samples, "sample", "samples"),
             h.cpu_us as f64 / 1000.0 / h.samples.max(1) as f64,
         ));
         for (name, q) in h.top_categories(6) {

@@ -15,6 +15,7 @@ mod manners;
 mod odd_names;
 mod offline;
 mod pages;
+mod plot;
 mod readme;
 mod watch;
 mod serve;
