@@ -163,7 +163,10 @@ pub fn pagemap_scan(
         )
     };
     match r {
-        Ok(n) => Ok(Ok((usize::try_from(n).unwrap_or(0).min(out.len()), a.walk_end))),
+        Ok(n) => Ok(Ok((
+            usize::try_from(n).unwrap_or(0).min(out.len()),
+            a.walk_end,
+        ))),
         Err(e) => classify(e).map(|r| r.map(|_| (0, 0))),
     }
 }

@@ -7,7 +7,9 @@ use maplens_core::analysis::wss::WssSample;
 use maplens_core::model::Snapshot;
 use serde::Serialize;
 
-use super::{Cells, JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, stream_csv, stream_table, term};
+use super::{
+    Cells, JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, stream_csv, stream_table, term,
+};
 use crate::common::Format;
 
 #[derive(Serialize)]
