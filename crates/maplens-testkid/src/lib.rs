@@ -22,7 +22,10 @@
 //! (`[{tid, allocs, size, first, last}]`), `regions` and `mappings`
 //! (`{base, count, page_size, len, even_perms, odd_perms, touched}`), `rwx`
 //! (`{addr, len}`), `big_anon` (`{addr, len, mib, touched_pages}`),
-//! `static_copy` (`true`). Addresses and lengths are decimal numbers.
+//! `static_copy` (`true`), `pages_content` (`{addr, len, zero_pages,
+//! duplicate_pages, random_pages}`), `sparse` (`{addr, len, touched_mib,
+//! touched_pages}`), `pageout` (`{addr, len, ok}`), `wss_loop` (`{addr, len,
+//! hot_len}`). Addresses and lengths are decimal numbers.
 //!
 //! Cargo does not build the binaries of a dev-dependency, so [`kid_binary`]
 //! builds `maplens-testkid` on demand (once per process) when it is missing
