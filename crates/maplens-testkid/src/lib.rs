@@ -24,7 +24,11 @@
 //! (`{addr, len}`), `big_anon` (`{addr, len, mib, touched_pages}`),
 //! `static_copy` (`true`), `leak` / `plateau` (`{addr, len, mib,
 //! bytes_per_sec, heap_start, heap_bytes_per_sec, tick_ms}`), `changes`
-//! (`{unmap, mprotect, grow, map}`, each `{addr, len, …}`). Addresses and lengths are decimal numbers.
+//! (`{unmap, mprotect, grow, map}`, each `{addr, len, …}`), `pages_content`
+//! (`{addr, len, zero_pages, duplicate_pages, random_pages}`), `sparse`
+//! (`{addr, len, touched_mib, touched_pages}`), `pageout` (`{addr, len,
+//! ok}`), `wss_loop` (`{addr, len, hot_len}`). Addresses and lengths are
+//! decimal numbers.
 //!
 //! Cargo does not build the binaries of a dev-dependency, so [`kid_binary`]
 //! builds `maplens-testkid` on demand (once per process) when it is missing

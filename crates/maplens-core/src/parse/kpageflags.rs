@@ -104,34 +104,6 @@ pub fn record(bytes: &[u8], first: u64, pfn: u64) -> Option<u64> {
     Some(u64::from_ne_bytes(s.try_into().ok()?))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn documented_bit_numbers() {
-        // Documentation/admin-guide/mm/pagemap.rst, "kpageflags".
-        assert!(KPageFlags(1 << 21).ksm());
-        assert!(KPageFlags(1 << 22).thp());
-        assert!(KPageFlags(1 << 24).zero_page());
-        assert!(KPageFlags(1 << 25).idle());
-        assert!(KPageFlags(1 << 12).anon());
-        assert!(KPageFlags(1 << 17).hugetlb());
-        let all_but = |b: u32| KPageFlags(!(1u64 << b));
-        assert!(!all_but(21).ksm() && !all_but(22).thp() && !all_but(25).idle());
-        assert!(KPageFlags(1 << 20).has(bit::NOPAGE));
-    }
-
-    #[test]
-    fn records_by_pfn() {
-        let b: Vec<u8> = (0u64..4).flat_map(|v| (v * 10).to_ne_bytes()).collect();
-        assert_eq!(record(&b, 8, 8), Some(0));
-        assert_eq!(record(&b, 8, 11), Some(30));
-        assert_eq!(record(&b, 8, 7), None);
-        assert_eq!(record(&b[..31], 8, 11), None);
-    }
-}
-
 /// The writes that mark frames idle in `/sys/kernel/mm/page_idle/bitmap`:
 /// one 64-bit word per 64 PFNs (bit `pfn % 64` of the word at byte offset
 /// `pfn / 64 * 8`; the file takes only aligned 8-byte words), as `(offset,
@@ -154,4 +126,40 @@ pub fn idle_words(pfns: &[u64]) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_bit_numbers() {
+        // Documentation/admin-guide/mm/pagemap.rst, "kpageflags".
+        assert!(KPageFlags(1 << 21).ksm());
+        assert!(KPageFlags(1 << 22).thp());
+        assert!(KPageFlags(1 << 24).zero_page());
+        assert!(KPageFlags(1 << 25).idle());
+        assert!(KPageFlags(1 << 12).anon());
+        assert!(KPageFlags(1 << 17).hugetlb());
+        let all_but = |b: u32| KPageFlags(!(1u64 << b));
+        assert!(!all_but(21).ksm() && !all_but(22).thp() && !all_but(25).idle());
+        assert!(KPageFlags(1 << 20).has(bit::NOPAGE));
+    }
+
+    #[test]
+    fn idle_bitmap_words() {
+        // One word per 64 PFNs; bit pfn % 64.
+        assert_eq!(idle_words(&[]), []);
+        assert_eq!(idle_words(&[63, 0]), [(0, 1 | 1 << 63)]);
+        assert_eq!(idle_words(&[64 * 1000 + 5]), [(8000, 1 << 5)]);
+    }
+
+    #[test]
+    fn records_by_pfn() {
+        let b: Vec<u8> = (0u64..4).flat_map(|v| (v * 10).to_ne_bytes()).collect();
+        assert_eq!(record(&b, 8, 8), Some(0));
+        assert_eq!(record(&b, 8, 11), Some(30));
+        assert_eq!(record(&b, 8, 7), None);
+        assert_eq!(record(&b[..31], 8, 11), None);
+    }
 }

@@ -134,28 +134,25 @@ pub fn procmap_query(
 }
 
 /// One `PAGEMAP_SCAN` of `start..end` on `pagemap` (an open
-/// `/proc/PID/pagemap`): the runs of present, swapped or guard pages,
-/// into `out` (its length is the room; it is cut to what the kernel
-/// wrote). Returns where the walk stopped: `end` when done, earlier when
-/// `out` filled up (call again from there).
+/// `/proc/PID/pagemap`): the runs of present, swapped or guard pages, into
+/// `out`. Returns how many records the kernel wrote and where the walk
+/// stopped: `end` when done, earlier when `out` filled up (call again from
+/// there).
 pub fn pagemap_scan(
     pagemap: impl AsFd,
     start: u64,
     end: u64,
-    out: &mut Vec<PageRegion>,
-) -> Answer<u64> {
+    out: &mut [PageRegion],
+) -> Answer<(usize, u64)> {
     if disabled("pagemap_scan") {
         return Ok(Err(Unsupported));
-    }
-    if out.is_empty() {
-        out.resize(256, PageRegion::default());
     }
     let mut a = PmScanArg::resident_runs(start, end, out.as_mut_ptr() as u64, out.len() as u64);
     // SAFETY: the kernel writes at most `vec_len` records of
     // `struct page_region` (three u64, the layout of `PageRegion`, for
     // which any bits are valid) to `vec`, which points at `out`'s
-    // `out.len()` initialised records, borrowed mutably for the whole call.
-    // No flag asks it to write-protect anything.
+    // `out.len()` records, borrowed mutably for the whole call. No flag
+    // asks it to write-protect anything.
     let r = unsafe {
         rustix::ioctl::ioctl(
             pagemap,
@@ -166,11 +163,10 @@ pub fn pagemap_scan(
         )
     };
     match r {
-        Ok(n) => {
-            let n = usize::try_from(n).unwrap_or(0).min(out.len());
-            out.truncate(n);
-            Ok(Ok(a.walk_end))
-        }
-        Err(e) => classify(e).map(|r| r.map(|_| 0)),
+        Ok(n) => Ok(Ok((
+            usize::try_from(n).unwrap_or(0).min(out.len()),
+            a.walk_end,
+        ))),
+        Err(e) => classify(e).map(|r| r.map(|_| (0, 0))),
     }
 }

@@ -221,11 +221,12 @@ impl PageReader {
             if budget.spent() {
                 break;
             }
-            self.scan_buf.clear();
-            self.scan_buf.resize(1024, PageRegion::default());
+            if self.scan_buf.is_empty() {
+                self.scan_buf.resize(1024, PageRegion::default());
+            }
             match ioctl::pagemap_scan(&self.pagemap, at, end, &mut self.scan_buf) {
-                Ok(Ok(walk_end)) => {
-                    r.runs.extend_from_slice(&self.scan_buf);
+                Ok(Ok((n, walk_end))) => {
+                    r.runs.extend_from_slice(&self.scan_buf[..n]);
                     if walk_end <= at {
                         break;
                     }

@@ -7,7 +7,9 @@ use maplens_core::analysis::wss::WssSample;
 use maplens_core::model::Snapshot;
 use serde::Serialize;
 
-use super::{JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, term};
+use super::{
+    Cells, JSON_SCHEMA_VERSION, csv, human, json_text, plain_table, stream_csv, stream_table, term,
+};
 use crate::common::Format;
 
 #[derive(Serialize)]
@@ -85,39 +87,42 @@ pub fn print(
         numeric.extend([true, true]);
     }
     numeric.extend([false, false]);
-    let mut rows: Vec<Vec<Vec<u8>>> = Vec::new();
-    for p in &r.regions {
+    let ps = r.page_size;
+    let fill = |i: usize, cells: &mut Cells, _measuring: bool| {
+        let p = &r.regions[i];
         let reg = &snap.regions[p.index];
         let c = &p.counts;
-        let mut row = vec![
-            format!("{:x}", reg.start).into_bytes(),
-            format!("{:x}", reg.end).into_bytes(),
-            p.category.id().as_bytes().to_vec(),
-            size(c.pages).into_bytes(),
-            size(c.present).into_bytes(),
-            size(c.swapped).into_bytes(),
-            size(c.exclusive).into_bytes(),
-            size(c.file_shared).into_bytes(),
-        ];
+        cells.fmt(format_args!("{:x}", reg.start));
+        cells.fmt(format_args!("{:x}", reg.end));
+        cells.text(p.category.id());
+        for n in [c.pages, c.present, c.swapped, c.exclusive, c.file_shared] {
+            cells.size(n * ps, exact);
+        }
         if content {
-            let (z, d) = p.content.map_or((String::new(), String::new()), |k| {
-                (size(k.zero), size(k.duplicate))
-            });
-            row.push(z.into_bytes());
-            row.push(d.into_bytes());
+            match p.content {
+                Some(k) => {
+                    cells.size(k.zero * ps, exact);
+                    cells.size(k.duplicate * ps, exact);
+                }
+                None => {
+                    cells.text("");
+                    cells.text("");
+                }
+            }
         }
-        let mut strip = format!("|{}|", p.strip);
-        if !p.complete {
-            strip.push_str(" (incomplete)");
-        }
-        row.push(strip.into_bytes());
-        row.push(reg.path.raw().to_vec());
-        rows.push(row);
-    }
+        cells.text2(
+            &format!("|{}|", p.strip),
+            if p.complete { "" } else { " (incomplete)" },
+        );
+        cells.bytes(reg.path.raw());
+    };
+    let mut buf: Vec<u8> = Vec::new();
     if csv_mode {
-        return csv(&header, &rows);
+        stream_csv(&mut buf, &header, r.regions.len(), fill)?;
+        return Ok(String::from_utf8(buf)?);
     }
-    let mut out = plain_table(&header, &numeric, &rows);
+    stream_table(&mut buf, &header, &numeric, &[], r.regions.len(), fill)?;
+    let mut out = String::from_utf8(buf)?;
     out.push('\n');
     let mut h = vec![
         "KIND", "REGIONS", "SIZE", "PRESENT", "SWAPPED", "EXCL", "FILE",

@@ -250,3 +250,23 @@ fn wss_of_a_loop_over_8_of_64_mib_is_within_ten_percent() {
         assert_eq!(r["rss_kb"], 65536);
     }
 }
+
+#[test]
+fn a_spent_time_budget_is_reported_never_silent() {
+    let kid = Kid::spawn(&["--sparse", "8"]).expect("kid");
+    let pid = kid.pid.to_string();
+    for (_, env) in MECHANISMS {
+        let doc = maplens_json(&["pages", &pid, "--budget", "0"], env);
+        assert_eq!(doc["complete"], false);
+        assert_eq!(doc["regions"][0]["complete"], false);
+        let out = Command::cargo_bin("maplens")
+            .unwrap()
+            .args(["pages", &pid, "--budget", "0"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("incomplete: the time budget"), "{text}");
+    }
+}
