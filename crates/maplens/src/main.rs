@@ -10,9 +10,9 @@ mod cmd_capture;
 mod cmd_check;
 mod cmd_diff;
 mod cmd_explain;
-mod cmd_leaks;
 #[cfg(feature = "html")]
 mod cmd_html;
+mod cmd_leaks;
 mod cmd_libs;
 mod cmd_maps;
 mod cmd_pages;
@@ -23,9 +23,9 @@ mod cmd_report;
 #[cfg(feature = "exporter")]
 mod cmd_serve;
 mod cmd_top;
-mod cmd_watch;
 #[cfg(feature = "tui")]
 mod cmd_tui;
+mod cmd_watch;
 mod cmd_wss;
 mod common;
 mod pattern;
@@ -122,7 +122,9 @@ enum Command {
 }
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
-const TAKES_TARGET_OPTIONS: &[&str] = &["maps", "report", "check", "top", "libs", "html", "pages", "wss"];
+const TAKES_TARGET_OPTIONS: &[&str] = &[
+    "maps", "report", "check", "top", "libs", "html", "pages", "wss",
+];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
 /// options (`--strict`, `--proc-root DIR`) may come before the subcommand

@@ -7,8 +7,8 @@ mod json;
 
 mod deleted_names;
 mod deleted_scans;
-mod elf_segments;
 mod diff;
+mod elf_segments;
 mod html;
 mod layouts;
 mod manners;
@@ -17,7 +17,7 @@ mod offline;
 mod pages;
 mod plot;
 mod readme;
-mod watch;
 mod serve;
 mod tui;
+mod watch;
 mod widths;

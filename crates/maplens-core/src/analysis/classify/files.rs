@@ -210,9 +210,7 @@ pub(super) fn file_class(r: &Region) -> Class {
     ]
     .iter()
     .any(|p| name.starts_with(p));
-    if !is_shm_path(name) && starts_with_any(name, DEVICE_NODES)
-        || pfn
-    {
+    if !is_shm_path(name) && starts_with_any(name, DEVICE_NODES) || pfn {
         let note = if name == b"/dev/mem" || name == b"/dev/kmem" {
             "physical memory mapped through /dev/mem"
         } else if gpu {
