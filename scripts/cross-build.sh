@@ -12,7 +12,10 @@
 #                                  fallback when rustup has no musleabihf std
 #
 # --lite (default) builds parsing, the reports, pmap, top and capture
-# (`--no-default-features --features lite`); --full builds everything.
+# (`--no-default-features --features lite`); --full adds every analysis
+# feature (findings, gzip/zstd bundles, Unicode regexes, progress bars) but
+# not the front ends (tui, html, serve, SQLite recordings, plots): SQLite
+# is C and needs a cross C compiler, and none of them is for a small device.
 # Profile `release-small` (opt-level z, fat LTO, panic=abort, stripped).
 # Prints one line per binary: target, size in bytes, path.
 #
@@ -26,7 +29,7 @@ targets=()
 for a in "$@"; do
     case "$a" in
         --lite) features=(--no-default-features --features lite) ;;
-        --full) features=() ;;
+        --full) features=(--no-default-features --features lite,gzip,zstd,check,unicode-regex,progress) ;;
         -*) echo "cross-build.sh: unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac

@@ -21,9 +21,8 @@ fn repo_root() -> &'static Path {
 
 /// `git clone` of this repository's HEAD into a temporary directory, then the
 /// README's run command inside it. The clone reuses this build's target
-/// directory (under `readme-clone/`, so that it never races the running
-/// test build) only to avoid compiling every dependency again; the sources
-/// it builds are the clone's own.
+/// directory only to avoid compiling every dependency again; the sources it
+/// builds are the clone's own.
 #[test]
 fn readme_run_command_works_on_a_fresh_clone() {
     let root = repo_root();
@@ -37,10 +36,14 @@ fn readme_run_command_works_on_a_fresh_clone() {
         .expect("git runs");
     assert!(st.success(), "git clone of {} failed", root.display());
 
+    // This build's own target directory: the release build there (CI runs
+    // the README's run command before the tests) already holds every
+    // dependency, so only the clone's own crates are compiled. Cargo locks
+    // a directory per profile, and the tests are built in `debug/`, so the
+    // nested release build never waits for the running test build.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("readme-clone");
+        .unwrap_or_else(|| root.join("target"));
     let mut words = README_RUN.split(' ');
     let out = Command::new(words.next().expect("program"))
         .args(words)
