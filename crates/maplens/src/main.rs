@@ -123,7 +123,7 @@ enum Command {
 
 /// Subcommands that take the target options `--strict` and `--proc-root`.
 const TAKES_TARGET_OPTIONS: &[&str] = &[
-    "maps", "report", "check", "top", "libs", "html", "pages", "wss",
+    "maps", "report", "check", "top", "libs", "html", "pages", "wss", "tui",
 ];
 
 /// `maplens --strict maps x` means `maplens maps --strict x`: the target
