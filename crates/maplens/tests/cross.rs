@@ -200,3 +200,93 @@ fn static_cross_builds_match_native_under_qemu() {
         eprintln!("cross test: skipped {skipped:?} (see reasons above)");
     }
 }
+
+/// The lite device build for `target`, in a target directory of its own
+/// (`--full` builds land at the same path in the default one).
+fn build_lite(target: &str) -> Result<PathBuf, String> {
+    let out = Command::new("bash")
+        .arg(workspace().join("scripts/cross-build.sh"))
+        .arg("--lite")
+        .arg(target)
+        .env("CARGO_TARGET_DIR", workspace().join("target/cross-lite"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    Ok(PathBuf::from(line.rsplit(' ').next().unwrap_or_default()))
+}
+
+/// The regions `leaks --format json` calls leaking, by start address.
+fn leaking_regions(doc: &serde_json::Value) -> Vec<u64> {
+    let mut v: Vec<u64> = doc["series"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["scope"] == "region" && f["leak"] == true)
+        .filter_map(|f| f["start"].as_u64())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Record on the device, analyse on the laptop: the lite aarch64 build,
+/// under qemu-user, records a leaking process as JSON Lines; the full
+/// native build records it in SQLite; `leaks` on the two gives the same
+/// leaking regions, the child's growing mapping among them.
+#[test]
+fn lite_json_lines_recording_under_qemu_gives_the_sqlite_verdict() {
+    if std::env::var("MAPLENS_CROSS").is_ok_and(|v| v == "0") {
+        eprintln!("SKIPPED: MAPLENS_CROSS=0");
+        return;
+    }
+    let target = "aarch64-unknown-linux-musl";
+    if !installed(target) || !have("qemu-aarch64") {
+        eprintln!("SKIPPED: needs rustup's {target} std and qemu-aarch64");
+        return;
+    }
+    let lite = build_lite(target).unwrap_or_else(|e| panic!("building lite {target}:\n{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (jl, db) = (dir.path().join("dev.jsonl"), dir.path().join("lap.db"));
+    let kid = maplens_testkid::Kid::spawn(&["--leak", "400"]).expect("spawn kid");
+    let pid = kid.pid.to_string();
+    let watch = |cmd: &mut Command, rec: &Path| {
+        let args = [
+            "watch",
+            &pid,
+            "--interval",
+            "250ms",
+            "--duration",
+            "3s",
+            "--record",
+        ];
+        let (ok, _, err) = run(cmd.args(args).arg(rec));
+        assert!(ok, "watch --record {}: {err}", rec.display());
+    };
+    watch(Command::new("qemu-aarch64").arg(&lite), &jl);
+    watch(&mut Command::new(native()), &db);
+    let text = std::fs::read_to_string(&jl).expect("the JSON Lines recording");
+    assert!(
+        text.lines().count() >= 5,
+        "{} samples",
+        text.lines().count()
+    );
+    let verdict = |rec: &Path| {
+        let out = Command::new(native())
+            .args(["leaks", rec.to_str().expect("UTF-8"), "--format", "json"])
+            .output()
+            .expect("leaks");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        leaking_regions(&serde_json::from_slice(&out.stdout).expect("JSON"))
+    };
+    let (dev, lap) = (verdict(&jl), verdict(&db));
+    let addr = kid.info["leak"]["addr"].as_u64().expect("leak addr");
+    assert!(dev.contains(&addr), "{dev:x?} lacks {addr:#x}");
+    assert_eq!(dev, lap);
+}
