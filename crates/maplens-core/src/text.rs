@@ -55,6 +55,31 @@ pub fn is_hazard(c: char) -> bool {
     c != '\\' && needs_escape(c)
 }
 
+/// Writes a fragment of a JSON string with its hazardous characters
+/// ([`is_hazard`]) as `\uXXXX` and the rest as it is: the body of every
+/// maplens JSON formatter's `write_string_fragment` (serde_json leaves DEL,
+/// C1 and bidi controls raw), so that a document stays exact and safe to
+/// `cat`.
+///
+/// ```
+/// let mut out = Vec::new();
+/// maplens_core::text::write_json_fragment(&mut out, "a\u{7f}b\u{202e}").unwrap();
+/// assert_eq!(out, br"a\u007fb\u202e");
+/// ```
+pub fn write_json_fragment<W: ?Sized + std::io::Write>(
+    w: &mut W,
+    fragment: &str,
+) -> std::io::Result<()> {
+    let mut rest = fragment;
+    while let Some(i) = rest.find(is_hazard) {
+        w.write_all(&rest.as_bytes()[..i])?;
+        let c = rest[i..].chars().next().unwrap_or_default();
+        write!(w, "\\u{:04x}", c as u32)?;
+        rest = &rest[i + c.len_utf8()..];
+    }
+    w.write_all(rest.as_bytes())
+}
+
 /// Appends the escaped form of `raw` (see the [module docs](self)) to `out`.
 pub fn escape_into(raw: &[u8], out: &mut String) {
     for chunk in raw.utf8_chunks() {

@@ -11,6 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/leaks.rs"]
+mod leaks;
+use leaks::leaking_regions;
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -216,19 +220,6 @@ fn build_lite(target: &str) -> Result<PathBuf, String> {
     }
     let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     Ok(PathBuf::from(line.rsplit(' ').next().unwrap_or_default()))
-}
-
-/// The regions `leaks --format json` calls leaking, by start address.
-fn leaking_regions(doc: &serde_json::Value) -> Vec<u64> {
-    let mut v: Vec<u64> = doc["series"][0]["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["scope"] == "region" && f["leak"] == true)
-        .filter_map(|f| f["start"].as_u64())
-        .collect();
-    v.sort_unstable();
-    v
 }
 
 /// Record on the device, analyse on the laptop: the lite aarch64 build,

@@ -4,6 +4,8 @@
 
 #[path = "../common/json.rs"]
 mod json;
+#[path = "../common/leaks.rs"]
+mod leaks;
 
 mod deleted_names;
 mod deleted_scans;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use maplens_testkid::Kid;
 use serde_json::Value;
 
+use crate::leaks::leaking_regions;
 use crate::offline::{maplens, serial};
 
 /// Runs maplens; returns (exit code, stdout, stderr).
@@ -42,19 +43,7 @@ fn region(doc: &Value, start: u64) -> Option<&Value> {
         .find(|f| f["scope"] == "region" && f["start"].as_u64() == Some(start))
 }
 
-/// The starts of the leaking regions of the first series, sorted.
-fn leaking_regions(doc: &Value) -> Vec<u64> {
-    let mut v: Vec<u64> = doc["series"][0]["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["scope"] == "region" && f["leak"] == true)
-        .filter_map(|f| f["start"].as_u64())
-        .collect();
-    v.sort_unstable();
-    v
-}
-
+/// `got` within `tol` (a fraction) of `truth`.
 fn within(got: f64, truth: f64, tol: f64) -> bool {
     (got - truth).abs() <= tol * truth
 }
