@@ -5,6 +5,7 @@
 #[path = "../common/json.rs"]
 mod json;
 
+mod damon;
 mod deleted_names;
 mod deleted_scans;
 mod diff;
