@@ -154,3 +154,67 @@ pub fn idle_sample(
     s.categories.sort_by_key(|(k, _)| *k);
     Ok(s)
 }
+
+/// The working set from DAMON's regions (`crate::source::damon`): a page
+/// of a region of `snap` is in the working set when a DAMON region with
+/// `nr_accesses > 0` in the last aggregation interval covers it. DAMON
+/// samples one address per region, so this is an address-range estimate:
+/// it may count pages that are not resident (residency is smaps' `Rss:`).
+///
+/// ```
+/// use maplens_core::analysis::{classify, wss::damon_sample};
+/// use maplens_core::model::Snapshot;
+/// use maplens_core::parse::Mode;
+/// use maplens_core::source::damon::DamonRegion;
+/// let text = b"7f0000000000-7f0004000000 rw-p 00000000 00:00 0 \nSize: 65536 kB\nRss: 65536 kB\n";
+/// let s = Snapshot::from_text("smaps", text, Mode::Lenient).unwrap();
+/// let hot = DamonRegion { start: 0x7f0000000000, end: 0x7f0000800000, nr_accesses: 4, age: 0 };
+/// let cold = DamonRegion { start: 0x7f0000800000, end: 0x7f0004000000, nr_accesses: 0, age: 9 };
+/// let w = damon_sample(&s, &classify(&s), &[hot, cold], 1.0);
+/// assert_eq!((w.total.referenced_kb, w.total.rss_kb), (8192, 65536));
+/// ```
+pub fn damon_sample(
+    snap: &Snapshot,
+    cl: &Classified,
+    damon: &[crate::source::damon::DamonRegion],
+    at_s: f64,
+) -> WssSample {
+    let mut s = WssSample {
+        at_s,
+        total: Wss::default(),
+        categories: Vec::new(),
+        regions: Vec::new(),
+    };
+    for (r, c) in snap.regions.iter().zip(&cl.classes) {
+        let accessed: u64 = damon
+            .iter()
+            .filter(|d| d.nr_accesses > 0 && d.start < r.end && r.start < d.end)
+            .map(|d| d.end.min(r.end) - d.start.max(r.start))
+            .sum();
+        let w = Wss {
+            referenced_kb: accessed / 1024,
+            rss_kb: r.kb(Field::Rss).unwrap_or(0),
+        };
+        s.total.referenced_kb += w.referenced_kb;
+        s.total.rss_kb += w.rss_kb;
+        if w.rss_kb > 0 || w.referenced_kb > 0 {
+            match s.categories.iter_mut().find(|(k, _)| *k == c.category) {
+                Some((_, t)) => {
+                    t.referenced_kb += w.referenced_kb;
+                    t.rss_kb += w.rss_kb;
+                }
+                None => s.categories.push((c.category, w)),
+            }
+        }
+        if w.referenced_kb > 0 {
+            s.regions.push(WssRegion {
+                start: r.start,
+                end: r.end,
+                category: c.category,
+                wss: w,
+            });
+        }
+    }
+    s.categories.sort_by_key(|(k, _)| *k);
+    s
+}

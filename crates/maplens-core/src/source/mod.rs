@@ -15,6 +15,7 @@ use crate::parse::Mode;
 
 pub mod bundle;
 pub mod collect;
+pub mod damon;
 pub mod deleted;
 pub mod elf;
 pub mod ioctl;

@@ -12,8 +12,8 @@
 //!   sysfs under `/sys/kernel/mm/damon/admin`): usable only when the
 //!   kernel offers `vaddr` and no kdamond exists (changing `nr_kdamonds`
 //!   would tear down kdamonds that maplens did not start, which it never
-//!   does). [`damon_vaddr`] decides from the sysfs text; maplens does not
-//!   yet drive a kdamond of its own (see docs/pages.md).
+//!   does). [`damon_vaddr`] decides from the sysfs text;
+//!   [`crate::source::damon`] drives a kdamond of maplens' own.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
