@@ -38,6 +38,7 @@ fn page_of(path: &[u8], comm: &str, source: &str) -> (String, Snapshot) {
         classified: &cl,
         report: &rep,
         findings: Some(&findings),
+        recording: None,
     })
     .expect("document");
     (page, snap)
@@ -105,6 +106,7 @@ fn object_paths_show_stray_bytes_as_escapes() {
         classified: &cl,
         report: &rep,
         findings: None,
+        recording: None,
     })
     .expect("document");
     let (_, data, _) = split(&page);
