@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use maplens_core::model::{Sample, Series, Snapshot};
-use maplens_core::parse::Mode;
+use maplens_core::model::{Sample, Series};
 use maplens_core::source::collect::{Collector, Policy};
 use maplens_core::source::{self, Target};
+#[cfg(feature = "html")]
+use maplens_core::{model::Snapshot, parse::Mode};
 use maplens_record::Pick;
 
 /// A duration given on the command line: `250ms`, `5s`, `2m`, `8h`, `1d`,
@@ -181,6 +182,7 @@ pub fn load_sample(word: &str, opts: &source::Options) -> anyhow::Result<Sample>
 /// an smaps entry with its size and, when recorded, its Rss (the only smaps
 /// figure a sample keeps), and the sample's pid and name. Classification is
 /// left to the caller, as for any other snapshot.
+#[cfg(feature = "html")]
 pub fn snapshot_of_sample(sample: &Sample, origin: &str) -> anyhow::Result<Snapshot> {
     use std::fmt::Write as _;
     let mut text = String::new();

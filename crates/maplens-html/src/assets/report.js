@@ -473,13 +473,16 @@
     tmMetric = m; tmTree = buildTree(m); tmRoot = null; crumbs(); drawTreemap();
   }
   var metricSel = $('tm-metric');
-  if (!REP.has_residency) {
-    for (var o = 0; o < metricSel.options.length; o++) {
-      if (metricSel.options[o].value !== 'size') metricSel.options[o].disabled = true;
+  // A report from a recording has Rss but no Pss.
+  var hasPss = REP.has_residency && R.pss_kb.some(function (v) { return v != null; });
+  for (var o = 0; o < metricSel.options.length; o++) {
+    var mv = metricSel.options[o].value;
+    if ((mv === 'rss' && !REP.has_residency) || (mv === 'pss' && !hasPss)) {
+      metricSel.options[o].disabled = true;
     }
   }
   metricSel.addEventListener('change', function () { setMetric(metricSel.value); });
-  setMetric(REP.has_residency ? 'pss' : 'size');
+  setMetric(hasPss ? 'pss' : REP.has_residency ? 'rss' : 'size');
   metricSel.value = tmMetric;
 
   // --- Address-space map: regions and gaps, to scale or on a log scale ---
