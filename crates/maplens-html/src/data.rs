@@ -18,6 +18,8 @@
 //! - `linear_end`: where the linear address map ends (hex): the end of the
 //!   last region below the kernel's fixed high pages (vsyscall, ARM
 //!   vectors), which would otherwise squeeze the whole map into one pixel.
+//! - `timeline`: the time plot of a recording, or `null`; see
+//!   `timeline.rs`.
 
 use std::collections::HashMap;
 
@@ -41,6 +43,7 @@ pub struct Data {
     strings: Vec<String>,
     regions: Columns,
     linear_end: String,
+    timeline: Option<crate::timeline::Timeline>,
 }
 
 /// One array per region column.
@@ -169,5 +172,6 @@ pub fn build(input: &Input<'_>) -> Data {
         strings: strings.strings,
         regions: cols,
         linear_end: format!("{linear_end:x}"),
+        timeline: input.recording.as_ref().map(crate::timeline::build),
     }
 }

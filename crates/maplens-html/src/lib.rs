@@ -26,6 +26,11 @@
 //!   block or be read as markup. The script only ever sets `textContent`
 //!   and attributes of its own choosing; it never parses markup.
 //!
+//! With a [`Recording`] (a series of samples and its leak analysis) the
+//! page adds a time plot: the categories stacked over time, the objects
+//! growing fastest as lines and the leaking regions marked, drawn by the
+//! same script from the same data block.
+//!
 //! It does not read `/proc` nor classify: the caller passes the
 //! classification and report that every other command prints.
 //!
@@ -36,7 +41,7 @@
 //! let cl = classify(&snap);
 //! let rep = report(&snap, &cl);
 //! let page = maplens_html::document(&maplens_html::Input {
-//!     snapshot: &snap, classified: &cl, report: &rep, findings: None,
+//!     snapshot: &snap, classified: &cl, report: &rep, findings: None, recording: None,
 //! }).unwrap();
 //! assert!(page.starts_with("<!DOCTYPE html>"));
 //! assert!(page.contains(r"/bin/\u003cscript\u003e"));
@@ -48,8 +53,10 @@
 
 mod data;
 mod escape;
+mod timeline;
 
 pub use escape::json_for_script;
+pub use timeline::Recording;
 
 use base64::Engine as _;
 use maplens_core::analysis::{Classified, Report};
@@ -75,6 +82,8 @@ pub struct Input<'a> {
     pub report: &'a Report,
     /// The check engine's findings, when it ran.
     pub findings: Option<&'a Outcome>,
+    /// A recording of the process, for the time plot.
+    pub recording: Option<Recording<'a>>,
 }
 
 /// `'sha256-…'`: a CSP source that allows exactly this inline text.

@@ -38,6 +38,7 @@ fn page_of(path: &[u8], comm: &str, source: &str) -> (String, Snapshot) {
         classified: &cl,
         report: &rep,
         findings: Some(&findings),
+        recording: None,
     })
     .expect("document");
     (page, snap)
@@ -105,6 +106,7 @@ fn object_paths_show_stray_bytes_as_escapes() {
         classified: &cl,
         report: &rep,
         findings: None,
+        recording: None,
     })
     .expect("document");
     let (_, data, _) = split(&page);
@@ -240,4 +242,132 @@ proptest! {
         prop_assert_eq!(v["report"]["comm"].as_str(), Some(&*escape(text.as_bytes())));
         prop_assert_eq!(doc.matches("<script").count(), 2);
     }
+}
+
+/// A recording's time plot in the data block: one stacked series per
+/// category with memory, values per full sample, the leaking region with
+/// its target-chosen name escaped, and the verdict of the leak analysis.
+#[test]
+fn a_recording_adds_the_time_plot_data() {
+    use maplens_core::analysis::leaks;
+    use maplens_core::model::{Sample, SampleRegion, SampleRow, SampleUsage, Series};
+    let name = "/tmp/<script>\x1b[31m</script>";
+    let rss = |v: u64| SampleUsage {
+        rss: Some(v),
+        size: v,
+        ..SampleUsage::default()
+    };
+    let mib = 1u64 << 20;
+    let samples: Vec<Sample> = (0..12u64)
+        .map(|i| Sample {
+            pid: Some(42),
+            comm: Some("<b>kid</b>".into()),
+            time_ms: 1_000_000 + i * 500,
+            // Every other sample is rollup only.
+            full: i % 2 == 0,
+            totals: rss((20 + 2 * i) * mib),
+            categories: if i % 2 == 0 {
+                vec![
+                    SampleRow {
+                        name: "anon-mmap".into(),
+                        usage: rss((4 + 2 * i) * mib),
+                    },
+                    SampleRow {
+                        name: "code".into(),
+                        usage: rss(16 * mib),
+                    },
+                    SampleRow {
+                        name: "heap".into(),
+                        usage: rss(0),
+                    },
+                ]
+            } else {
+                Vec::new()
+            },
+            regions: if i % 2 == 0 {
+                vec![SampleRegion {
+                    start: 0x7f00_0000_0000,
+                    end: 0x7f00_4000_0000,
+                    perms: "rw-s".into(),
+                    offset: 0,
+                    inode: 9,
+                    path: name.into(),
+                    category: "anon-mmap".into(),
+                    rss: Some((4 + 2 * i) * mib),
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Sample::default()
+        })
+        .collect();
+    let series = Series::split(samples).remove(0);
+    let trends = leaks(&series);
+    assert!(trends.leak);
+    let snap = Snapshot::from_text(
+        "maps",
+        b"55d0c0000000-55d0c0001000 r-xp 0 08:01 7 /x\n",
+        Mode::Lenient,
+    )
+    .expect("parse");
+    let cl = classify(&snap);
+    let rep = report(&snap, &cl);
+    let page = document(&Input {
+        snapshot: &snap,
+        classified: &cl,
+        report: &rep,
+        findings: None,
+        recording: Some(crate::Recording {
+            series: &series,
+            leaks: &trends,
+        }),
+    })
+    .expect("document");
+    assert_eq!(page.matches("<script").count(), 2);
+    let (_, data, _) = split(&page);
+    assert!(active_markup(data).is_empty(), "{:?}", active_markup(data));
+    let d: serde_json::Value = serde_json::from_str(data).expect("JSON");
+    let t = &d["timeline"];
+    assert_eq!(t["samples"], 12);
+    assert_eq!(t["full_samples"], 6);
+    assert_eq!(t["leak"], true);
+    assert_eq!(t["who"], "<b>kid</b> (pid 42)");
+    assert_eq!(t["t"], serde_json::json!([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]));
+    assert_eq!(t["total"].as_array().unwrap().len(), 12);
+    assert_eq!(t["total"][11], serde_json::json!([5.5, 42 * mib]));
+    // Categories with memory only (heap stays at 0), largest last first.
+    let cats: Vec<&str> = t["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(cats, ["anon-mmap", "code"]);
+    assert_eq!(t["categories"][0]["title"], "anonymous mmap");
+    let anon: Vec<u64> = t["categories"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(anon, [4, 8, 12, 16, 20, 24].map(|m| m * mib));
+    // The leaking region: named as the terminal escaper shows it.
+    let leak = &t["leaks"][0];
+    assert_eq!(leak["name"], "/tmp/<script>\\x1b[31m</script>");
+    assert_eq!(leak["start"], "7f0000000000");
+    assert_eq!(leak["category"], "anon-mmap");
+    assert!((leak["slope"].as_f64().unwrap() - 4.0 * mib as f64).abs() < 1.0);
+    assert_eq!(leak["values"][5], 24 * mib);
+    assert!(
+        t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["scope"] == "region" && f["start"] == "7f0000000000")
+    );
+    // Without a recording there is no time plot.
+    let (plain, _) = page_of(b"/x", "kid", "test");
+    let (_, data, _) = split(&plain);
+    let d: serde_json::Value = serde_json::from_str(data).expect("JSON");
+    assert!(d["timeline"].is_null());
 }

@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use maplens_core::model::{Sample, Series};
 use maplens_core::source::collect::{Collector, Policy};
 use maplens_core::source::{self, Target};
+#[cfg(feature = "html")]
+use maplens_core::{model::Snapshot, parse::Mode};
 use maplens_record::Pick;
 
 /// A duration given on the command line: `250ms`, `5s`, `2m`, `8h`, `1d`,
@@ -173,6 +175,34 @@ pub fn load_sample(word: &str, opts: &source::Options) -> anyhow::Result<Sample>
     let snap = source::load(&Target::parse(word), opts)?;
     // (A rollup alone gives a sample of totals only: `full` is false.)
     Ok(Sample::from_snapshot(&snap, 0, true))
+}
+
+/// The regions of a full sample as a snapshot, for the commands that
+/// take a recording as their target (`maplens html rec.db`): each region as
+/// an smaps entry with its size and, when recorded, its Rss (the only smaps
+/// figure a sample keeps), and the sample's pid and name. Classification is
+/// left to the caller, as for any other snapshot.
+#[cfg(feature = "html")]
+pub fn snapshot_of_sample(sample: &Sample, origin: &str) -> anyhow::Result<Snapshot> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for r in &sample.regions {
+        let _ = writeln!(
+            text,
+            "{:x}-{:x} {} {:08x} 00:00 {} {}",
+            r.start, r.end, r.perms, r.offset, r.inode, r.path
+        );
+        let _ = writeln!(text, "Size: {} kB", r.size() / 1024);
+        if let Some(rss) = r.rss {
+            let _ = writeln!(text, "Rss: {} kB", rss / 1024);
+        }
+    }
+    let mut snap = Snapshot::from_text("smaps", text.as_bytes(), Mode::Lenient)
+        .with_context(|| format!("{origin}: the recorded regions do not read back"))?;
+    snap.origin = origin.to_owned();
+    snap.process.pid = sample.pid;
+    snap.process.comm = sample.comm.clone();
+    Ok(snap)
 }
 
 #[cfg(test)]

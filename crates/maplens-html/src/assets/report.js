@@ -199,6 +199,125 @@
   ].concat(usageCols(function (r) { return REP.named[r].usage; })), range(REP.named.length));
   REP.notes.forEach(function (n) { $('notes').appendChild(el('li', '', n)); });
 
+  // --- Time plot of a recording: stacked categories, growing objects,
+  // leaking regions (the verdict is maplens's, computed before) ---
+  function drawTimeline(tl) {
+    $('time-section').hidden = false;
+    $('nav-time').hidden = false;
+    var W = 1000, H = 420, L = 72, RM = 16, TM = 14, BM = 36;
+    var s = $('timeplot');
+    clear(s);
+    s.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    var xs = tl.t, n = xs.length;
+    var xmax = Math.max(tl.span, n ? xs[n - 1] : 0, 1e-3);
+    var acc = xs.map(function () { return 0; }), bands = [];
+    tl.categories.forEach(function (c) {
+      var lo = acc.slice();
+      c.values.forEach(function (v, k) { acc[k] += v || 0; });
+      bands.push({ c: c, lo: lo, hi: acc.slice() });
+    });
+    var ymax = 0;
+    acc.forEach(function (v) { ymax = Math.max(ymax, v); });
+    tl.total.forEach(function (p) { ymax = Math.max(ymax, p[1]); });
+    ymax = Math.max(ymax * 1.08, 1);
+    function X(t) { return L + t / xmax * (W - L - RM); }
+    function Y(v) { return H - BM - v / ymax * (H - BM - TM); }
+    function f(v) { return v.toFixed(1); }
+    for (var k = 0; k <= 4; k++) {
+      var yv = ymax * k / 4, yy = Y(yv), xv = xmax * k / 4, xx = X(xv);
+      s.appendChild(svg('line', { x1: L, x2: W - RM, y1: f(yy), y2: f(yy), 'class': 'tp-grid' }));
+      var yl = svg('text', { x: L - 6, y: f(yy + 4), 'text-anchor': 'end' });
+      yl.textContent = human(yv);
+      s.appendChild(yl);
+      var xl = svg('text', { x: f(xx), y: H - BM + 16, 'text-anchor': 'middle' });
+      xl.textContent = (xv < 10 ? xv.toFixed(1) : Math.round(xv)) + ' s';
+      s.appendChild(xl);
+    }
+    s.appendChild(svg('line', { x1: L, x2: L, y1: TM, y2: H - BM, 'class': 'tp-axis' }));
+    s.appendChild(svg('line', { x1: L, x2: W - RM, y1: H - BM, y2: H - BM, 'class': 'tp-axis' }));
+    var xt = svg('text', { x: W - RM, y: H - 4, 'text-anchor': 'end' });
+    xt.textContent = 'seconds since the first sample';
+    s.appendChild(xt);
+    function legend(text, col, cls) {
+      var item = el('span', 'legend-item ' + cls);
+      var sw = el('span', 'swatch');
+      sw.style.background = col;
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(text));
+      $('tp-legend').appendChild(item);
+    }
+    function titled(node, text) {
+      var t = svg('title', {});
+      t.textContent = text;
+      node.appendChild(t);
+      return node;
+    }
+    function change(values) {
+      var a = null, b = null;
+      values.forEach(function (v) { if (v != null) { if (a == null) a = v; b = v; } });
+      return human(a) + ' → ' + human(b);
+    }
+    bands.forEach(function (b) {
+      var d = '';
+      for (var i = 0; i < n; i++) d += (i ? ' L' : 'M') + f(X(xs[i])) + ',' + f(Y(b.hi[i]));
+      for (var j = n - 1; j >= 0; j--) d += ' L' + f(X(xs[j])) + ',' + f(Y(b.lo[j]));
+      var p = svg('path', { d: d + ' Z', fill: color(b.c.id), 'class': 'tp-area',
+        'data-category': b.c.id,
+        'data-values': b.c.values.map(function (v) { return v || 0; }).join(',') });
+      s.appendChild(titled(p, b.c.title + ': ' + change(b.c.values)));
+      legend(b.c.title, color(b.c.id), 'tp-cat');
+    });
+    function line(points, cls, stroke, title) {
+      var d = '';
+      points.forEach(function (p, i) { d += (i ? ' L' : 'M') + f(X(p[0])) + ',' + f(Y(p[1])); });
+      var attrs = { d: d, 'class': cls };
+      if (stroke) attrs.stroke = stroke;
+      s.appendChild(titled(svg('path', attrs), title));
+    }
+    function pts(values) {
+      var out = [];
+      values.forEach(function (v, i) { if (v != null) out.push([xs[i], v]); });
+      return out;
+    }
+    line(tl.total, 'tp-total', null, 'process total: ' +
+      change(tl.total.map(function (p) { return p[1]; })));
+    legend('process total', '#111', 'tp-tot');
+    var OBJ = ['#1f77b4', '#ff7f0e', '#2ca02c'];
+    tl.objects.forEach(function (o, i) {
+      var c = OBJ[i % OBJ.length];
+      line(pts(o.values), 'tp-object', c, 'object ' + o.name + ': ' + change(o.values) +
+        ' (' + human(o.slope) + '/s)');
+      legend('object ' + o.name, c, 'tp-obj');
+    });
+    tl.leaks.forEach(function (r) {
+      var what = (r.name || r.category || 'anonymous') + (r.start ? ' at ' + r.start : '');
+      var title = 'LEAK ' + what + ': ' + change(r.values) + ' (+' + human(r.slope) + '/s)';
+      var p = pts(r.values);
+      line(p, 'tp-leak-line', null, title);
+      p.forEach(function (q) {
+        s.appendChild(titled(svg('circle', { cx: f(X(q[0])), cy: f(Y(q[1])), r: 3.5,
+          'class': 'tp-leak' }), title));
+      });
+      legend('LEAK ' + what, '#c62828', 'tp-lk');
+    });
+    var v = $('tp-verdict');
+    var span = tl.span < 10 ? tl.span.toFixed(1) : Math.round(tl.span);
+    var base = tl.who + ': ' + tl.samples + ' samples (' + tl.full_samples + ' full) over ' +
+      span + ' s. ';
+    if (tl.leak) {
+      v.className = 'leak';
+      v.textContent = base + 'Leak: ' + tl.findings.map(function (x) {
+        return (x.scope === 'process' ? 'process' : x.scope + ' ' + (x.name || '(anonymous)')) +
+          (x.start ? ' at ' + x.start : '') +
+          ' +' + human(x.slope) + '/s';
+      }).join('; ');
+    } else {
+      v.textContent = base + 'No leak: nothing grew steadily through the recording.';
+    }
+    s.setAttribute('data-series', String(bands.length));
+  }
+  if (D.timeline) drawTimeline(D.timeline);
+
   // --- Treemap: category -> group (object or name) -> region ---
   function value(i, metric) {
     if (metric === 'rss') return kb(R.rss_kb[i]) || 0;
@@ -354,13 +473,16 @@
     tmMetric = m; tmTree = buildTree(m); tmRoot = null; crumbs(); drawTreemap();
   }
   var metricSel = $('tm-metric');
-  if (!REP.has_residency) {
-    for (var o = 0; o < metricSel.options.length; o++) {
-      if (metricSel.options[o].value !== 'size') metricSel.options[o].disabled = true;
+  // A report from a recording has Rss but no Pss.
+  var hasPss = REP.has_residency && R.pss_kb.some(function (v) { return v != null; });
+  for (var o = 0; o < metricSel.options.length; o++) {
+    var mv = metricSel.options[o].value;
+    if ((mv === 'rss' && !REP.has_residency) || (mv === 'pss' && !hasPss)) {
+      metricSel.options[o].disabled = true;
     }
   }
   metricSel.addEventListener('change', function () { setMetric(metricSel.value); });
-  setMetric(REP.has_residency ? 'pss' : 'size');
+  setMetric(hasPss ? 'pss' : REP.has_residency ? 'rss' : 'size');
   metricSel.value = tmMetric;
 
   // --- Address-space map: regions and gaps, to scale or on a log scale ---

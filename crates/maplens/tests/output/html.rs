@@ -5,7 +5,10 @@
 //! typing in the search box filters the rows, the log-scale switch redraws
 //! the map, no request leaves the page, and files named
 //! `"><img src=x onerror=alert(1)>` and `<script>alert(1)</script>` show
-//! as text, with no dialog and no console error.
+//! as text, with no dialog and no console error. With a recording of a
+//! leaking child (`--recording`, or the recording as the target) the page
+//! draws the time plot: one stacked series per recorded category, the
+//! leaking mapping's category growing, the leak marked.
 //!
 //! `scripts/test.sh` installs chromium. Without it the test fails in CI
 //! (`CI` set) and says why and passes elsewhere.
@@ -473,4 +476,153 @@ fn html_report_of_a_live_child_in_headless_chromium() {
         "{refused}"
     );
     assert!(refused.contains("127.0.0.1:9"), "{refused}");
+}
+
+/// What the page's time plot draws: per stacked area, its category and
+/// values; the leak marks; the verdict.
+fn time_plot(b: &mut Browser) -> Value {
+    b.eval(
+        "(() => ({
+           shown: !document.getElementById('time-section').hidden,
+           areas: Array.from(document.querySelectorAll('#timeplot path.tp-area')).map(p => ({
+             id: p.getAttribute('data-category'),
+             values: p.getAttribute('data-values').split(',').map(Number),
+             d: p.getAttribute('d').length })),
+           leakMarks: document.querySelectorAll('#timeplot circle.tp-leak').length,
+           leakLines: document.querySelectorAll('#timeplot path.tp-leak-line').length,
+           total: document.querySelectorAll('#timeplot path.tp-total').length,
+           verdict: document.getElementById('tp-verdict').textContent,
+           legend: document.getElementById('tp-legend').textContent }))()",
+    )
+}
+
+/// The categories with memory in some full sample of a JSON Lines
+/// recording, read from the file itself.
+fn recorded_categories(rec: &Path) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in std::fs::read_to_string(rec).expect("recording").lines() {
+        let s: Value = serde_json::from_str(line).expect("a sample");
+        for c in s["categories"].as_array().into_iter().flatten() {
+            let u = &c["usage"];
+            let w = u["rss"].as_u64().unwrap_or(u["size"].as_u64().unwrap_or(0));
+            let name = c["name"].as_str().unwrap().to_owned();
+            if w > 0 && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn html_report_with_a_recording_of_a_leaking_child_draws_the_time_plot() {
+    if !have_chromium() {
+        return;
+    }
+    let _g = crate::offline::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rec = dir.path().join("rec.jsonl");
+    let kid = Kid::spawn(&["--leak", "400"]).expect("spawn the kid");
+    let pid = kid.pid.to_string();
+    let leak_addr = format!("{:x}", kid.info["leak"]["addr"].as_u64().unwrap());
+    let out = Command::cargo_bin("maplens")
+        .unwrap()
+        .args(["watch", &pid, "--interval", "200ms", "--duration", "2500ms"])
+        .args(["--full", "--record"])
+        .arg(&rec)
+        .output()
+        .expect("watch");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    kid.stop().expect("freeze the kid");
+    let truth = recorded_categories(&rec);
+    assert!(truth.iter().any(|c| c == "anon-mmap"), "{truth:?}");
+    let report = dir.path().join("report.html");
+    let from_rec = dir.path().join("from-recording.html");
+    let html = |args: &[&str], out: &Path| {
+        let o = Command::cargo_bin("maplens")
+            .unwrap()
+            .arg("html")
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .expect("run maplens html");
+        assert!(
+            o.status.success(),
+            "maplens html {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let rec_s = rec.to_str().unwrap();
+    html(&[&pid, "--recording", &format!("{rec_s}:{pid}")], &report);
+    // A recording as the target: its last full sample is the report.
+    html(&[rec_s], &from_rec);
+
+    let mut b = Browser::launch();
+    for page in [&report, &from_rec] {
+        let url = format!("file://{}", page.display());
+        b.call("Page.navigate", json!({"url": url}));
+        b.wait_for(
+            "document.body && document.body.getAttribute('data-ready') === 'yes'",
+            "the report's script",
+        );
+        let plot = time_plot(&mut b);
+        assert_eq!(plot["shown"], true, "{}: {plot}", page.display());
+        // One stacked series per category that had memory, each with a
+        // value per full sample.
+        let areas = plot["areas"].as_array().unwrap();
+        let mut ids: Vec<String> = areas
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, truth, "{plot}");
+        let full = areas[0]["values"].as_array().unwrap().len();
+        assert!(full >= 8, "{full} full samples: {plot}");
+        assert!(
+            areas
+                .iter()
+                .all(|a| a["values"].as_array().unwrap().len() == full)
+        );
+        // The leaking mapping's category grows: by at least 10 MiB over
+        // the recording (the kid touches 10 MiB a second for 2.5 s).
+        let anon = areas.iter().find(|a| a["id"] == "anon-mmap").unwrap();
+        let v: Vec<u64> = anon["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert!(
+            v.last().unwrap() >= &(v[0] + (10 << 20)),
+            "anon-mmap over time: {v:?}"
+        );
+        assert!(v.windows(2).all(|w| w[0] <= w[1]), "{v:?}");
+        // The verdict: a leak, with the mapping marked at each sample.
+        assert!(plot["leakLines"].as_u64().unwrap() >= 1, "{plot}");
+        assert!(plot["leakMarks"].as_u64().unwrap() >= full as u64, "{plot}");
+        assert_eq!(plot["total"], 1);
+        let verdict = plot["verdict"].as_str().unwrap();
+        assert!(verdict.contains("Leak:"), "{verdict}");
+        assert!(verdict.contains(&leak_addr), "{verdict} lacks {leak_addr}");
+        assert!(
+            plot["legend"].as_str().unwrap().contains("anonymous mmap"),
+            "{plot}"
+        );
+    }
+    // The report from the recording holds the mapping in its region table.
+    assert!(
+        b.eval(&format!(
+            "Array.from(document.querySelectorAll('#regions tbody td.addr'))\
+             .some(td => td.textContent === {})",
+            js_str(&leak_addr)
+        )) == json!(true)
+    );
+    assert!(b.events_named("Page.javascriptDialogOpening").is_empty());
+    assert_eq!(b.errors(), Vec::<String>::new());
 }
