@@ -23,7 +23,11 @@ command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnuea
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
-dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
+# gcc -m32 for the 32-bit layout test: the i386 libc and gcc's 32-bit runtime,
+# not gcc-multilib, which Debian makes conflict with the ARM cross compiler.
+if ! echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null >/dev/null 2>&1; then
+    need+=(libc6-dev-i386 "lib32gcc-$(gcc -dumpversion | cut -d. -f1)-dev")
+fi
 if ((${#need[@]})); then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -315,10 +315,10 @@ fn live_32bit_child_20_threads_8_arenas() {
     if !cc.status.success() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "gcc -m32 failed (scripts/test.sh installs gcc-multilib): {}",
+            "gcc -m32 failed (scripts/test.sh installs libc6-dev-i386 and lib32gcc-N-dev): {}",
             String::from_utf8_lossy(&cc.stderr)
         );
-        eprintln!("skipped: gcc -m32 cannot build (gcc-multilib missing)");
+        eprintln!("skipped: gcc -m32 cannot build (libc6-dev-i386 or lib32gcc-N-dev missing)");
         return;
     }
     let mut kid = Started(
