@@ -2,21 +2,22 @@
 //! `/proc` files. Everything here blocks; the collector calls it on its own
 //! threads, never on the HTTP server's.
 //!
-//! [`read_process`] is the seam where the shared sample collector of
-//! `maplens-core` (rollup or full smaps, with its cost) will plug in: until
-//! then it reads through the core source API (`source::load_dir` for a
-//! full read, the core parser for `smaps_rollup`) and builds a
-//! [`Sample`] with [`Sample::from_snapshot`]. Categories, thread stacks,
-//! arenas and findings come from `analysis::{classify, report}` and the
-//! `check` engine: the exporter never classifies on its own.
+//! [`read_process`] takes its reading with the sample collector every live
+//! consumer shares (`maplens_core::source::collect`, as `watch` and the
+//! terminal UI do), so a sample here holds what theirs hold and costs what
+//! theirs cost. The exporter only chooses the depth (its schedule spans a
+//! fleet: see `crate::collect`) and turns the reading into its figures.
+//! Categories, thread stacks, arenas and findings come from the reading's
+//! own classification and report and the `check` engine: the exporter never
+//! classifies on its own, nor twice.
 
 use std::path::Path;
-use std::time::Instant;
 
-use maplens_core::analysis::{classify, report};
+use maplens_core::analysis::{Classified, Report};
 use maplens_core::check::{self, CheckOptions, Severity};
 use maplens_core::model::{Sample, SampleUsage, Snapshot};
 use maplens_core::parse::{Field, Mode};
+use maplens_core::source::collect::{Collector, Policy, Want};
 use maplens_core::source::{self, SourceError};
 use maplens_core::system::Reason;
 
@@ -71,16 +72,15 @@ pub struct ProcSample {
     pub cgroup: Option<String>,
     /// What a full read found; `None` for a rollup read.
     pub full: Option<FullFigures>,
-    /// Bytes of `smaps_rollup` text read (0 for a full read, which
-    /// streams).
+    /// Bytes of `/proc` text read whole (the rollup and the small files;
+    /// a full read's smaps streams and is not counted).
     pub bytes_read: u64,
 }
 
 /// Reads one live process under `proc_root`: `smaps_rollup` or full
-/// `smaps` as `depth` says, plus `comm`, `cmdline`, `status`, `exe` and
-/// `cgroup`. Errors say why the process has no figures.
+/// `smaps` as `depth` says, plus `stat`, `comm`, `cmdline`, `status`, `exe`
+/// and `cgroup`. Errors say why the process has no figures.
 pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSample, Reason> {
-    let started = Instant::now();
     let dir = proc_root.join(pid.to_string());
     let opts = source::Options {
         proc_root: proc_root.to_owned(),
@@ -90,40 +90,23 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
         rollup: true,
         ..source::Options::default()
     };
-    let mut bytes_read = 0u64;
-    let snap = match depth {
-        Depth::Full => source::load_dir(&dir, Some(pid), true, &opts).map_err(reason)?,
-        Depth::Rollup => {
-            let text = read(&dir, "smaps_rollup")?;
-            bytes_read += text.len() as u64;
-            if text.is_empty() {
-                return Err(kernel_or_zombie(&dir));
-            }
-            let mut snap = Snapshot::from_text("smaps_rollup", &text, Mode::Lenient)
-                .map_err(|e| Reason::Other(e.to_string()))?;
-            snap.process.pid = Some(pid);
-            snap.process.comm = read(&dir, "comm").ok().map(|b| line(&b));
-            snap.process.cmdline = read(&dir, "cmdline")
-                .map(|b| {
-                    b.split(|&c| c == 0)
-                        .filter(|a| !a.is_empty())
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            snap.process.status = read(&dir, "status")
-                .map(|b| maplens_core::model::ProcessInfo::parse_status(&b))
-                .unwrap_or_default();
-            snap
-        }
+    // The exporter exports no per-process limits: skip their reads.
+    let policy = Policy {
+        limits: false,
+        ..Policy::default()
     };
+    let want = match depth {
+        Depth::Rollup => Want::Rollup,
+        Depth::Full => Want::Full,
+    };
+    let reading = Collector::new(pid, opts, policy)
+        .read(want)
+        .map_err(reason)?;
+    let snap = &reading.snapshot;
     if snap.regions.is_empty() && snap.rollup.is_none() {
         return Err(kernel_or_zombie(&dir));
     }
-    let time_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let mut sample = Sample::from_snapshot(&snap, time_ms, false);
+    let mut sample = reading.sample.clone();
     let mut swap_pss = None;
     let mut pss_anon = None;
     if let Some(r) = &snap.rollup {
@@ -133,19 +116,15 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
         // No rollup (kernels before 4.14): the sum over smaps.
         swap_pss = maplens_core::analysis::Usage::of(&snap.regions).swap_pss;
     }
-    let full = (depth == Depth::Full && !snap.regions.is_empty()).then(|| full_figures(&snap));
-    if let Some(f) = &full {
-        sample.full = true;
-        sample.totals.regions = f.regions;
-        sample.totals.size = snap.vsz();
+    let full = match (&reading.classified, &reading.report) {
+        (Some(cl), Some(rep)) if depth == Depth::Full => Some(full_figures(snap, cl, rep)),
+        _ => None,
+    };
+    if full.is_none() {
+        // A rollup reading of a kernel without smaps_rollup still read the
+        // regions: keep to the totals the exporter asked for.
+        sample.full = false;
     }
-    // Start time (`stat` field 22): a new value for the same pid is
-    // another process.
-    sample.start_time = std::fs::read(dir.join("stat")).ok().and_then(|st| {
-        let close = st.iter().rposition(|&b| b == b')')?;
-        let rest = std::str::from_utf8(st.get(close + 2..)?).ok()?;
-        rest.split(' ').nth(19)?.parse().ok()
-    });
     let p = &snap.process;
     let uid = p
         .status("Uid")
@@ -163,8 +142,7 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
             .find_map(|l| l.strip_prefix(b"0::"))
             .map(|p| String::from_utf8_lossy(p).into_owned())
     });
-    sample.cost.wall_us = started.elapsed().as_micros() as u64;
-    sample.cost.bytes_read = bytes_read;
+    let bytes_read = sample.cost.bytes_read;
     Ok(ProcSample {
         cmdline: p.cmdline.join(" "),
         sample,
@@ -179,13 +157,12 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
     })
 }
 
-/// The report's figures of a fully read snapshot.
-fn full_figures(snap: &Snapshot) -> FullFigures {
-    let cl = classify(snap);
-    let rep = report(snap, &cl);
+/// The report's figures of a fully read snapshot, from the reading's own
+/// classification and report.
+fn full_figures(snap: &Snapshot, cl: &Classified, rep: &Report) -> FullFigures {
     let outcome = check::evaluate(
         snap,
-        &cl,
+        cl,
         &CheckOptions {
             min_severity: Severity::Low,
             ignore: Vec::new(),
@@ -232,10 +209,6 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, Reason> {
     std::fs::read(dir.join(name)).map_err(|e| io_reason(&e))
 }
 
-fn line(b: &[u8]) -> String {
-    String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(b)).into_owned()
-}
-
 fn io_reason(e: &std::io::Error) -> Reason {
     match e.kind() {
         std::io::ErrorKind::NotFound => Reason::Exited,
@@ -248,6 +221,7 @@ fn io_reason(e: &std::io::Error) -> Reason {
 fn reason(e: SourceError) -> Reason {
     match e {
         SourceError::NoProcess { .. } => Reason::Exited,
+        SourceError::PermissionDenied { .. } => Reason::PermissionDenied,
         e => {
             let s = e.to_string();
             if s.contains("ermission denied") {

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use maplens_core::source::Target;
+use maplens_core::source::collect::{Collector, Policy, Want};
+use maplens_core::source::{self, Target};
 use maplens_tui::widgets::Theme;
 
 use crate::common::TargetArgs;
+use crate::samples::live_pid;
 
 /// Arguments of `maplens tui`.
 #[derive(clap::Args, Debug, Clone)]
@@ -39,20 +41,36 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.interval
         );
     }
-    let snap = args.target.load(true, true)?;
-    // A process (by PID or by name) is followed by its PID; files and
-    // bundles do not change.
+    // A process (by PID or by name) is followed by its PID through the
+    // collector `watch` and `serve` use; files and bundles do not change.
+    let word = args.target.target.as_deref().unwrap_or_default();
     let live = matches!(
         args.target.target.as_deref().map(Target::parse),
         Some(Target::Pid(_) | Target::Name(_))
     );
-    let reload: Option<maplens_tui::Reload> = match snap.process.pid {
-        Some(pid) if live && !args.once => {
-            let mut again = args.target.clone();
-            again.target = Some(pid.to_string());
-            Some(Box::new(move || again.load(true, true)))
+    let pid = match live {
+        true => live_pid(word, &args.target.options().proc_root)?,
+        false => None,
+    };
+    let (snap, reload): (_, Option<maplens_tui::Reload>) = match pid {
+        Some(pid) => {
+            let opts = source::Options {
+                threads: true,
+                rollup: true,
+                ..args.target.options()
+            };
+            let policy = Policy {
+                always_full: true,
+                ..Policy::default()
+            };
+            let mut collector = Collector::new(pid, opts, policy);
+            let first = collector.read(Want::Full)?.snapshot;
+            let reload: Option<maplens_tui::Reload> = (!args.once).then(|| {
+                Box::new(move || Ok(collector.read(Want::Full)?.snapshot)) as maplens_tui::Reload
+            });
+            (first, reload)
         }
-        _ => None,
+        None => (args.target.load(true, true)?, None),
     };
     let opts = maplens_tui::Options {
         interval: reload

@@ -78,6 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         threshold: args.threshold.saturating_mul(1024),
         every: args.every,
         always_full: args.full,
+        limits: true,
     };
     let mut watched = Vec::new();
     if args.all {

@@ -19,7 +19,7 @@
 //! assert_eq!(s.regions.len(), 1);
 //! ```
 
-use crate::analysis::{Usage, classify, report};
+use crate::analysis::{Classified, Report, Usage, classify, report};
 use crate::model::Snapshot;
 use crate::parse::Field;
 
@@ -214,6 +214,20 @@ impl Sample {
         }
         let cl = classify(snap);
         let rep = report(snap, &cl);
+        Sample::from_report(snap, &cl, &rep, time_ms)
+    }
+
+    /// The full sample of a snapshot already classified and reported on
+    /// (`cl` and `rep` of `snap`): what [`Sample::from_snapshot`] gives
+    /// with `full`, without classifying again.
+    pub fn from_report(snap: &Snapshot, cl: &Classified, rep: &Report, time_ms: u64) -> Sample {
+        let mut s = Sample {
+            pid: snap.process.pid,
+            comm: snap.process.comm.clone(),
+            time_ms,
+            full: !snap.regions.is_empty(),
+            ..Sample::default()
+        };
         s.totals = SampleUsage::of(&rep.totals.usage);
         s.categories = rep
             .categories

@@ -14,14 +14,28 @@
 //! * every [`Policy::every`] samples;
 //! * every sample with [`Policy::always_full`].
 //!
+//! A full reading reads what the report reads (the threads' stack pointers
+//! among it), so a full sample's categories are the report's, figure for
+//! figure.
+//!
 //! The known limits (the cgroup's memory limit, `RLIMIT_AS`,
 //! `MemAvailable`, `vm.max_map_count`) are read with every sample, and the
 //! sample carries its cost: wall time and the watcher's CPU time (user +
 //! system of the whole watcher process, `CLOCK_PROCESS_CPUTIME_ID`, since
 //! the source layer reads smaps on helper threads).
 //!
+//! A consumer that needs more than the sample (the terminal UI shows every
+//! region; the exporter runs `check` on the snapshot) calls
+//! [`Collector::read`] instead, which also hands out the [`Snapshot`] the
+//! sample was made from and, for a full reading, its classification and
+//! report, so nothing is read or classified twice. A consumer with its own
+//! schedule (the exporter decides over a whole fleet which process gets a
+//! full reading) asks for a [`Want::Rollup`] or [`Want::Full`] reading; the
+//! others leave the choice to the [`Policy`].
+//!
 //! This module holds no state beyond what the policy needs (the Rss of the
-//! last full sample and a counter); folding samples over time is the
+//! last full sample and a counter) and what never changes for a process
+//! (its name and command line); folding samples over time is the
 //! consumer's business.
 //!
 //! ```no_run
@@ -36,7 +50,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use crate::model::{Sample, SampleLimits, Snapshot};
+use crate::analysis::{Classified, Report, classify, report};
+use crate::model::{Limit, ProcessInfo, Sample, SampleLimits, Snapshot};
 use crate::parse::Field;
 use crate::source::{Options, SourceError, load_dir, read_opt};
 
@@ -50,6 +65,42 @@ pub struct Policy {
     pub every: u32,
     /// Read smaps for every sample.
     pub always_full: bool,
+    /// Read the limits the process could hit ([`SampleLimits`]: its
+    /// cgroup's, `RLIMIT_AS`, `MemAvailable`, `vm.max_map_count`) with each
+    /// sample. A consumer reading many processes that has no use for them
+    /// turns this off and saves four to six small reads per process.
+    pub limits: bool,
+}
+
+/// What one reading reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// `smaps_rollup` or the full `smaps`, as the [`Policy`] says.
+    Policy,
+    /// `smaps_rollup` only (full `smaps` when the kernel has no rollup).
+    Rollup,
+    /// The full `smaps`.
+    Full,
+}
+
+/// One reading of a process: the [`Sample`] and what it was made from.
+#[derive(Clone, Debug)]
+pub struct Reading {
+    /// The sample (totals; for a full reading also categories, objects and
+    /// regions), with its cost.
+    pub sample: Sample,
+    /// What was read. A full reading: every region with its smaps fields,
+    /// the rollup, the process's files and its threads' names and stack
+    /// pointers (always: they tell a thread stack from a mapping laid out
+    /// like one, so the classification is the report's), the system facts, ELF headers where the
+    /// build reads them. A rollup reading: the rollup and the process's
+    /// name, command line, `status` and `limits`, no regions.
+    pub snapshot: Snapshot,
+    /// The classification of a full reading's regions (`None` for a rollup
+    /// reading): the one the sample's categories were made from.
+    pub classified: Option<Classified>,
+    /// The report of a full reading (`None` for a rollup reading).
+    pub report: Option<Report>,
 }
 
 impl Default for Policy {
@@ -59,6 +110,7 @@ impl Default for Policy {
             threshold: 1 << 20,
             every: 12,
             always_full: false,
+            limits: true,
         }
     }
 }
@@ -75,6 +127,7 @@ pub struct Collector {
     /// Samples since the last full one.
     since_full: u32,
     comm: Option<String>,
+    cmdline: Option<Vec<String>>,
 }
 
 impl Collector {
@@ -89,6 +142,7 @@ impl Collector {
             last_full_rss: None,
             since_full: 0,
             comm: None,
+            cmdline: None,
         }
     }
 
@@ -97,9 +151,18 @@ impl Collector {
         self.pid
     }
 
-    /// Takes one sample. Fails with [`SourceError::NoProcess`] once the
-    /// process has exited.
+    /// Takes one sample, reading the full smaps when the [`Policy`] says.
+    /// Fails with [`SourceError::NoProcess`] once the process has exited.
     pub fn sample(&mut self) -> Result<Sample, SourceError> {
+        self.read(Want::Policy).map(|r| r.sample)
+    }
+
+    /// Takes one reading: the sample and the snapshot (and, when full, the
+    /// classification and report) it was made from. `want` overrides the
+    /// policy's choice of depth; a full reading counts as the policy's
+    /// full sample either way. Fails with [`SourceError::NoProcess`] once
+    /// the process has exited.
+    pub fn read(&mut self, want: Want) -> Result<Reading, SourceError> {
         let wall = Instant::now();
         let cpu = cpu_now();
         let time_ms = SystemTime::now()
@@ -117,65 +180,154 @@ impl Collector {
             exited: false,
         })?;
         let start_time = stat_start_time(&stat);
-        let rollup = match read("smaps_rollup")? {
+        // A kernel thread or a zombie has no address space: its smaps_rollup
+        // is empty or fails with ESRCH, and a full read would find nothing.
+        let no_memory = stat_says_no_memory(&stat);
+        let rollup_text = match read("smaps_rollup") {
+            Err(SourceError::NoProcess { .. }) if no_memory => None,
+            r => r?,
+        };
+        let rollup = match rollup_text {
             Some(text) if !text.is_empty() => {
                 let origin = format!("{}/smaps_rollup", self.dir.display());
                 Snapshot::from_text(&origin, &text, self.opts.mode)?.rollup
             }
             _ => None,
         };
-        if self.comm.is_none() {
-            self.comm = read("comm")?.map(|b| super::lossy_line(&b));
-        }
-        let cgroup = read("cgroup")?;
-        let limits_text = read("limits")?;
         let rss = rollup.as_ref().map(|r| r.kb(Field::Rss) * 1024);
-        let full = self.policy.always_full
-            || rss.is_none()
-            || self.last_full_rss.is_none()
-            || (self.policy.every > 0 && self.since_full + 1 >= self.policy.every)
-            || match (rss, self.last_full_rss) {
-                (Some(a), Some(b)) => a.abs_diff(b) > self.policy.threshold,
-                _ => true,
+        let full = !no_memory
+            && match want {
+                Want::Full => true,
+                Want::Rollup => rss.is_none(),
+                Want::Policy => {
+                    self.policy.always_full
+                        || rss.is_none()
+                        || self.last_full_rss.is_none()
+                        || (self.policy.every > 0 && self.since_full + 1 >= self.policy.every)
+                        || match (rss, self.last_full_rss) {
+                            (Some(a), Some(b)) => a.abs_diff(b) > self.policy.threshold,
+                            _ => true,
+                        }
+                }
             };
-        let mut sample = if full {
+        let (mut sample, snapshot, classified, rep) = if full {
+            // The threads' stack pointers tell a thread stack from a
+            // mapping laid out like one: without them the classification
+            // would not be the report's.
             let opts = Options {
                 smaps: true,
                 rollup: false,
-                threads: false,
+                threads: true,
                 ..self.opts.clone()
             };
-            let snap = load_dir(&self.dir, Some(self.pid), true, &opts)?;
+            let mut snap = load_dir(&self.dir, Some(self.pid), true, &opts)?;
+            // The rollup read above is the one this reading stands on.
+            snap.rollup = snap.rollup.take().or(rollup);
             self.since_full = 0;
             self.last_full_rss = rss;
-            let s = Sample::from_snapshot(&snap, time_ms, true);
+            self.comm = self.comm.take().or_else(|| snap.process.comm.clone());
+            self.cmdline
+                .get_or_insert_with(|| snap.process.cmdline.clone());
+            let (s, cl, rep) = if snap.regions.is_empty() {
+                (Sample::from_snapshot(&snap, time_ms, false), None, None)
+            } else {
+                let cl = classify(&snap);
+                let rep = report(&snap, &cl);
+                (
+                    Sample::from_report(&snap, &cl, &rep, time_ms),
+                    Some(cl),
+                    Some(rep),
+                )
+            };
             if self.last_full_rss.is_none() {
                 self.last_full_rss = s.totals.rss;
             }
-            s
+            (s, snap, cl, rep)
         } else {
             self.since_full += 1;
+            if self.comm.is_none() {
+                self.comm = read("comm")?.map(|b| super::lossy_line(&b));
+            }
+            if self.cmdline.is_none() {
+                self.cmdline = Some(
+                    read("cmdline")?
+                        .map(|b| cmdline_words(&b))
+                        .unwrap_or_default(),
+                );
+            }
+            let status = read("status")?
+                .map(|b| ProcessInfo::parse_status(&b))
+                .unwrap_or_default();
             let snap = Snapshot {
                 rollup,
+                process: ProcessInfo {
+                    pid: Some(self.pid),
+                    comm: self.comm.clone(),
+                    cmdline: self.cmdline.clone().unwrap_or_default(),
+                    status,
+                    ..ProcessInfo::default()
+                },
                 ..Snapshot::default()
             };
-            Sample::from_snapshot(&snap, time_ms, false)
+            (
+                Sample::from_snapshot(&snap, time_ms, false),
+                snap,
+                None,
+                None,
+            )
         };
+        let mut snapshot = snapshot;
         sample.pid = Some(self.pid);
         sample.comm = sample.comm.or_else(|| self.comm.clone());
         sample.start_time = start_time;
-        sample.limits = read_limits(
-            &self.opts.proc_root,
-            &self.opts.sys_root,
-            cgroup.as_deref(),
-            limits_text.as_deref(),
-            &mut bytes_read,
-        );
+        if self.policy.limits {
+            let cgroup = read("cgroup")?;
+            let limits_text = read("limits")?;
+            if snapshot.process.limits.is_empty()
+                && let Some(l) = &limits_text
+            {
+                snapshot.process.limits = Limit::parse(l);
+            }
+            sample.limits = read_limits(
+                &self.opts.proc_root,
+                &self.opts.sys_root,
+                cgroup.as_deref(),
+                limits_text.as_deref(),
+                &mut bytes_read,
+            );
+        }
         sample.cost.bytes_read = bytes_read;
         sample.cost.cpu_us = cpu_now().saturating_sub(cpu);
         sample.cost.wall_us = wall.elapsed().as_micros() as u64;
-        Ok(sample)
+        Ok(Reading {
+            sample,
+            snapshot,
+            classified,
+            report: rep,
+        })
     }
+}
+
+/// The words of a `/proc/PID/cmdline` (NUL-separated), lossy UTF-8.
+fn cmdline_words(b: &[u8]) -> Vec<String> {
+    b.split(|&c| c == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Whether a `stat` line's state is zombie or dead, or the process is a
+/// kernel thread (flag `PF_KTHREAD`, 0x00200000, field 9): either way it
+/// has no address space to read.
+fn stat_says_no_memory(stat: &[u8]) -> bool {
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    let rest = String::from_utf8_lossy(&stat[close + 1..]);
+    let mut w = rest.split_ascii_whitespace();
+    let state = w.next().unwrap_or("");
+    let flags: u64 = w.nth(5).and_then(|f| f.parse().ok()).unwrap_or(0);
+    matches!(state, "Z" | "X" | "x") || flags & 0x0020_0000 != 0
 }
 
 /// CPU time (user + system) of this whole process, in microseconds.
@@ -314,6 +466,7 @@ mod tests {
                 threshold: u64::MAX,
                 every: 3,
                 always_full: false,
+                limits: true,
             },
         );
         let kinds: Vec<bool> = (0..6).map(|_| c.sample().unwrap().full).collect();
@@ -340,6 +493,66 @@ mod tests {
             let s = c.sample().unwrap();
             assert!(s.full && !s.regions.is_empty() && !s.categories.is_empty());
         }
+    }
+
+    #[test]
+    fn a_reading_holds_what_the_sample_was_made_from() {
+        let me = std::process::id();
+        let steady = Policy {
+            threshold: u64::MAX,
+            every: 0,
+            ..Policy::default()
+        };
+        let mut c = Collector::new(me, Options::default(), steady);
+        let r = c.read(Want::Rollup).unwrap();
+        assert!(!r.sample.full && r.classified.is_none() && r.report.is_none());
+        assert!(r.snapshot.regions.is_empty());
+        assert!(r.snapshot.rollup.is_some());
+        assert_eq!(r.snapshot.process.pid, Some(me));
+        assert!(r.snapshot.process.status("VmRSS").is_some());
+        assert!(!r.snapshot.process.cmdline.is_empty());
+        let r = c.read(Want::Full).unwrap();
+        assert!(r.sample.full);
+        let (cl, rep) = (r.classified.as_ref().unwrap(), r.report.as_ref().unwrap());
+        assert_eq!(cl.classes.len(), r.snapshot.regions.len());
+        // The sample is the one a fresh classification of the snapshot gives.
+        let again = Sample::from_snapshot(&r.snapshot, r.sample.time_ms, true);
+        assert_eq!(r.sample.categories, again.categories);
+        assert_eq!(r.sample.regions, again.regions);
+        assert_eq!(
+            Sample::from_report(&r.snapshot, cl, rep, 0).objects,
+            r.sample.objects
+        );
+        // The rollup read beside the regions stays with the snapshot.
+        assert!(r.snapshot.rollup.is_some());
+        assert!(!r.snapshot.process.limits.is_empty());
+        // The policy's own choice: a full reading just happened, so the
+        // next is a rollup one.
+        assert!(!c.read(Want::Policy).unwrap().sample.full);
+    }
+
+    #[test]
+    fn a_kernel_thread_reads_no_smaps() {
+        // kthreadd is pid 2 where the proc root shows the whole system.
+        let stat = std::fs::read("/proc/2/stat").unwrap_or_default();
+        if !stat_says_no_memory(&stat) {
+            return;
+        }
+        let mut c = Collector::new(2, Options::default(), Policy::default());
+        for want in [Want::Rollup, Want::Policy, Want::Full] {
+            let r = c.read(want).unwrap();
+            assert!(r.snapshot.rollup.is_none() && r.snapshot.regions.is_empty());
+            assert!(!r.sample.full);
+        }
+    }
+
+    #[test]
+    fn stat_states() {
+        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 2";
+        assert!(stat_says_no_memory(kthread));
+        assert!(stat_says_no_memory(b"9 (a b) Z 1 9 9 0 -1 4194316 0 0"));
+        assert!(!stat_says_no_memory(b"9 (a) b) S 1 9 9 0 -1 4194560 0 0"));
+        assert!(!stat_says_no_memory(b"no parenthesis"));
     }
 
     #[test]

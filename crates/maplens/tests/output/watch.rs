@@ -374,3 +374,74 @@ fn bad_recordings_and_targets_are_one_line_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown unit"), "{err}");
 }
+
+/// `watch` takes its samples with the collector the exporter and the
+/// terminal UI share; on a frozen child whose every page is its own, a full
+/// sample's categories and objects are the report's, figure for figure.
+#[test]
+fn a_watch_sample_is_the_report_of_a_frozen_child() {
+    let _g = serial();
+    let kid = Kid::spawn_private(&["--threads", "3", "--arenas", "2", "--big-anon", "4"])
+        .expect("spawn kid");
+    kid.stop().expect("freeze the kid");
+    let pid = kid.pid.to_string();
+    let (code, out, err) = run(&[
+        "watch",
+        &pid,
+        "--full",
+        "--duration",
+        "300ms",
+        "--interval",
+        "100ms",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let sample = json(out.lines().next().expect("a sample line"));
+    assert_eq!(sample["full"], true, "{sample}");
+    let (code, rep, err) = run(&[&pid, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let rep = json(&rep);
+    // Rows as (name, regions, size, rss, pss, uss): the kid's pages are its
+    // own, so even PSS holds still while it is frozen.
+    let figures = |u: &Value| {
+        ["regions", "size", "rss", "pss", "uss"]
+            .map(|k| u[k].as_u64().unwrap_or(u64::MAX))
+            .to_vec()
+    };
+    let mut from_watch: Vec<(String, Vec<u64>)> = sample["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), figures(&c["usage"])))
+        .collect();
+    let mut from_report: Vec<(String, Vec<u64>)> = rep["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .map(|c| {
+            let id = match c["category"].as_str().unwrap() {
+                "kernel-provided" => "kernel",
+                id => id,
+            };
+            (id.to_owned(), figures(&c["usage"]))
+        })
+        .collect();
+    from_watch.sort();
+    from_report.sort();
+    assert!(from_watch.len() >= 5, "{from_watch:?}");
+    assert_eq!(from_watch, from_report);
+    let objects = |v: &Value, key: &str| -> Vec<String> {
+        let mut o: Vec<String> = v["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| o[key].as_str().unwrap_or_default().to_owned())
+            .collect();
+        o.sort();
+        o
+    };
+    assert_eq!(objects(&sample, "name"), objects(&rep, "path"));
+    assert_eq!(
+        sample["totals"]["rss"], rep["totals"]["usage"]["rss"],
+        "totals"
+    );
+}
