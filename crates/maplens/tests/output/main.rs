@@ -21,6 +21,7 @@ mod pages;
 mod plot;
 mod readme;
 mod serve;
+mod serve_abuse;
 mod tui;
 mod watch;
 mod widths;
