@@ -7,6 +7,7 @@ mod json;
 #[path = "../common/leaks.rs"]
 mod leaks;
 
+mod churn;
 mod damon;
 mod deleted_names;
 mod deleted_scans;

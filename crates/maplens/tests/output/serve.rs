@@ -179,6 +179,29 @@ pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// A `/proc/PID/status` figure in kB (`VmRSS:`, `VmHWM:`).
+pub(crate) fn status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .expect("a status line in kB")
+}
+
+/// The open descriptors of a process, counted `n` times 50 ms apart (a
+/// collection in progress holds a few for a moment).
+pub(crate) fn fds(pid: u32, n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .expect("fd dir")
+                .count()
+        })
+        .collect()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
