@@ -5,7 +5,7 @@
 //! alive at any time, each for 10 to 290 ms). No command
 //! hangs (each finishes within a generous bound), none fails, `serve`
 //! keeps no descriptor and no group of the dead, and its RSS stays within
-//! a bound.
+//! a bound; nor does a running `watch --all` pile up descriptors.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,8 +25,9 @@ const HANG: Duration = Duration::from_secs(60);
 /// group, and per live process; 500 dead processes must leave nothing.
 const RSS_GROWTH_KB: u64 = 16 * 1024;
 
-/// Runs maplens with `args`; Err if it fails or takes longer than `HANG`.
-fn bounded(args: &[&str]) -> Result<Vec<u8>, String> {
+/// Runs maplens with `args`, calls `during` with its PID, and returns its
+/// output; Err if it fails or takes longer than `HANG`.
+fn bounded(args: &[&str], during: impl FnOnce(u32)) -> Result<Vec<u8>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out = dir.path().join("out");
     let err = dir.path().join("err");
@@ -38,6 +39,7 @@ fn bounded(args: &[&str]) -> Result<Vec<u8>, String> {
         .spawn()
         .map_err(|e| e.to_string())?;
     let until = Instant::now() + HANG;
+    during(child.id());
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
@@ -79,6 +81,7 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
     let fail = |e: String| failures.lock().expect("lock").push(e);
     let runs = AtomicU64::new(0);
     let seen_churn = AtomicU64::new(0);
+    let watch_fds = Mutex::new(Vec::new());
     let began = Instant::now();
     std::thread::scope(|s| {
         // `top` in each of its ways of reading, over and over.
@@ -96,7 +99,7 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
                 }
                 let mut args = vec!["top", "--format", "json", "--no-progress"];
                 args.extend_from_slice(way);
-                match bounded(&args) {
+                match bounded(&args, |_| {}) {
                     Ok(out) => {
                         if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
                             fail(format!("{args:?}: not JSON: {e}"));
@@ -111,7 +114,20 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
         // exit under it.
         s.spawn(|| {
             while churning.load(Ordering::Relaxed) {
-                match bounded(&[
+                // Its descriptors, early and late in its run: those of
+                // the exited must not pile up.
+                let count = |pid: u32| {
+                    (0..4)
+                        .filter_map(|_| {
+                            std::thread::sleep(Duration::from_millis(50));
+                            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                                .ok()
+                                .map(|d| d.count())
+                        })
+                        .min()
+                };
+                let mut counted = (None, None);
+                let watch = [
                     "watch",
                     "--all",
                     "--interval",
@@ -119,7 +135,20 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
                     "--duration",
                     "2s",
                     "--json",
-                ]) {
+                ];
+                let run = bounded(&watch, |pid| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    counted.0 = count(pid);
+                    std::thread::sleep(Duration::from_millis(1000));
+                    counted.1 = count(pid);
+                });
+                if let (Some(early), Some(late)) = counted {
+                    if late > early {
+                        fail(format!("watch --all: {early} descriptors, then {late}"));
+                    }
+                    watch_fds.lock().expect("lock").push((early, late));
+                }
+                match run {
                     Ok(out) => {
                         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                             if let Err(e) = serde_json::from_slice::<serde_json::Value>(line) {
@@ -182,10 +211,11 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
     let rss_after = status_kb(pid, "VmRSS:");
     eprintln!(
         "churn: {CHILDREN} children in {churn_took:?} while {} top/watch runs ended; \
-         serve saw the churn group in {} scrapes, made {} collections; fds {fds_before} \
+         watch --all descriptors (early, late) {:?}; serve saw the churn group in {} scrapes, made {} collections; fds {fds_before} \
          before, {fds_after} after; RSS {rss_before} kB before, {rss_after} kB after \
          (VmHWM {} kB)",
         runs.load(Ordering::Relaxed),
+        watch_fds.lock().expect("lock"),
         seen_churn.load(Ordering::Relaxed),
         collections(&after) - collections(&first),
         status_kb(pid, "VmHWM:"),
