@@ -43,13 +43,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // A process (by PID or by name) is followed by its PID; files and
     // bundles do not change.
     let live = matches!(
-        args.target.target.as_deref().map(Target::parse),
+        args.target.target.as_deref().map(Target::parse_os),
         Some(Target::Pid(_) | Target::Name(_))
     );
     let reload: Option<maplens_tui::Reload> = match snap.process.pid {
         Some(pid) if live && !args.once => {
             let mut again = args.target.clone();
-            again.target = Some(pid.to_string());
+            again.target = Some(pid.to_string().into());
             Some(Box::new(move || again.load(true, true)))
         }
         _ => None,

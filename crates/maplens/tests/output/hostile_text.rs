@@ -15,6 +15,8 @@
 //!
 //! 64 cases, each running the binary five times.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -138,13 +140,11 @@ fn smaps(path: &[u8], anon: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `text` as `dir/t<name>` (the `t`: never all digits, a PID, nor
-/// an option). The name is made UTF-8 (invalid bytes as U+FFFD): a TARGET
-/// argument that is not UTF-8 is refused (a one-line usage error).
+/// an option), the name's bytes as they are (a TARGET need not be UTF-8).
 fn save(dir: &Path, name: &[u8], text: &[u8]) -> PathBuf {
     let mut file = b"t".to_vec();
     file.extend(name.iter().filter(|&&b| b != b'/' && b != 0));
-    let file = String::from_utf8_lossy(&file).into_owned();
-    let path = dir.join(file);
+    let path = dir.join(OsString::from_vec(file));
     std::fs::write(&path, text).expect("write the smaps file");
     path
 }
