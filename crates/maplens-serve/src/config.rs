@@ -100,9 +100,10 @@ impl Default for Collect {
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     /// Connections served at once (64). With every slot taken, a new
-    /// client evicts the oldest connection that has not yet sent a whole
-    /// request head; with every slot serving a request, more clients wait
-    /// in the kernel's backlog.
+    /// client evicts the oldest connection between requests (its first
+    /// request head not yet whole, or idle after an answer); only while
+    /// every slot is answering a request do more clients wait in the
+    /// kernel's backlog.
     pub max_connections: usize,
     /// Seconds a connection may take to send each request head (5), a
     /// total, not a time between bytes: a client sending a byte a second

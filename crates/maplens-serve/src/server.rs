@@ -2,11 +2,11 @@
 //!
 //! Hardened for an exporter that may be reachable by more than Prometheus:
 //! - a cap on connections served at once (a semaphore); when every slot
-//!   is taken, a new client evicts the oldest connection that has not yet
-//!   sent a whole request head (so slow or silent clients past the cap
-//!   cannot make a scrape wait for their timeouts), and when every slot is
-//!   serving a request, extra clients wait in the kernel's backlog and cost
-//!   nothing here;
+//!   is taken, a new client evicts the oldest connection between requests
+//!   (its first request head not yet whole, or idle after an answer), so
+//!   slow, silent or idle clients past the cap cannot make a scrape wait
+//!   for their timeouts; extra clients wait in the kernel's backlog (and
+//!   cost nothing here) only while every slot is answering a request;
 //! - a timeout for the request headers (slowloris), a size limit on them
 //!   (431 past it) and a timeout for the whole connection;
 //! - two paths, `/metrics` and `/healthz`, `GET` and `HEAD` only; a request
@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::Server as Limits;
 use crate::metrics::{Format, encode};
@@ -114,18 +115,26 @@ pub fn serve(
     rt.block_on(run(addr, Arc::new(registry), limits.clone(), ready))
 }
 
-/// The connections that have not yet sent a complete request head, oldest
-/// first, each with the means to close it: the ones a new client may evict
-/// when every slot is taken.
+/// The connections between requests (before their first request head
+/// is whole, or idle after an answer), oldest first, each with the means
+/// to close it: the ones a new client may evict when every slot is taken.
 #[derive(Default)]
 struct Waiting {
     next: u64,
-    conns: BTreeMap<u64, oneshot::Sender<()>>,
+    conns: BTreeMap<u64, Arc<Notify>>,
 }
 
 impl Waiting {
     fn lock(w: &Mutex<Waiting>) -> std::sync::MutexGuard<'_, Waiting> {
         w.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lists a connection as the newest one waiting; returns its key.
+    fn add(&mut self, evict: &Arc<Notify>) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.conns.insert(id, evict.clone());
+        id
     }
 }
 
@@ -170,37 +179,34 @@ async fn run(
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
-        // Every slot taken: the oldest connection still sending its request
-        // head gives its slot up, so that slow or silent clients past the
-        // cap cannot keep a scrape waiting for their timeouts.
+        // Every slot taken: the oldest connection between requests gives
+        // its slot up, so that slow, silent or idle clients past the cap
+        // cannot keep a scrape waiting for their timeouts.
         if slots.available_permits() == 0
             && let Some((_, evict)) = Waiting::lock(&waiting).conns.pop_first()
         {
-            let _ = evict.send(());
+            evict.notify_one();
         }
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p?,
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
-        let (evict_tx, mut evict_rx) = oneshot::channel();
-        let id = {
-            let mut w = Waiting::lock(&waiting);
-            let id = w.next;
-            w.next += 1;
-            w.conns.insert(id, evict_tx);
-            id
-        };
+        let evict = Arc::new(Notify::new());
+        let key = Arc::new(AtomicU64::new(Waiting::lock(&waiting).add(&evict)));
         let registry = registry.clone();
         let waiting = waiting.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            let w = waiting.clone();
+            let (w, k, e) = (waiting.clone(), key.clone(), evict.clone());
             let svc = service_fn(move |req: Request<Incoming>| {
-                // A whole request head has come: no longer evictable.
-                Waiting::lock(&w).conns.remove(&id);
+                // A whole request head has come: not evictable while it is
+                // answered (synchronously, here), then idle again, as the
+                // newest.
+                Waiting::lock(&w).conns.remove(&k.load(Ordering::Relaxed));
                 let r = respond(&registry, &req);
+                k.store(Waiting::lock(&w).add(&e), Ordering::Relaxed);
                 async move { Ok::<_, Infallible>(r) }
             });
             let conn = http1::Builder::new()
@@ -214,8 +220,7 @@ async fn run(
             tokio::select! {
                 _ = conn.as_mut() => {}
                 _ = &mut deadline => {}
-                // Evicted (a dropped sender, once served, is no eviction).
-                Ok(()) = &mut evict_rx => {}
+                _ = evict.notified() => {}
                 _ = stop.changed() => {
                     // Finish the request in flight, then close.
                     conn.as_mut().graceful_shutdown();
@@ -225,7 +230,9 @@ async fn run(
                     }
                 }
             }
-            Waiting::lock(&waiting).conns.remove(&id);
+            Waiting::lock(&waiting)
+                .conns
+                .remove(&key.load(Ordering::Relaxed));
         });
         // Reap finished connection tasks as we go.
         while tasks.try_join_next().is_some() {}

@@ -798,6 +798,43 @@ fn a_client_past_the_connection_cap_evicts_a_silent_one() {
 }
 
 #[test]
+fn an_idle_keep_alive_client_gives_its_slot_up_too() {
+    let _l = lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Timeouts longer than a client's read timeout (30 s): B is served
+    // only if A is evicted.
+    let serve = Serve::start(
+        "unmatched = \"drop\"\n[server]\nmax_connections = 1\nheader_timeout_seconds = 60\n\
+         connection_timeout_seconds = 120\n",
+        dir.path(),
+    );
+    serve.metrics_after(1);
+    // A: one whole request, kept alive, answered, then idle.
+    let mut a = TcpStream::connect(serve.addr).expect("connect A");
+    a.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send A");
+    a.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut answer = [0u8; 256];
+    let n = a.read(&mut answer).expect("A's answer");
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &answer[..n]
+    );
+    let (status, _, _) = get(serve.addr, "/healthz", "*/*");
+    assert_eq!(status, 200);
+    a.set_nonblocking(true).expect("nonblocking");
+    let mut rest = Vec::new();
+    let closed = a.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok(),
+        "A was still open when B was served: {closed:?}"
+    );
+    assert!(serve.stop().success());
+}
+
+#[test]
 fn bad_configs_and_busy_ports_are_one_line_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str]| {

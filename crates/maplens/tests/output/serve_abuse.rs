@@ -1,5 +1,5 @@
 //! `maplens serve` under abuse, on loopback: slow clients (a header byte a
-//! second), silent ones, 1 MiB headers, garbage, HTTP/0.9, a bad method,
+//! second), silent ones, idle keep-alive ones, 1 MiB headers, garbage, HTTP/0.9, a bad method,
 //! absurd `Content-Length`s, other paths, a 100 MiB body, and four times
 //! the connection cap at once. The exporter stays up, its RSS stays under a
 //! bound, its descriptors come back, and a `/metrics` scrape keeps
@@ -26,35 +26,77 @@ const SCRAPE_BUDGET: Duration = Duration::from_secs(10);
 /// (64 connections of at most 16 KiB of head each) above its idle size.
 const RSS_BOUND_KB: u64 = 64 * 1024;
 
-/// Whether the peer has closed (or answered: every answer here ends the
-/// exchange), without blocking.
-fn closed(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 512];
-    match s.read(&mut buf) {
-        Ok(_answered_or_eof) => true,
-        Err(e) => e.kind() != ErrorKind::WouldBlock,
+/// How a held connection abuses its slot.
+#[derive(Clone, Copy, PartialEq)]
+enum Held {
+    /// Sends a request head a byte a second (slowloris).
+    Slow,
+    /// Sends nothing.
+    Silent,
+    /// Sends one whole keep-alive request, reads the answer, then idles.
+    Idle,
+}
+
+/// A held connection: its stream, bytes sent, whether it was answered.
+struct Conn {
+    s: TcpStream,
+    how: Held,
+    sent: usize,
+    answered: bool,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr, how: Held) -> Conn {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        if how == Held::Idle {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("send");
+        }
+        s.set_nonblocking(true).expect("nonblocking");
+        Conn {
+            s,
+            how,
+            sent: 0,
+            answered: false,
+        }
+    }
+
+    /// One second of abuse; false once the server has closed it (an
+    /// answer to a slow or silent one ends it too: a 408 or a 400).
+    fn tick(&mut self) -> bool {
+        const HEAD: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+        let mut buf = [0u8; 512];
+        let open = match self.s.read(&mut buf) {
+            Ok(0) => false,
+            Ok(_answer) if self.how == Held::Idle && !self.answered => {
+                self.answered = true;
+                true
+            }
+            Ok(_answer) => false,
+            Err(e) => e.kind() == ErrorKind::WouldBlock,
+        };
+        if !open {
+            return false;
+        }
+        if self.how == Held::Slow {
+            let byte = &HEAD[self.sent % HEAD.len()..][..1];
+            self.sent += 1;
+            return self.s.write_all(byte).is_ok();
+        }
+        true
     }
 }
 
-/// Holds `HELD` connections: even ones send a request head a byte a
-/// second (slowloris), odd ones nothing. A closed one is reopened at once.
-/// Returns how many were closed by the server.
+/// Holds `HELD` connections, a third of each kind ([`Held`]); a closed one
+/// is reopened at once. Returns how many were closed by the server.
 fn hold(addr: SocketAddr, stop: &AtomicBool) -> u64 {
-    const HEAD: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
-    let open = || {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_nonblocking(true).expect("nonblocking");
-        (s, 0usize)
-    };
-    let mut conns: Vec<(TcpStream, usize)> = (0..HELD).map(|_| open()).collect();
+    let kinds = [Held::Slow, Held::Silent, Held::Idle];
+    let mut conns: Vec<Conn> = (0..HELD).map(|i| Conn::open(addr, kinds[i % 3])).collect();
     let mut reopened = 0;
     while !stop.load(Ordering::Relaxed) {
-        for (i, c) in conns.iter_mut().enumerate() {
-            let gone = closed(&mut c.0)
-                || (i % 2 == 0 && c.0.write_all(&HEAD[c.1 % HEAD.len()..][..1]).is_err());
-            c.1 += 1;
-            if gone {
-                *c = open();
+        for c in &mut conns {
+            if !c.tick() {
+                *c = Conn::open(addr, c.how);
                 reopened += 1;
             }
         }
@@ -232,8 +274,8 @@ fn the_exporter_stays_up_bounded_and_answering_under_abuse() {
         rounds.load(Ordering::Relaxed) >= 1,
         "no malformed round ended"
     );
-    // The slow and silent clients were closed by the server (evicted or
-    // timed out), not merely left waiting.
+    // The slow, silent and idle clients were closed by the server
+    // (evicted or timed out), not merely left waiting.
     assert!(reopened >= HELD as u64, "only {reopened} were closed");
     assert!(rss_max < RSS_BOUND_KB, "RSS reached {rss_max} kB");
 
