@@ -310,3 +310,35 @@ fn scrape(addr: SocketAddr) -> Result<(), String> {
         Err(_) => Err(format!("no answer within {SCRAPE_BUDGET:?}")),
     }
 }
+
+#[test]
+fn max_header_bytes_is_the_limit_on_a_request_head() {
+    let _l = lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = |filler: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fill: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(filler)
+        )
+    };
+    // 12 KiB of head: under the default (16 KiB), over 8192.
+    let twelve = head(12 << 10);
+    let default = Serve::start("unmatched = \"drop\"\n", dir.path());
+    assert_eq!(
+        http(default.addr, twelve.as_bytes()).expect("answer").0,
+        200
+    );
+    assert!(default.stop().success());
+    let small = Serve::start(
+        "unmatched = \"drop\"\n[server]\nmax_header_bytes = 8192\n",
+        dir.path(),
+    );
+    // (The server may reset the connection after its answer: the head's
+    // rest is unread.)
+    assert_eq!(abuse(small.addr, twelve.as_bytes(), 0), Some(431));
+    assert_eq!(
+        http(small.addr, head(4096).as_bytes()).expect("answer").0,
+        200
+    );
+    assert!(small.stop().success());
+}
