@@ -99,12 +99,21 @@ impl Default for Collect {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
-    /// Connections served at once; more wait in the kernel's backlog.
+    /// Connections served at once (64). With every slot taken, a new
+    /// client evicts the oldest connection between requests (its first
+    /// request head not yet whole, or idle after an answer); only while
+    /// every slot is answering a request do more clients wait in the
+    /// kernel's backlog.
     pub max_connections: usize,
-    /// Seconds a connection may take to send its request headers.
+    /// Seconds a connection may take to send each request head (5), a
+    /// total, not a time between bytes: a client sending a byte a second
+    /// is closed after it.
     pub header_timeout_seconds: f64,
-    /// Seconds a whole connection may live.
+    /// Seconds a whole connection may live (30).
     pub connection_timeout_seconds: f64,
+    /// Bytes a connection may buffer of a request head, 8192 to 1 MiB
+    /// (16384); a larger head is answered 431 and the connection closed.
+    pub max_header_bytes: usize,
 }
 
 impl Default for Server {
@@ -113,6 +122,7 @@ impl Default for Server {
             max_connections: 64,
             header_timeout_seconds: 5.0,
             connection_timeout_seconds: 30.0,
+            max_header_bytes: 16 << 10,
         }
     }
 }
@@ -239,6 +249,13 @@ impl Config {
                 self.server.max_connections
             );
         }
+        // hyper's minimum buffer is 8192 bytes (it asserts so).
+        if !(8192..=1 << 20).contains(&self.server.max_header_bytes) {
+            anyhow::bail!(
+                "server.max_header_bytes must be 8192 to 1048576, not {}",
+                self.server.max_header_bytes
+            );
+        }
         for g in &self.groups {
             if g.name.is_empty() {
                 anyhow::bail!("a [[group]] has an empty name");
@@ -312,6 +329,11 @@ cgroup = "web\\.service$"
         let s = e.to_string();
         assert!(s.starts_with("line 4: bad regex '('"), "{s}");
         assert!(!s.contains('\n'), "{s}");
+        let e = Config::parse("[server]\nmax_header_bytes = 100\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "server.max_header_bytes must be 8192 to 1048576, not 100"
+        );
         let e = Config::parse("colect = 1\n").unwrap_err().to_string();
         assert!(e.starts_with("line 1: unknown field `colect`"), "{e}");
     }

@@ -1,11 +1,14 @@
 //! The HTTP side: hyper 1.x HTTP/1.1 on a current-thread tokio runtime.
 //!
 //! Hardened for an exporter that may be reachable by more than Prometheus:
-//! - a cap on connections served at once (a semaphore taken before
-//!   `accept`, so extra clients wait in the kernel's backlog and cost
-//!   nothing here);
-//! - a timeout for the request headers (slowloris) and one for the whole
-//!   connection;
+//! - a cap on connections served at once (a semaphore); when every slot
+//!   is taken, a new client evicts the oldest connection between requests
+//!   (its first request head not yet whole, or idle after an answer), so
+//!   slow, silent or idle clients past the cap cannot make a scrape wait
+//!   for their timeouts; extra clients wait in the kernel's backlog (and
+//!   cost nothing here) only while every slot is answering a request;
+//! - a timeout for the request headers (slowloris), a size limit on them
+//!   (431 past it) and a timeout for the whole connection;
 //! - two paths, `/metrics` and `/healthz`, `GET` and `HEAD` only; a request
 //!   that announces a body is refused with 413 before it is read;
 //! - no panic on any request: the handler returns a response for every
@@ -16,9 +19,11 @@
 //! The handler never touches `/proc`: it encodes the last complete
 //! collection, which the collector's own threads publish.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -30,7 +35,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::Server as Limits;
 use crate::metrics::{Format, encode};
@@ -110,6 +115,29 @@ pub fn serve(
     rt.block_on(run(addr, Arc::new(registry), limits.clone(), ready))
 }
 
+/// The connections between requests (before their first request head
+/// is whole, or idle after an answer), oldest first, each with the means
+/// to close it: the ones a new client may evict when every slot is taken.
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    conns: BTreeMap<u64, Arc<Notify>>,
+}
+
+impl Waiting {
+    fn lock(w: &Mutex<Waiting>) -> std::sync::MutexGuard<'_, Waiting> {
+        w.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lists a connection as the newest one waiting; returns its key.
+    fn add(&mut self, evict: &Arc<Notify>) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.conns.insert(id, evict.clone());
+        id
+    }
+}
+
 async fn run(
     addr: SocketAddr,
     registry: Arc<Registry>,
@@ -121,18 +149,24 @@ async fn run(
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     ready(listener.local_addr()?);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let waiting = Arc::new(Mutex::new(Waiting::default()));
     let header_timeout = Duration::from_secs_f64(limits.header_timeout_seconds);
     let conn_timeout = Duration::from_secs_f64(limits.connection_timeout_seconds);
+    let max_buf = limits.max_header_bytes;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p?,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        };
+        // Wait for a free slot only while every connection holding one is
+        // being served: then extra clients wait in the kernel's backlog.
+        if slots.available_permits() == 0 && Waiting::lock(&waiting).conns.is_empty() {
+            tokio::select! {
+                p = slots.clone().acquire_owned() => drop(p?),
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
@@ -145,18 +179,40 @@ async fn run(
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
+        // Every slot taken: the oldest connection between requests gives
+        // its slot up, so that slow, silent or idle clients past the cap
+        // cannot keep a scrape waiting for their timeouts.
+        if slots.available_permits() == 0
+            && let Some((_, evict)) = Waiting::lock(&waiting).conns.pop_first()
+        {
+            evict.notify_one();
+        }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let evict = Arc::new(Notify::new());
+        let key = Arc::new(AtomicU64::new(Waiting::lock(&waiting).add(&evict)));
         let registry = registry.clone();
+        let waiting = waiting.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let _permit = permit;
+            let (w, k, e) = (waiting.clone(), key.clone(), evict.clone());
             let svc = service_fn(move |req: Request<Incoming>| {
+                // A whole request head has come: not evictable while it is
+                // answered (synchronously, here), then idle again, as the
+                // newest.
+                Waiting::lock(&w).conns.remove(&k.load(Ordering::Relaxed));
                 let r = respond(&registry, &req);
+                k.store(Waiting::lock(&w).add(&e), Ordering::Relaxed);
                 async move { Ok::<_, Infallible>(r) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .max_buf_size(16 << 10)
+                .max_buf_size(max_buf)
                 .serve_connection(TokioIo::new(stream), svc);
             let mut conn = std::pin::pin!(conn);
             let deadline = tokio::time::sleep(conn_timeout);
@@ -164,6 +220,7 @@ async fn run(
             tokio::select! {
                 _ = conn.as_mut() => {}
                 _ = &mut deadline => {}
+                _ = evict.notified() => {}
                 _ = stop.changed() => {
                     // Finish the request in flight, then close.
                     conn.as_mut().graceful_shutdown();
@@ -173,9 +230,15 @@ async fn run(
                     }
                 }
             }
+            Waiting::lock(&waiting)
+                .conns
+                .remove(&key.load(Ordering::Relaxed));
         });
         // Reap finished connection tasks as we go.
         while tasks.try_join_next().is_some() {}
+        // Let the new connection read the request it may have sent already
+        // before the next accept can evict it.
+        tokio::task::yield_now().await;
     }
     drop(listener);
     let _ = stop_tx.send(true);

@@ -1,7 +1,8 @@
 //! `maplens check TARGET…`: findings that tell a person what to fix, for a
 //! terminal (table), scripts (JSON) and CI (SARIF 2.1.0).
 
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -29,7 +30,7 @@ pub struct Args {
     /// PIDs, `self`, process names, maps/smaps files, `-` (stdin), or
     /// /proc/PID-like directories.
     #[arg(required = true, value_name = "TARGET")]
-    pub targets: Vec<String>,
+    pub targets: Vec<OsString>,
     /// Read processes (and meminfo, vm.max_map_count) from this copy of /proc.
     #[arg(long, value_name = "DIR")]
     pub proc_root: Option<PathBuf>,
@@ -98,7 +99,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
             Err(e) => {
                 let msg = format!("{e:#}");
                 eprintln!("maplens: error: {}", crate::render::term(&msg));
-                failed.push(word.clone());
+                failed.push(Path::new(word).display().to_string());
             }
         }
     }
@@ -115,9 +116,10 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     Ok(done.iter().any(|c| !c.outcome.findings.is_empty()))
 }
 
-fn check_one(word: &str, opts: &source::Options, args: &Args) -> anyhow::Result<Checked> {
-    let target = Target::parse(word);
-    let snap = source::load(&target, opts).with_context(|| format!("target '{word}'"))?;
+fn check_one(word: &OsStr, opts: &source::Options, args: &Args) -> anyhow::Result<Checked> {
+    let target = Target::parse_os(word);
+    let snap = source::load(&target, opts)
+        .with_context(|| format!("target '{}'", Path::new(word).display()))?;
     let cl = classify(&snap);
     let system = snap.system.clone();
     let copts = CheckOptions {
@@ -127,7 +129,7 @@ fn check_one(word: &str, opts: &source::Options, args: &Args) -> anyhow::Result<
     };
     let outcome = check::evaluate(&snap, &cl, &copts);
     Ok(Checked {
-        word: word.to_owned(),
+        word: Path::new(word).display().to_string(),
         snap,
         outcome,
     })

@@ -85,7 +85,9 @@ fn from_recording(r: &RecordingRef) -> anyhow::Result<(Snapshot, Series)> {
 
 /// Runs `html`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let as_recording = match args.target.target.as_deref() {
+    // A recording is named by a UTF-8 path (`rec.db:PID`); any other word
+    // is a target.
+    let as_recording = match args.target.target.as_deref().and_then(|w| w.to_str()) {
         Some(word) => recording_ref(word)?,
         None => None,
     };

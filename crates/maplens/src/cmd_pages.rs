@@ -2,6 +2,7 @@
 //! present, swapped, exclusive, file/shared; with `--content`, which are
 //! zeros or duplicates.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -61,10 +62,13 @@ pub fn live_pid(t: &TargetArgs) -> anyhow::Result<u32> {
         .as_deref()
         .context("no target given: name a PID, `self` or a process name")?;
     let opts = t.options();
-    match Target::parse(word) {
+    match Target::parse_os(word) {
         Target::Pid(p) => Ok(p),
         Target::Name(n) => Ok(source::find_by_name(&opts.proc_root, &n)?),
-        _ => bail!("{word}: page figures need a running process (a PID or a name), not a file"),
+        _ => bail!(
+            "{}: page figures need a running process (a PID or a name), not a file",
+            Path::new(word).display()
+        ),
     }
 }
 

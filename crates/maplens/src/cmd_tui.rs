@@ -9,7 +9,6 @@ use maplens_core::source::{self, Target};
 use maplens_tui::widgets::Theme;
 
 use crate::common::TargetArgs;
-use crate::samples::live_pid;
 
 /// Arguments of `maplens tui`.
 #[derive(clap::Args, Debug, Clone)]
@@ -43,14 +42,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     // A process (by PID or by name) is followed by its PID through the
     // collector `watch` and `serve` use; files and bundles do not change.
-    let word = args.target.target.as_deref().unwrap_or_default();
-    let live = matches!(
-        args.target.target.as_deref().map(Target::parse),
-        Some(Target::Pid(_) | Target::Name(_))
-    );
-    let pid = match live {
-        true => live_pid(word, &args.target.options().proc_root)?,
-        false => None,
+    let proc_root = args.target.options().proc_root;
+    let pid = match args.target.target.as_deref().map(Target::parse_os) {
+        Some(Target::Pid(p)) => Some(p),
+        Some(Target::Name(n)) => Some(source::find_by_name(&proc_root, &n)?),
+        _ => None,
     };
     let (snap, reload): (_, Option<maplens_tui::Reload>) = match pid {
         Some(pid) => {

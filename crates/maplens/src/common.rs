@@ -1,6 +1,7 @@
 //! Pieces every subcommand shares: target arguments, loading, output
 //! format, units, and turning errors into one line and an exit code.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use maplens_core::source::{self, Target};
 pub struct TargetArgs {
     /// PID, `self`, process name, maps/smaps file, `-` (stdin), or a
     /// /proc/PID-like directory.
-    pub target: Option<String>,
+    pub target: Option<OsString>,
     /// Read processes from this copy of /proc instead of /proc.
     #[arg(long, value_name = "DIR", global = true)]
     pub proc_root: Option<PathBuf>,
@@ -45,7 +46,7 @@ impl TargetArgs {
             .target
             .as_deref()
             .context("no target given: name a PID, `self`, a process name or a file")?;
-        let target = Target::parse(word);
+        let target = Target::parse_os(word);
         let mut opts = self.options();
         opts.threads = threads;
         opts.rollup = rollup;

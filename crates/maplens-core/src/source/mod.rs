@@ -85,17 +85,49 @@ impl Target {
                 pid: Some(pid),
             };
         }
-        if p.is_dir() {
-            Target::Dir(p.to_owned())
-        } else if p.is_file() && bundle::is_bundle(p) {
-            Target::Bundle {
-                path: p.to_owned(),
-                pid: None,
-            }
+        if let Some(t) = Target::dir_or_bundle(p) {
+            t
         } else if p.exists() || word.contains('/') {
             Target::File(p.to_owned())
         } else {
             Target::Name(word.to_owned())
+        }
+    }
+}
+
+impl Target {
+    /// [`Target::parse`] of a word that need not be UTF-8 (a file name is
+    /// bytes). A word that is not UTF-8 is no PID, `self` nor `-`: it is a
+    /// directory, a bundle or else a file, whether or not it exists (so that
+    /// the error names it).
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use std::os::unix::ffi::OsStrExt;
+    /// use maplens_core::source::Target;
+    /// assert_eq!(Target::parse_os(OsStr::new("1234")), Target::Pid(1234));
+    /// let odd = OsStr::from_bytes(b"/tmp/no-such-\xff");
+    /// assert_eq!(Target::parse_os(odd), Target::File(odd.into()));
+    /// ```
+    pub fn parse_os(word: &std::ffi::OsStr) -> Target {
+        if let Some(w) = word.to_str() {
+            return Target::parse(w);
+        }
+        let p = Path::new(word);
+        Target::dir_or_bundle(p).unwrap_or_else(|| Target::File(p.to_owned()))
+    }
+
+    /// An existing directory, or a file that starts like a bundle.
+    fn dir_or_bundle(p: &Path) -> Option<Target> {
+        if p.is_dir() {
+            Some(Target::Dir(p.to_owned()))
+        } else if p.is_file() && bundle::is_bundle(p) {
+            Some(Target::Bundle {
+                path: p.to_owned(),
+                pid: None,
+            })
+        } else {
+            None
         }
     }
 }

@@ -7,11 +7,13 @@ mod json;
 #[path = "../common/leaks.rs"]
 mod leaks;
 
+mod churn;
 mod damon;
 mod deleted_names;
 mod deleted_scans;
 mod diff;
 mod elf_segments;
+mod hostile_text;
 mod html;
 mod layouts;
 mod manners;
@@ -21,6 +23,7 @@ mod pages;
 mod plot;
 mod readme;
 mod serve;
+mod serve_abuse;
 mod tui;
 mod watch;
 mod widths;

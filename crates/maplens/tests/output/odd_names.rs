@@ -26,7 +26,7 @@ const NAMES: &[&[u8]] = &[
 
 /// Bytes a terminal would act on: C0 controls but `\n` (and `\t`), DEL,
 /// and (decoded) C1 and the bidirectional controls.
-fn hazards(out: &[u8]) -> Vec<String> {
+pub(crate) fn hazards(out: &[u8]) -> Vec<String> {
     let mut bad = Vec::new();
     for (i, &b) in out.iter().enumerate() {
         if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f {

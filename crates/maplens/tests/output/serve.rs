@@ -21,7 +21,7 @@ use serde_json::Value;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -49,13 +49,13 @@ fn repo() -> PathBuf {
 }
 
 /// A running `maplens serve`, ended (SIGTERM) on drop.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Serve {
-    fn start(config: &str, dir: &Path) -> Serve {
+    pub(crate) fn start(config: &str, dir: &Path) -> Serve {
         let cfg = dir.join("serve.toml");
         std::fs::write(&cfg, config).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_maplens"))
@@ -81,7 +81,7 @@ impl Serve {
     }
 
     /// `/metrics` in the text format, once a collection has completed.
-    fn metrics_after(&self, collections: u64) -> String {
+    pub(crate) fn metrics_after(&self, collections: u64) -> String {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             let (status, _, body) = get(self.addr, "/metrics", "text/plain");
@@ -96,7 +96,7 @@ impl Serve {
     }
 
     /// Ends it with SIGTERM and returns its exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         term(&self.child);
         let until = Instant::now() + Duration::from_secs(30);
         loop {
@@ -123,7 +123,7 @@ fn term(child: &Child) {
 
 /// One HTTP/1.1 exchange on a fresh connection (`Connection: close`):
 /// status, headers, body (chunked bodies decoded).
-fn http(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String, Vec<u8>)> {
+pub(crate) fn http(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.write_all(request)?;
@@ -164,7 +164,7 @@ fn http(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String, Vec<u
     Ok((status, head, body))
 }
 
-fn get(addr: SocketAddr, path: &str, accept: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn get(addr: SocketAddr, path: &str, accept: &str) -> (u16, String, Vec<u8>) {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
     );
@@ -172,11 +172,34 @@ fn get(addr: SocketAddr, path: &str, accept: &str) -> (u16, String, Vec<u8>) {
 }
 
 /// The value of the one sample `series` (name and labels as printed).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         let rest = l.strip_prefix(series)?;
         rest.strip_prefix(' ')?.trim().parse().ok()
     })
+}
+
+/// A `/proc/PID/status` figure in kB (`VmRSS:`, `VmHWM:`).
+pub(crate) fn status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .expect("a status line in kB")
+}
+
+/// The open descriptors of a process, counted `n` times 50 ms apart (a
+/// collection in progress holds a few for a moment).
+pub(crate) fn fds(pid: u32, n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .expect("fd dir")
+                .count()
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -748,7 +771,7 @@ fn the_server_refuses_what_it_does_not_serve_and_survives_a_load() {
 }
 
 #[test]
-fn a_client_past_the_connection_cap_waits_for_a_slot() {
+fn a_client_past_the_connection_cap_evicts_a_silent_one() {
     let _l = lock();
     let dir = tempfile::tempdir().expect("tempdir");
     let serve = Serve::start(
@@ -758,12 +781,16 @@ fn a_client_past_the_connection_cap_waits_for_a_slot() {
     serve.metrics_after(1);
     // A holds the only slot and sends nothing (a slow client).
     let mut a = TcpStream::connect(serve.addr).expect("connect A");
-    // B is accepted only once A's slot is free: after the header timeout
-    // has closed A.
+    // B takes A's slot: A has not sent a request head, so it is evicted
+    // (before, B waited for the header timeout to close A).
+    b_is_served_and_a_closed(serve, &mut a);
+}
+
+/// B's request is answered, and then, without waiting, A must be closed
+/// already (EOF, perhaps after a 408), not merely quiet (WouldBlock).
+fn b_is_served_and_a_closed(serve: Serve, a: &mut TcpStream) {
     let (status, _, _) = get(serve.addr, "/healthz", "*/*");
     assert_eq!(status, 200);
-    // Without waiting: A must be closed already (EOF, perhaps after a
-    // 408), not merely quiet (WouldBlock).
     a.set_nonblocking(true).expect("nonblocking");
     let mut rest = Vec::new();
     let closed = a.read_to_end(&mut rest);
@@ -772,6 +799,34 @@ fn a_client_past_the_connection_cap_waits_for_a_slot() {
         "A was still open when B was served: {closed:?}"
     );
     assert!(serve.stop().success());
+}
+
+#[test]
+fn an_idle_keep_alive_client_gives_its_slot_up_too() {
+    let _l = lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Timeouts longer than a client's read timeout (30 s): B is served
+    // only if A is evicted.
+    let serve = Serve::start(
+        "unmatched = \"drop\"\n[server]\nmax_connections = 1\nheader_timeout_seconds = 60\n\
+         connection_timeout_seconds = 120\n",
+        dir.path(),
+    );
+    serve.metrics_after(1);
+    // A: one whole request, kept alive, answered, then idle.
+    let mut a = TcpStream::connect(serve.addr).expect("connect A");
+    a.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send A");
+    a.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut answer = [0u8; 256];
+    let n = a.read(&mut answer).expect("A's answer");
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &answer[..n]
+    );
+    b_is_served_and_a_closed(serve, &mut a);
 }
 
 #[test]
