@@ -221,6 +221,13 @@ pub enum SourceError {
     /// The directory holds neither maps nor smaps.
     #[error("{0}: holds no maps, smaps or smaps_rollup file")]
     EmptyDir(PathBuf),
+    /// A live process's smaps and smaps_rollup disagreed three readings
+    /// in a row: it keeps replacing its address space (exec) as it is read.
+    #[error(
+        "{0}: the address space changed while it was read, three times (the process \
+         keeps exec-ing or is exiting); read it again"
+    )]
+    Unsteady(PathBuf),
     /// A maps / smaps / smaps_rollup file (or standard input) held no
     /// region: it is some other kind of file.
     #[error(
@@ -517,7 +524,34 @@ fn nonempty(name: &str, snap: Snapshot) -> Result<Snapshot, SourceError> {
 
 /// Loads a `/proc/PID`-like directory. `live` selects the messages for a
 /// running process (exited, permission).
+///
+/// A live process that execs while it is read can hand out an empty smaps
+/// (its old address space already gone) beside a full smaps_rollup (read a
+/// moment later, of the new one): that reading is taken again, up to three
+/// times, rather than passed off as a rollup-only target. If the process
+/// still shows no regions, the rollup of another moment is dropped and the
+/// answer is what it is for a process without an address space.
 pub fn load_dir(
+    dir: &Path,
+    pid: Option<u32>,
+    live: bool,
+    opts: &Options,
+) -> Result<Snapshot, SourceError> {
+    let torn = |s: &Snapshot| live && opts.smaps && s.regions.is_empty() && s.rollup.is_some();
+    let mut snap = load_dir_once(dir, pid, live, opts)?;
+    for _ in 0..2 {
+        if !torn(&snap) {
+            return Ok(snap);
+        }
+        snap = load_dir_once(dir, pid, live, opts)?;
+    }
+    if torn(&snap) {
+        return Err(SourceError::Unsteady(dir.to_owned()));
+    }
+    Ok(snap)
+}
+
+fn load_dir_once(
     dir: &Path,
     pid: Option<u32>,
     live: bool,

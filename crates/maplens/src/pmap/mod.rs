@@ -338,6 +338,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let code = match result.and_then(|c| out.flush().map(|()| c)) {
         Ok(c) => c,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<ReadError>()) => {
+            warnx(&e.to_string());
+            1
+        }
         Err(e) => {
             warnx(&format!("write error: {e}"));
             1
@@ -473,7 +477,7 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
             facts.tgid,
             if smaps { "smaps" } else { "maps" }
         );
-        let mut file = match std::fs::File::open(&path) {
+        let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(_) => {
                 ret |= 1;
@@ -485,6 +489,9 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
             start_stack: Some(facts.start_stack),
             shm: Shm::Minor(minor),
         };
+        // A read that fails part-way (the process exited) names the file;
+        // procps would print the part it had as if it were all.
+        let mut file = Named { file, path: &path };
         render(&mut file, out, style, &ctx, &mut persist)?;
     }
     if missing {
@@ -663,4 +670,35 @@ fn run_bundle(
     let measured = render(&mut io::Cursor::new(text), out, style, &ctx, &mut persist)?;
     note_unmeasured(measured, b.origin(pid).as_bytes());
     Ok(0)
+}
+
+/// A `/proc` file whose read errors carry its path.
+struct Named<'a> {
+    file: std::fs::File,
+    path: &'a str,
+}
+
+/// A read error of a [`Named`] file: "PATH: cause".
+#[derive(Debug)]
+struct ReadError(String);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl io::Read for Named<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf).map_err(|e| {
+            let why = if e.raw_os_error() == Some(3) {
+                "no such process (it exited while being read)".to_owned()
+            } else {
+                e.to_string()
+            };
+            io::Error::new(e.kind(), ReadError(format!("{}: {why}", self.path)))
+        })
+    }
 }

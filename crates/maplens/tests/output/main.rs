@@ -13,6 +13,7 @@ mod deleted_names;
 mod deleted_scans;
 mod diff;
 mod elf_segments;
+mod faults;
 mod hostile_text;
 mod html;
 mod layouts;

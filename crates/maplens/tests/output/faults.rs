@@ -1,0 +1,425 @@
+//! Live faults: a target that changes, exits or hides while it is read.
+//! Every run either succeeds with a result that adds up or fails with one
+//! line that names what could not be read; none panics or hangs.
+//!
+//! * a process that maps and unmaps thousands of regions a second, read by
+//!   `report`, `maps`, `pmap`, `top` and `watch` in a loop;
+//! * processes killed at random moments while `report` and `maps` read
+//!   them, and a process that keeps exec-ing into a new image;
+//! * `hidepid=2` in a mount namespace the test makes, read as another
+//!   user;
+//! * a text that arrives in short reads (a pipe written a few bytes at a
+//!   time) gives the same answer as the file.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::offline::{maplens, serial};
+
+/// A run's outcome: (exit code, stdout, stderr), after checking the manners
+/// every run must keep: it ends within `limit`, never panics, and a failure
+/// says why in one line.
+fn run_checked(args: &[&str], limit: Duration) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maplens"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn maplens");
+    // Drain both pipes while waiting: a report bigger than a pipe's buffer
+    // would otherwise block its writer forever.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            b
+        })
+    };
+    let out_t = drain(Box::new(child.stdout.take().unwrap()));
+    let err_t = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("maplens {args:?} hung for more than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stdout = String::from_utf8_lossy(&out_t.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_t.join().unwrap()).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "maplens {args:?} panicked: {stderr}"
+    );
+    let code = status.code().unwrap_or(-1);
+    // `maplens pmap` is procps pmap byte for byte: a process it cannot
+    // read gives no output at all and exit status 42, as procps does.
+    // (42: no such process; 1: its smaps could not be opened).
+    let pmap_silence =
+        args.first() == Some(&"pmap") && (code == 42 || code == 1) && stderr.is_empty();
+    if code != 0 && !pmap_silence {
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "maplens {args:?} failed ({code}) without a one-line error: {stderr:?}"
+        );
+        // pmap speaks as procps does: "pmap: …".
+        let who = if args.first() == Some(&"pmap") {
+            "pmap:"
+        } else {
+            "maplens"
+        };
+        assert!(stderr.starts_with(who), "{stderr}");
+    }
+    (code, stdout, stderr)
+}
+
+/// A Python child that keeps `n` one-page anonymous mappings, alternately
+/// read-only and read-write so that the kernel cannot merge them, and
+/// unmaps and maps them again as fast as it can. It prints one line when
+/// the first `n` exist.
+struct Churner(Child);
+
+impl Churner {
+    fn spawn(n: usize) -> Option<Churner> {
+        const SCRIPT: &str = r#"
+import mmap, sys
+n = int(sys.argv[1])
+ps = mmap.PAGESIZE
+maps = []
+for i in range(n):
+    m = mmap.mmap(-1, ps, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0))
+    maps.append(m)
+print("ready", flush=True)
+i = 0
+while True:
+    k = i % n
+    maps[k].close()
+    maps[k] = mmap.mmap(-1, ps * (1 + i % 3), prot=mmap.PROT_READ | (mmap.PROT_WRITE if k % 2 else 0))
+    if len(maps[k]) > ps and k % 2:
+        maps[k][0] = 1
+    i += 1
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", SCRIPT, &n.to_string()])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take()?)
+            .read_line(&mut line)
+            .ok()?;
+        (line.trim() == "ready").then_some(Churner(child))
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Churner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have_python() -> bool {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import mmap; mmap.PROT_READ")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with mmap is missing");
+    }
+    ok
+}
+
+/// The report's JSON adds up: its categories' sizes and RSS are its
+/// totals', and it saw regions.
+fn report_adds_up(doc: &Value) {
+    let t = &doc["totals"]["usage"];
+    let cats = doc["categories"].as_array().expect("categories");
+    for key in ["size", "rss", "regions"] {
+        let sum: u64 = cats
+            .iter()
+            .map(|c| c["usage"][key].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(Some(sum), t[key].as_u64(), "{key}: categories vs totals");
+    }
+    assert!(t["regions"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_process_churning_its_mappings_is_read_a_thousand_times() {
+    let _g = serial();
+    if !have_python() {
+        return;
+    }
+    let kid = Churner::spawn(3000).expect("churning child");
+    let pid = kid.pid();
+    let limit = Duration::from_secs(30);
+    // Runs of each command; 1,000 in all with the watch samples below.
+    let per = 160;
+    let mut failures = 0;
+    for _ in 0..per {
+        let (code, out, _) = run_checked(&[&pid, "--format", "json"], limit);
+        if code == 0 {
+            report_adds_up(&serde_json::from_str(&out).expect("report JSON"));
+        } else {
+            failures += 1;
+        }
+        let (code, out, _) = run_checked(&["maps", &pid, "--format", "csv"], limit);
+        if code == 0 {
+            let mut rows = out.lines();
+            let header = rows.next().expect("a header");
+            assert!(header.starts_with("START,"), "{header}");
+            let n = rows.count();
+            assert!(n > 1000, "{n} rows of a 3,000-region process");
+        } else {
+            failures += 1;
+        }
+        let (code, out, _) = run_checked(&["pmap", "-X", &pid], limit);
+        if code == 0 {
+            // pmap's last line is its total, as procps prints it.
+            assert!(out.lines().count() > 1000, "{}", out.len());
+        } else {
+            failures += 1;
+        }
+    }
+    for _ in 0..per {
+        let (code, _, _) = run_checked(&["top", "--format", "csv"], limit);
+        failures += usize::from(code != 0);
+    }
+    // watch: 200 samples of the churner, every one a full reading.
+    let (code, out, err) = run_checked(
+        &[
+            "watch",
+            &pid,
+            "--full",
+            "--interval",
+            "100ms",
+            "--duration",
+            "20s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let samples: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON sample"))
+        .collect();
+    assert!(samples.len() >= 50, "{} samples", samples.len());
+    for s in &samples {
+        let cats: u64 = s["categories"]
+            .as_array()
+            .expect("categories")
+            .iter()
+            .map(|c| c["usage"]["size"].as_u64().unwrap())
+            .sum();
+        assert_eq!(Some(cats), s["totals"]["size"].as_u64(), "{s}");
+    }
+    // The process is alive throughout: every read of it must succeed.
+    assert_eq!(failures, 0, "reads of a live churning process failed");
+}
+
+#[test]
+fn processes_killed_mid_read_give_one_line_or_a_result() {
+    let _g = serial();
+    let limit = Duration::from_secs(30);
+    let mut outcomes = [0usize; 2];
+    for i in 0..120u64 {
+        // A child with some threads and regions, killed after a few ms.
+        let mut kid = Command::new("sleep").arg("5").spawn().expect("spawn sleep");
+        let pid = kid.id().to_string();
+        let delay = Duration::from_micros(200 + (i * 997) % 4000);
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let _ = kid.kill();
+            let _ = kid.wait();
+        });
+        let args: &[&str] = match i % 3 {
+            0 => &[&pid, "--format", "json"],
+            1 => &["maps", &pid],
+            _ => &["pmap", "-x", &pid],
+        };
+        let (code, out, err) = run_checked(args, limit);
+        if code == 0 {
+            assert!(!out.is_empty(), "{args:?}: success with no output");
+            outcomes[0] += 1;
+        } else if err.is_empty() {
+            outcomes[1] += 1; // pmap's silence, as procps (exit 1 or 42)
+        } else {
+            assert!(
+                err.contains(&pid) || err.contains("no process"),
+                "{args:?}: the error names the process: {err}"
+            );
+            outcomes[1] += 1;
+        }
+        killer.join().unwrap();
+        // And after it is gone, always the same clear error.
+        let (code, _, err) = run_checked(&["maps", &pid], limit);
+        assert_ne!(code, 0);
+        assert!(err.contains(&pid), "{err}");
+    }
+    eprintln!(
+        "killed mid-read: {} read whole, {} one-line errors",
+        outcomes[0], outcomes[1]
+    );
+}
+
+#[test]
+fn a_process_that_keeps_execing_is_read_or_refused_cleanly() {
+    let _g = serial();
+    // One pid, a new image about every millisecond: the script execs the
+    // shell on itself, forever.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("again.sh");
+    std::fs::write(&script, "exec /bin/sh \"$0\"\n").unwrap();
+    let mut kid = Command::new("/bin/sh")
+        .arg(&script)
+        .spawn()
+        .expect("spawn sh");
+    let pid = kid.id().to_string();
+    let mut ok = 0;
+    for _ in 0..100 {
+        let (code, out, _) = run_checked(&[&pid, "--format", "json"], Duration::from_secs(30));
+        if code == 0 {
+            report_adds_up(&serde_json::from_str(&out).expect("report JSON"));
+            ok += 1;
+        }
+        run_checked(&["maps", &pid], Duration::from_secs(30));
+        run_checked(&["pmap", "-x", &pid], Duration::from_secs(30));
+    }
+    let _ = kid.kill();
+    let _ = kid.wait();
+    eprintln!("exec loop: {ok} of 100 reports read whole");
+}
+
+/// `hidepid=2` hides other users' processes: maplens, run as `nobody` on a
+/// proc mounted that way in a mount namespace of the test's own, says the
+/// process is not there (one line, non-zero), and `top` lists none of
+/// root's.
+#[test]
+fn hidepid_2_hides_other_users_processes() {
+    let _g = serial();
+    let unshare_ok = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let setpriv_ok = Command::new("setpriv").arg("--version").output().is_ok();
+    if !unshare_ok || !setpriv_ok {
+        // Needs CAP_SYS_ADMIN for the namespace: skipped as a plain user.
+        eprintln!("skipped: unshare --mount or setpriv unavailable");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir(&proc_dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_maplens");
+    let me = std::process::id();
+    let script = format!(
+        "mount -t proc -o hidepid=2 proc {p} || exit 97
+         setpriv --reuid 65534 --regid 65534 --clear-groups {bin} maps {me} --proc-root {p}; echo \"maps=$?\"
+         setpriv --reuid 65534 --regid 65534 --clear-groups {bin} top --proc-root {p} --format csv; echo \"top=$?\"",
+        p = proc_dir.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(97) {
+        eprintln!("skipped: cannot mount proc with hidepid=2: {stderr}");
+        return;
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("maps=1") || stdout.contains("maps=2"),
+        "{stdout}\n{stderr}"
+    );
+    let errs: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(&me.to_string()))
+        .collect();
+    assert_eq!(errs.len(), 1, "one line names the hidden pid: {stderr}");
+    assert!(stdout.contains("top=0"), "{stdout}\n{stderr}");
+    // top sees no process of root's: none of the rows is this test's pid.
+    for row in stdout.lines().skip_while(|l| !l.starts_with("pid")) {
+        assert!(
+            !row.starts_with(&format!("{me},")),
+            "root's process listed under hidepid=2: {row}"
+        );
+    }
+}
+
+/// A text that arrives a few bytes per read (a pipe fed slowly) gives the
+/// same answer as the file it came from.
+#[test]
+fn short_reads_change_nothing() {
+    let _g = serial();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/fixtures/vminfo__armhf-cat.smaps"
+    );
+    let text = std::fs::read(path).expect("fixture");
+    for args in [
+        vec!["maps", "-", "--format", "csv"],
+        vec!["-", "--format", "json"],
+    ] {
+        let from_file = maplens()
+            .args(args.iter().map(|a| if *a == "-" { path } else { a }))
+            .output()
+            .expect("run");
+        assert!(from_file.status.success());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_maplens"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = text.clone();
+        let writer = std::thread::spawn(move || {
+            let mut i = 0;
+            let mut step = 1;
+            while i < feed.len() {
+                let end = (i + step).min(feed.len());
+                stdin.write_all(&feed[i..end]).unwrap();
+                stdin.flush().unwrap();
+                i = end;
+                step = step % 61 + 1;
+                if i % 7 == 0 {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+        });
+        let out = child.wait_with_output().expect("output");
+        writer.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let norm = |b: &[u8]| {
+            // The origin names the file or `-`; nothing else may differ.
+            String::from_utf8_lossy(b).replace(path, "<stdin>")
+        };
+        assert_eq!(norm(&out.stdout), norm(&from_file.stdout), "{args:?}");
+    }
+}
