@@ -52,6 +52,10 @@ pub struct TextSink {
     rollup: Option<Smaps>,
     any_smaps: bool,
     keys: Option<Vec<String>>,
+    /// The carry ends inside a line already longer than
+    /// [`MAX_LINE`](parse::MAX_LINE): the rest of that line is counted, not
+    /// kept, so a line of any length costs at most 1 MiB of memory.
+    overlong: bool,
 }
 
 /// Where in `buf` (which begins at a line start) the last region that is
@@ -108,6 +112,7 @@ impl TextSink {
             rollup: None,
             any_smaps: false,
             keys: None,
+            overlong: false,
         }
     }
 
@@ -119,8 +124,34 @@ impl TextSink {
     }
 
     /// Takes the next piece of the text. Pieces may split lines and
-    /// regions anywhere; each whole region is parsed at once.
-    pub fn push(&mut self, piece: &[u8]) -> Result<(), TextError> {
+    /// regions anywhere; each whole region is parsed at once. A line longer
+    /// than [`MAX_LINE`](parse::MAX_LINE) is kept only up to that length
+    /// (the parser refuses it just the same), so memory stays bounded
+    /// whatever the input.
+    pub fn push(&mut self, mut piece: &[u8]) -> Result<(), TextError> {
+        if self.overlong {
+            let Some(i) = memchr::memchr(b'\n', piece) else {
+                return Ok(());
+            };
+            // The long line ends here; the parser meets its first
+            // MAX_LINE + 1 bytes and refuses it as it would the whole. (The
+            // byte offsets of the entries after it leave out the dropped
+            // bytes: they only size the region list.)
+            self.overlong = false;
+            self.carry.push(b'\n');
+            piece = &piece[i + 1..];
+        }
+        self.push_whole(piece)?;
+        // Bound the unfinished last line of the carry.
+        let line = memchr::memrchr(b'\n', &self.carry).map_or(0, |i| i + 1);
+        if self.carry.len() - line > parse::MAX_LINE + 1 {
+            self.carry.truncate(line + parse::MAX_LINE + 1);
+            self.overlong = true;
+        }
+        Ok(())
+    }
+
+    fn push_whole(&mut self, piece: &[u8]) -> Result<(), TextError> {
         if piece.is_empty() {
             return Ok(());
         }
@@ -361,6 +392,43 @@ mod tests {
         for t in texts {
             same_in_pieces(t);
         }
+    }
+
+    /// A line of 3 MiB (a header with a huge name, and junk without a
+    /// header) parses the same in pieces as whole, while the sink keeps no
+    /// more than 1 MiB of it.
+    #[test]
+    fn overlong_lines_parse_the_same_in_pieces_and_are_not_kept() {
+        let mut texts = Vec::new();
+        for (head, tail) in [
+            (&b"00402000-00403000 r--p 00000000 08:01 9 /"[..], &b""[..]),
+            (b"", b""),
+            (b"00402000-00403000 r--p 00000000 08:01 9 /", b"\nRss: 4 kB"),
+        ] {
+            let mut t = b"00400000-00401000 r-xp 00000000 08:01 7 /bin/x\nRss: 4 kB\n".to_vec();
+            t.extend_from_slice(head);
+            t.resize(t.len() + 3 * parse::MAX_LINE, b'x');
+            t.extend_from_slice(tail);
+            t.extend_from_slice(b"\n00500000-00501000 rw-p 00000000 00:00 0 \nRss: 8 kB\n");
+            texts.push(t);
+        }
+        for t in &texts {
+            for mode in [Mode::Lenient, Mode::Strict] {
+                let whole = Snapshot::from_text("t", t, mode).map_err(|e| e.to_string());
+                for n in [4096, 65536, 1 << 20, 3 << 20] {
+                    assert_eq!(chunked(t, n, mode), whole, "pieces of {n}, {mode:?}");
+                }
+            }
+            let mut sink = TextSink::new("t", Mode::Lenient);
+            let mut most = 0;
+            for piece in t.chunks(65536) {
+                sink.push(piece).unwrap();
+                most = most.max(sink.carry.len());
+            }
+            assert!(most <= parse::MAX_LINE + 65536 + 4096, "{most}");
+        }
+        let whole = Snapshot::from_text("t", &texts[0], Mode::Lenient).unwrap();
+        assert_eq!(whole.regions.len(), 2);
     }
 
     #[test]

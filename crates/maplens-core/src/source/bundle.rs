@@ -524,6 +524,42 @@ impl Bundle {
         Ok(Some(buf))
     }
 
+    /// Parses a process's region text (`smaps`, `maps`) into `snap` as it
+    /// is read from the bundle, a chunk at a time, so that memory follows
+    /// the regions and not the text (a bundle's `smaps` can be a bomb of one
+    /// endless line). `Ok(false)` when the bundle does not hold it.
+    fn stream_file(
+        &self,
+        pid: u32,
+        name: &str,
+        snap: &mut Snapshot,
+        mode: crate::parse::Mode,
+    ) -> Result<bool, SourceError> {
+        let key = format!("{pid}/{name}");
+        let Some(span) = self.files.get(normalize(&key)).copied() else {
+            return Ok(false);
+        };
+        let mut data = self
+            .data
+            .lock()
+            .map_err(|_| bad(&self.path, "a reader panicked"))?;
+        let truncated = |e: io::Error| bad(&self.path, format!("{key}: {e} (truncated bundle?)"));
+        data.seek(SeekFrom::Start(span.offset)).map_err(truncated)?;
+        let origin = format!("{}/{name}", self.origin(pid));
+        let mut sink = crate::model::TextSink::new(&origin, mode)
+            .with_size_hint(usize::try_from(span.size).unwrap_or(0));
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut left = span.size;
+        while left > 0 {
+            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            data.read_exact(&mut buf[..n]).map_err(truncated)?;
+            sink.push(&buf[..n])?;
+            left -= n as u64;
+        }
+        sink.finish(snap)?;
+        Ok(true)
+    }
+
     /// The raw bytes of a process's file (`smaps`, `maps`, `status`,
     /// `cmdline`, `comm`, `stat`, `task/TID/syscall`, …); `Ok(None)` when
     /// the bundle does not hold it.
@@ -608,24 +644,14 @@ impl Bundle {
             origin: origin.clone(),
             ..Snapshot::default()
         };
-        let mut got_regions = false;
-        let smaps = self.file(pid, "smaps")?;
-        if opts.smaps
-            && let Some(text) = &smaps
-        {
-            snap.add_text(&format!("{origin}/smaps"), text, opts.mode)?;
-            got_regions = true;
+        let mut got_regions = opts.smaps && self.stream_file(pid, "smaps", &mut snap, opts.mode)?;
+        if !got_regions {
+            got_regions = self.stream_file(pid, "maps", &mut snap, opts.mode)?;
         }
-        if !got_regions && let Some(text) = self.file(pid, "maps")? {
-            snap.add_text(&format!("{origin}/maps"), &text, opts.mode)?;
-            got_regions = true;
-        }
-        if !got_regions && let Some(text) = &smaps {
+        if !got_regions {
             // Asked for maps only, but an smemcap bundle has only smaps.
-            snap.add_text(&format!("{origin}/smaps"), text, opts.mode)?;
-            got_regions = true;
+            got_regions = self.stream_file(pid, "smaps", &mut snap, opts.mode)?;
         }
-        drop(smaps);
         if opts.smaps
             && let Some(text) = self.file(pid, "smaps_rollup")?
             && !text.is_empty()
