@@ -5,7 +5,11 @@
 #[path = "common/invariants.rs"]
 mod invariants;
 
+#[path = "common/seeds.rs"]
+mod seeds;
+
 use proptest::prelude::*;
+use seeds::{Mutation, apply, corpus};
 use std::path::Path;
 
 fn fixture_heads() -> Vec<Vec<u8>> {
@@ -23,14 +27,6 @@ fn fixture_heads() -> Vec<Vec<u8>> {
             d[..d.len().min(3000)].to_vec()
         })
         .collect()
-}
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    Set(usize, u8),
-    Insert(usize, Vec<u8>),
-    Delete(usize, usize),
-    Truncate(usize),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -56,24 +52,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 1usize..200).prop_map(|(i, n)| Mutation::Delete(i, n)),
         any::<usize>().prop_map(Mutation::Truncate),
     ]
-}
-
-fn apply(data: &mut Vec<u8>, m: &Mutation) {
-    let len = data.len().max(1);
-    match m {
-        Mutation::Set(i, b) if !data.is_empty() => data[i % len] = *b,
-        Mutation::Insert(i, v) => {
-            let at = i % (data.len() + 1);
-            data.splice(at..at, v.iter().copied());
-        }
-        Mutation::Delete(i, n) if !data.is_empty() => {
-            let at = i % len;
-            let end = (at + n).min(data.len());
-            data.drain(at..end);
-        }
-        Mutation::Truncate(i) => data.truncate(i % (data.len() + 1)),
-        _ => {}
-    }
 }
 
 proptest! {
@@ -212,19 +190,6 @@ fn fixture_bundles_whole_and_cut() {
 
 #[path = "common/elf_invariants.rs"]
 mod elf_invariants;
-
-/// The committed seed corpus of a fuzz target (`fuzz/corpus/NAME`), sorted.
-fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(name);
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
 
 /// A field of an ELF or program header worth setting to an edge value:
 /// (offset in the 64-bit layout, width).
