@@ -5,7 +5,11 @@
 #[path = "common/invariants.rs"]
 mod invariants;
 
+#[path = "common/seeds.rs"]
+mod seeds;
+
 use proptest::prelude::*;
+use seeds::{Mutation, apply, corpus};
 use std::path::Path;
 
 fn fixture_heads() -> Vec<Vec<u8>> {
@@ -23,14 +27,6 @@ fn fixture_heads() -> Vec<Vec<u8>> {
             d[..d.len().min(3000)].to_vec()
         })
         .collect()
-}
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    Set(usize, u8),
-    Insert(usize, Vec<u8>),
-    Delete(usize, usize),
-    Truncate(usize),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -56,24 +52,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 1usize..200).prop_map(|(i, n)| Mutation::Delete(i, n)),
         any::<usize>().prop_map(Mutation::Truncate),
     ]
-}
-
-fn apply(data: &mut Vec<u8>, m: &Mutation) {
-    let len = data.len().max(1);
-    match m {
-        Mutation::Set(i, b) if !data.is_empty() => data[i % len] = *b,
-        Mutation::Insert(i, v) => {
-            let at = i % (data.len() + 1);
-            data.splice(at..at, v.iter().copied());
-        }
-        Mutation::Delete(i, n) if !data.is_empty() => {
-            let at = i % len;
-            let end = (at + n).min(data.len());
-            data.drain(at..end);
-        }
-        Mutation::Truncate(i) => data.truncate(i % (data.len() + 1)),
-        _ => {}
-    }
 }
 
 proptest! {
@@ -207,5 +185,123 @@ fn fixture_bundles_whole_and_cut() {
         for cut in (0..t.len()).step_by(512).chain([t.len()]) {
             bundle_invariants::check_bundle(&t[..cut]);
         }
+    }
+}
+
+#[path = "common/elf_invariants.rs"]
+mod elf_invariants;
+
+/// A field of an ELF or program header worth setting to an edge value:
+/// (offset in the 64-bit layout, width).
+fn elf_field() -> impl Strategy<Value = (usize, usize)> {
+    prop::sample::select(vec![
+        (4, 1),   // class
+        (5, 1),   // data
+        (32, 8),  // e_phoff (64-bit)
+        (28, 4),  // e_phoff (32-bit)
+        (54, 2),  // e_phentsize (64-bit)
+        (56, 2),  // e_phnum (64-bit)
+        (42, 2),  // e_phentsize (32-bit)
+        (44, 2),  // e_phnum (32-bit)
+        (64, 4),  // first p_type
+        (72, 8),  // first p_offset
+        (96, 8),  // first p_filesz
+        (120, 4), // second p_type
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn elf_arbitrary_bytes(mut data in prop::collection::vec(any::<u8>(), 0..400), class in 1u8..3, big: bool) {
+        if data.len() >= 16 {
+            data[..4].copy_from_slice(b"\x7fELF");
+            data[4] = class;
+            data[5] = 1 + u8::from(big);
+            data[6] = 1;
+        }
+        elf_invariants::check(&data);
+    }
+
+    #[test]
+    fn elf_mutated_corpus(
+        pick: usize,
+        edits in prop::collection::vec((elf_field(), prop::sample::select(vec![0u64, 1, 2, 4, 7, 0x20, 0x38, 0x40, 0xffff, u64::MAX / 2, u64::MAX])), 1..4),
+        cut: usize,
+    ) {
+        thread_local!(static SEEDS: Vec<Vec<u8>> = corpus("elf"));
+        let mut data = SEEDS.with(|s| s[pick % s.len()].clone());
+        for ((at, width), v) in edits {
+            let bytes = v.to_le_bytes();
+            data[at..at + width].copy_from_slice(&bytes[..width]);
+        }
+        data.truncate(cut % (data.len() + 1));
+        elf_invariants::check(&data);
+    }
+}
+
+#[test]
+fn elf_whole_corpus() {
+    let seeds = corpus("elf");
+    assert!(seeds.len() >= 8);
+    let mut parsed = 0;
+    for d in &seeds {
+        elf_invariants::check(d);
+        parsed += usize::from(maplens_core::parse::elf::ElfHeaders::parse(d).is_ok());
+    }
+    assert_eq!(parsed, seeds.len(), "every seed is a real ELF file");
+}
+
+#[path = "common/pagemap_invariants.rs"]
+mod pagemap_invariants;
+
+/// A pagemap entry with the bits that matter more often than chance gives.
+fn pagemap_entry() -> impl Strategy<Value = u64> {
+    use maplens_core::parse::pagemap::*;
+    let bits = prop::sample::subsequence(
+        vec![
+            PRESENT,
+            SWAPPED,
+            FILE_SHARED,
+            EXCLUSIVE,
+            SOFT_DIRTY,
+            GUARD,
+            UFFD_WP,
+        ],
+        0..4,
+    );
+    (bits, any::<u64>(), 0u8..4).prop_map(|(bits, low, k)| {
+        let low = if k == 0 { 0 } else { low & PFN_MASK };
+        bits.into_iter().fold(low, |a, b| a | b)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn pagemap_arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..500)) {
+        pagemap_invariants::check(&data);
+    }
+
+    #[test]
+    fn pagemap_entries(sel: u8, first: u32, entries in prop::collection::vec(pagemap_entry(), 0..64), tail in 0usize..8) {
+        let mut data = vec![sel];
+        data.extend_from_slice(&first.to_le_bytes());
+        for e in entries {
+            data.extend_from_slice(&e.to_ne_bytes());
+        }
+        data.extend(std::iter::repeat_n(0xa5, tail));
+        pagemap_invariants::check(&data);
+    }
+}
+
+#[test]
+fn pagemap_corpus() {
+    let seeds = corpus("pagemap");
+    assert!(seeds.len() >= 4);
+    for d in &seeds {
+        pagemap_invariants::check(d);
     }
 }

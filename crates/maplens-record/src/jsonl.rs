@@ -93,6 +93,20 @@ pub fn read(path: &Path) -> Result<Vec<Sample>, RecordError> {
         path: path.to_owned(),
         source,
     })?;
+    read_bytes(path, &text)
+}
+
+/// [`read`] of a recording already in memory; `path` names it in errors.
+///
+/// ```
+/// use std::path::Path;
+/// let text = b"{\"time_ms\":1,\"full\":false,\"totals\":{\"regions\":0,\"size\":0}}\n{\"tim";
+/// let s = maplens_record::jsonl::read_bytes(Path::new("r.jsonl"), text).unwrap();
+/// assert_eq!(s.len(), 1);
+/// let e = maplens_record::jsonl::read_bytes(Path::new("r.jsonl"), b"\n[]\n").unwrap_err();
+/// assert!(e.to_string().starts_with("r.jsonl: line 2: not a maplens sample"));
+/// ```
+pub fn read_bytes(path: &Path, text: &[u8]) -> Result<Vec<Sample>, RecordError> {
     let complete = text.ends_with(b"\n");
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
     let mut out = Vec::new();

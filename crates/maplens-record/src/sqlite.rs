@@ -79,10 +79,17 @@ CREATE VIEW IF NOT EXISTS region_view AS
        JOIN sample s ON s.id = r.sample_id JOIN process p ON p.id = s.process_id;
 ";
 
+/// SQLite's error as one safe line: its message may quote our multi-line
+/// SQL (a forged schema: "no such column … in SELECT …") or text from the
+/// file.
 fn err(path: &Path) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
-    move |e| RecordError::Sqlite {
-        path: path.to_owned(),
-        message: e.to_string(),
+    move |e| {
+        let text = e.to_string();
+        let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        RecordError::Sqlite {
+            path: path.to_owned(),
+            message: maplens_core::text::escape(line.as_bytes()).into_owned(),
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -40,8 +40,74 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::config::Server as Limits;
 use crate::metrics::{Format, encode};
 
-/// Answers one request.
-pub fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// What the server answers a request, decided from its method, path and
+/// headers alone (no body is ever read): [`route`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// 404: a path other than `/metrics` and `/healthz`.
+    NotFound,
+    /// 405 with `Allow: GET, HEAD`: another method on one of the two paths.
+    MethodNotAllowed,
+    /// 413: the request announces a body (`Transfer-Encoding`, or a
+    /// `Content-Length` other than `0`).
+    PayloadTooLarge,
+    /// 200 `ok` (`/healthz`).
+    Health,
+    /// 200 with the metrics in this format (`/metrics`; 500 if encoding
+    /// fails).
+    Metrics(Format),
+}
+
+impl Route {
+    /// The status of the answer (before encoding: [`Route::Metrics`] is
+    /// 200 unless encoding then fails).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Route::NotFound => StatusCode::NOT_FOUND,
+            Route::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Route::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Route::Health | Route::Metrics(_) => StatusCode::OK,
+        }
+    }
+}
+
+/// Decides the answer to a request: the path first (404), then the method
+/// (405), then a body (413), then which of the two pages, with the format
+/// the `Accept` header asks for ([`Format::negotiate`]).
+///
+/// ```
+/// use hyper::{HeaderMap, Method};
+/// use maplens_serve::metrics::Format;
+/// use maplens_serve::server::{Route, route};
+/// let h = HeaderMap::new();
+/// assert_eq!(route(&Method::GET, "/metrics", &h), Route::Metrics(Format::Text));
+/// assert_eq!(route(&Method::HEAD, "/healthz", &h), Route::Health);
+/// assert_eq!(route(&Method::POST, "/healthz", &h), Route::MethodNotAllowed);
+/// assert_eq!(route(&Method::GET, "/metrics/", &h), Route::NotFound);
+/// ```
+pub fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
+    if path != "/metrics" && path != "/healthz" {
+        return Route::NotFound;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return Route::MethodNotAllowed;
+    }
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        return Route::PayloadTooLarge;
+    }
+    if path == "/healthz" {
+        return Route::Health;
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    Route::Metrics(Format::negotiate(accept))
+}
+
+/// Answers one request ([`route`], then the page).
+pub fn respond<B>(registry: &Registry, req: &Request<B>) -> Response<Full<Bytes>> {
     let plain = |status: StatusCode, text: &'static str| {
         let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
         *r.status_mut() = status;
@@ -51,38 +117,28 @@ pub fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<By
         );
         r
     };
-    let path = req.uri().path();
-    if path != "/metrics" && path != "/healthz" {
-        return plain(
-            StatusCode::NOT_FOUND,
-            "not found: try /metrics or /healthz\n",
-        );
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
-    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
-        || req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
-    if has_body {
-        return plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "no request body is accepted\n",
-        );
-    }
-    if path == "/healthz" {
-        return plain(StatusCode::OK, "ok\n");
-    }
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    let format = Format::negotiate(accept);
+    let format = match route(req.method(), req.uri().path(), req.headers()) {
+        Route::NotFound => {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "not found: try /metrics or /healthz\n",
+            );
+        }
+        Route::MethodNotAllowed => {
+            let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+        Route::PayloadTooLarge => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "no request body is accepted\n",
+            );
+        }
+        Route::Health => return plain(StatusCode::OK, "ok\n"),
+        Route::Metrics(format) => format,
+    };
     let began = std::time::Instant::now();
     let encoded = encode(registry, format);
     crate::metrics::record_scrape(began.elapsed());

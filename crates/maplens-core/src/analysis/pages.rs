@@ -307,11 +307,15 @@ pub fn count(r: &RegionRead, pages: u64, page_size: u64) -> PageCounts {
     let scan = r.via == Some(Mechanism::PagemapScan);
     let (mut huge, mut zero) = (0, 0);
     for run in &r.runs {
-        let n = (run.end - run.start) / page_size;
+        let n = run.end.saturating_sub(run.start) / page_size;
         let k = run.categories;
         let has = |bit: u64| if k & bit != 0 { n } else { 0 };
         c.present += has(category::PRESENT);
-        c.swapped += has(category::SWAPPED);
+        // A page is present or swapped, never both (the kernel sets one
+        // or the other): a record claiming both counts once, as present.
+        if k & category::PRESENT == 0 {
+            c.swapped += has(category::SWAPPED);
+        }
         c.file_shared += has(category::FILE);
         c.soft_dirty += has(category::SOFT_DIRTY);
         c.guard += has(category::GUARD);
@@ -542,5 +546,25 @@ mod tests {
             ..r
         };
         assert_eq!(count(&r, 8, 0x1000).huge, None);
+        // Records no kernel writes (found by `cargo fuzz pagemap`): present
+        // and swapped at once counts as present; an inverted one as empty.
+        let odd = RegionRead {
+            runs: vec![
+                PageRegion {
+                    start: 0x1000,
+                    end: 0x3000,
+                    categories: category::PRESENT | category::SWAPPED,
+                },
+                PageRegion {
+                    start: 0x9000,
+                    end: 0x4000,
+                    categories: category::SWAPPED,
+                },
+            ],
+            via: Some(Mechanism::PagemapScan),
+            ..RegionRead::default()
+        };
+        let c = count(&odd, 8, 0x1000);
+        assert_eq!((c.present, c.swapped), (2, 0));
     }
 }

@@ -252,7 +252,8 @@ pub const fn categories_of(e: PagemapEntry) -> u64 {
     if e.present() {
         c |= category::PRESENT;
     }
-    if e.swapped() {
+    // Present wins: the kernel never sets both, and a page counts once.
+    if e.swapped() && !e.present() {
         c |= category::SWAPPED;
     }
     if e.file_shared() {
@@ -265,6 +266,64 @@ pub const fn categories_of(e: PagemapEntry) -> u64 {
         c |= category::GUARD;
     }
     c
+}
+
+/// Builds the runs of a region read entry by entry (the fallback when
+/// `PAGEMAP_SCAN` is missing): consecutive pages with the same
+/// [`categories_of`] make one run, pages with none (not present, not
+/// swapped, no flag) make none, and the entries of present pages are kept
+/// in order.
+///
+/// ```
+/// use maplens_core::parse::pagemap::{PagemapEntry, Runs, PRESENT, category};
+/// let mut r = Runs::new(0x1000);
+/// for (i, e) in [PRESENT, PRESENT, 0, PRESENT].into_iter().enumerate() {
+///     r.push(0x10000 + i as u64 * 0x1000, PagemapEntry(e));
+/// }
+/// assert_eq!(r.runs.len(), 2);
+/// assert_eq!((r.runs[0].start, r.runs[0].end), (0x10000, 0x12000));
+/// assert_eq!(r.runs[1].categories, category::PRESENT);
+/// assert_eq!(r.entries.len(), 3);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Runs {
+    /// The page size.
+    pub page_size: u64,
+    /// The runs so far, in address order.
+    pub runs: Vec<PageRegion>,
+    /// The entries of the present pages so far, in address order.
+    pub entries: Vec<PagemapEntry>,
+}
+
+impl Runs {
+    /// No runs yet, for pages of `page_size` bytes.
+    pub const fn new(page_size: u64) -> Runs {
+        Runs {
+            page_size,
+            runs: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds the page at `addr` (pages in ascending address order).
+    pub fn push(&mut self, addr: u64, e: PagemapEntry) {
+        let c = categories_of(e);
+        if c == 0 {
+            return;
+        }
+        if e.present() {
+            self.entries.push(e);
+        }
+        let ps = self.page_size;
+        match self.runs.last_mut() {
+            Some(l) if l.end == addr && l.categories == c => l.end += ps,
+            _ => self.runs.push(PageRegion {
+                start: addr,
+                end: addr + ps,
+                categories: c,
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +408,12 @@ mod tests {
         assert_eq!(
             categories_of(e),
             category::PRESENT | category::FILE | category::SOFT_DIRTY
+        );
+        // Both bits (never from the kernel; found by `cargo fuzz pagemap`):
+        // present only, so the page is not counted twice.
+        assert_eq!(
+            categories_of(PagemapEntry(1 << 63 | 1 << 62)),
+            category::PRESENT
         );
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{SourceError, io_error, ioctl};
 use crate::parse::kpageflags::KPageFlags;
-use crate::parse::pagemap::{self, PageRegion, PagemapEntry, categories_of, category};
+use crate::parse::pagemap::{self, PageRegion, PagemapEntry, category};
 
 /// Most pagemap entries read by one `pread` (512 KiB).
 pub const ENTRIES_PER_READ: usize = 64 * 1024;
@@ -177,28 +177,10 @@ impl PageReader {
         }
         if per_page {
             r.via = Some(Mechanism::Pagemap);
-            let mut runs: Vec<PageRegion> = Vec::new();
-            let mut entries = Vec::new();
-            let ps = self.page_size;
-            let to = self.entries(start, end, budget, &mut |addr, e| {
-                let c = categories_of(e);
-                if c == 0 {
-                    return;
-                }
-                if e.present() {
-                    entries.push(e);
-                }
-                match runs.last_mut() {
-                    Some(l) if l.end == addr && l.categories == c => l.end += ps,
-                    _ => runs.push(PageRegion {
-                        start: addr,
-                        end: addr + ps,
-                        categories: c,
-                    }),
-                }
-            })?;
-            r.runs = runs;
-            r.entries = entries;
+            let mut runs = pagemap::Runs::new(self.page_size);
+            let to = self.entries(start, end, budget, &mut |addr, e| runs.push(addr, e))?;
+            r.runs = runs.runs;
+            r.entries = runs.entries;
             r.read_to = to;
         }
         r.complete = r.read_to >= end;

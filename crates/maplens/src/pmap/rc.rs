@@ -20,7 +20,12 @@ const MAX_LINE: usize = 1024;
 /// cannot be opened.
 pub fn read(path: &Path, warn: &mut dyn FnMut(String)) -> Option<Rc> {
     let f = std::fs::File::open(path).ok()?;
-    let mut r = std::io::BufReader::new(f);
+    Some(parse(std::io::BufReader::new(f), warn))
+}
+
+/// Parses rc file text as pmap does, printing its warnings (each naming
+/// its line) through `warn`; a read error ends the file there.
+pub fn parse(mut r: impl BufRead, warn: &mut dyn FnMut(String)) -> Rc {
     let mut rc = Rc::default();
     #[derive(PartialEq)]
     enum Section {
@@ -108,7 +113,7 @@ pub fn read(path: &Path, warn: &mut dyn FnMut(String)) -> Option<Rc> {
             }
         }
     }
-    Some(rc)
+    rc
 }
 
 fn trim_start(mut s: &[u8]) -> &[u8] {
@@ -166,5 +171,76 @@ pub fn create(path: &Path, warn: &mut dyn FnMut(String)) -> bool {
     match std::fs::File::create(path) {
         Ok(mut f) => f.write_all(TEMPLATE.as_bytes()).is_ok(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "../../tests/common/pmaprc_invariants.rs"]
+mod pmaprc_invariants;
+
+#[cfg(test)]
+mod tests {
+    use super::pmaprc_invariants::check;
+    use proptest::prelude::*;
+
+    fn parse(input: &[u8], warn: &mut dyn FnMut(String)) -> (Vec<Vec<u8>>, usize) {
+        let rc = super::parse(input, warn);
+        (rc.fields, rc.showpath_toggles)
+    }
+
+    /// The template `-n` writes, and the seed corpus of the `pmaprc` fuzz
+    /// target (`fuzz/corpus/pmaprc`).
+    #[test]
+    fn template_and_corpus() {
+        let mut warnings = Vec::new();
+        let rc = super::parse(super::TEMPLATE.as_bytes(), &mut |w| warnings.push(w));
+        assert!(warnings.is_empty() && rc.fields.is_empty() && rc.showpath_toggles == 0);
+        check(super::TEMPLATE.as_bytes(), parse);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/pmaprc");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            check(&std::fs::read(e.unwrap().path()).unwrap(), parse);
+            n += 1;
+        }
+        assert!(n >= 4, "{n} seeds in {}", dir.display());
+    }
+
+    #[test]
+    fn warnings_name_their_line() {
+        let text = b"#c\n[Fields Display]\nRss Pss\n[Other]\nx\n[Mapping]\nShowPath\n[Bad\n";
+        let mut w = Vec::new();
+        let rc = super::parse(&text[..], &mut |m| w.push(m));
+        assert_eq!(rc.fields, [b"Rss".to_vec()]);
+        assert_eq!(rc.showpath_toggles, 1);
+        assert_eq!(
+            w,
+            [
+                "syntax error found in the config - line 3",
+                "unsupported section found in the config - line 4",
+                "syntax error found in the config - line 8",
+            ]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+            check(&data, parse);
+        }
+
+        #[test]
+        fn arbitrary_lines(lines in prop::collection::vec(prop_oneof![
+            prop::sample::select(vec![
+                "[Fields Display]", "[Mapping]", "[Other]", "[Fields Display] x", "[",
+                "Rss", "Pss # c", "ShowPath", "  ShowPath\t", "#Rss", "a b", "\0Rss",
+                "VeryLongFieldNameThatIsOverThirtyOneBytes",
+            ]).prop_map(String::from),
+            "[ -~\t]{0,20}",
+            Just("x".repeat(1100)),
+        ], 0..12)) {
+            check(lines.join("\n").as_bytes(), parse);
+        }
     }
 }

@@ -1,0 +1,14 @@
+//! Arbitrary bytes as the exporter's TOML config file; see
+//! `crates/maplens-serve/tests/common/serve_invariants.rs` for what is
+//! checked.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../crates/maplens-serve/tests/common/serve_invariants.rs"]
+#[allow(dead_code)]
+mod serve_invariants;
+
+fuzz_target!(|data: &[u8]| {
+    serve_invariants::check_config(data);
+});
