@@ -201,9 +201,12 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
         .iter()
         .map(|l| bias.saturating_add(up(l.mem_end(), page)))
         .max()?;
-    let relro = h
-        .relro
-        .map(|r| (bias + down(r.vaddr, page), bias + up(r.end(), page)));
+    let relro = h.relro.map(|r| {
+        (
+            bias.saturating_add(down(r.vaddr, page)),
+            bias.saturating_add(up(r.end(), page)),
+        )
+    });
     let mut members = Vec::new();
     let mut files = 0;
     for (j, r) in regions.iter().enumerate().skip(i) {
@@ -220,7 +223,7 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
             // leaves holes unmapped).
             continue;
         }
-        let va = r.start - bias;
+        let va = r.start.saturating_sub(bias);
         // Later segments win where two share a page.
         let hit = h
             .loads
@@ -248,7 +251,7 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
                         l.memsz
                     )
                 };
-                let file_end = bias + up(l.file_end(), page);
+                let file_end = bias.saturating_add(up(l.file_end(), page));
                 if own {
                     let want = e
                         .offset
@@ -271,7 +274,7 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
                         ev("inside"),
                         false,
                     )
-                } else if !own && r.end > bias + up(l.mem_end(), page) {
+                } else if !own && r.end > bias.saturating_add(up(l.mem_end(), page)) {
                     // Anonymous memory merged with what follows: the
                     // region is not all the object's.
                     continue;
