@@ -49,3 +49,32 @@ cargo clippy --workspace --all-targets -- -D warnings
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2
 cargo deny check licenses bans sources
 cargo test --workspace
+# Every cargo fuzz target (fuzz/README.md), built with libFuzzer on the
+# stable toolchain (RUSTC_BOOTSTRAP for these builds only) and run for
+# 10 s from its seeds into a scratch corpus (the committed seeds and the
+# fixtures are read, never written). A crash fails the test command.
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz@0.13.2
+(
+    cd fuzz
+    export RUSTC_BOOTSTRAP=1
+    cargo fuzz build
+    for t in $(cargo fuzz list); do
+        seeds=corpus/$t
+        [ -d "$seeds" ] || seeds=../tests/data/fixtures
+        scratch=$(mktemp -d)
+        if cargo fuzz run "$t" "$scratch" "$seeds" -- -max_total_time=10 \
+            -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$scratch.log" 2>&1; then
+            status=0
+        else
+            status=$?
+        fi
+        grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==|SUMMARY)' "$scratch.log" || true
+        if [ "$status" != 0 ]; then
+            tail -40 "$scratch.log" >&2
+            echo "scripts/test.sh: fuzz target $t failed (exit $status)" >&2
+            exit 1
+        fi
+        rm -rf "$scratch" "$scratch.log"
+        echo "fuzz $t: 10 s, no crash"
+    done
+)
