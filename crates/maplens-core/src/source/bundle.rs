@@ -556,7 +556,22 @@ impl Bundle {
             sink.push(&buf[..n])?;
             left -= n as u64;
         }
+        let before = snap.notices.len();
         sink.finish(snap)?;
+        // Text that is there but holds no region is not what it claims (an
+        // empty one is a kernel thread's or a zombie's, and says so later).
+        if span.size > 0 && snap.regions.is_empty() && snap.rollup.is_none() {
+            let skipped = snap.notices[before..].iter().find_map(|n| match n {
+                crate::model::Notice::SkippedLines { first, .. } => Some(first.clone()),
+                _ => None,
+            });
+            if skipped.is_some() {
+                return Err(SourceError::NoRegions {
+                    path: origin,
+                    skipped,
+                });
+            }
+        }
         Ok(true)
     }
 
