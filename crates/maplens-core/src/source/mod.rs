@@ -143,9 +143,14 @@ pub struct Options {
     pub smaps: bool,
     /// Read per-thread `comm` and `syscall`.
     pub threads: bool,
-    /// Also read `smaps_rollup` beside `smaps` (the report prints it; a
-    /// region listing does not need it, and it costs the kernel a second
-    /// walk of the address space).
+    /// With `threads`, also read each thread's `comm` (its name). The
+    /// classification needs only `syscall` (the stack pointer); a command
+    /// that shows no thread names can skip one file a thread.
+    pub thread_names: bool,
+    /// Also read `smaps_rollup` beside `smaps`. Without it, `smaps_rollup`
+    /// is read only when there is neither smaps nor maps (a rollup-only
+    /// capture): beside regions it adds nothing their sum does not give,
+    /// and it costs the kernel a second walk of the address space.
     pub rollup: bool,
     /// Where `/sys` is, for the system facts of a live target
     /// ([`SystemInfo`]).
@@ -159,6 +164,7 @@ impl Default for Options {
             mode: Mode::Lenient,
             smaps: true,
             threads: false,
+            thread_names: true,
             rollup: true,
             sys_root: PathBuf::from("/sys"),
         }
@@ -574,6 +580,12 @@ pub fn load_dir(
         (got, side)
     });
     let mut got_regions = got_regions?;
+    // Without regions the rollup is all there is (read it now, if it was
+    // not read beside smaps).
+    let rollup = match rollup {
+        None if opts.smaps && !got_regions => Some(read_opt(dir, "smaps_rollup", false)),
+        r => r,
+    };
     match rollup {
         Some(Ok(Some(text))) if !text.is_empty() => {
             let mut r = Snapshot::default();
@@ -649,7 +661,7 @@ fn read_process(
         info.pid = info.status("Pid").and_then(|p| p.parse().ok());
     }
     if opts.threads {
-        info.threads = read_threads(dir, live);
+        info.threads = read_threads(dir, live, opts.thread_names);
     }
     Ok(info)
 }
@@ -677,7 +689,7 @@ pub fn syscall_sp(text: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(sp).ok()?, 16).ok()
 }
 
-fn read_threads(dir: &Path, live: bool) -> Vec<ThreadInfo> {
+fn read_threads(dir: &Path, live: bool, names: bool) -> Vec<ThreadInfo> {
     let Ok(rd) = std::fs::read_dir(dir.join("task")) else {
         return Vec::new();
     };
@@ -688,7 +700,9 @@ fn read_threads(dir: &Path, live: bool) -> Vec<ThreadInfo> {
     tids.into_iter()
         .map(|tid| {
             let t = dir.join("task").join(tid.to_string());
-            let comm = read_file(&t.join("comm")).ok().map(|b| lossy_line(&b));
+            let comm = names
+                .then(|| read_file(&t.join("comm")).ok().map(|b| lossy_line(&b)))
+                .flatten();
             let mut syscall = read_file(&t.join("syscall")).ok();
             // A running thread has no stable stack pointer; ask again.
             let mut tries = 0;
