@@ -554,7 +554,7 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
         .classes
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.alternative.as_ref().map(|a| (i, a)))
+        .filter_map(|(i, c)| c.alternative.as_deref().map(|a| (i, a)))
         .collect();
     if let Some(&(i, a)) = ambiguous.first() {
         notes.push(format!(
