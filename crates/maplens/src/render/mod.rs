@@ -452,33 +452,35 @@ pub fn human_into(out: &mut Vec<u8>, bytes: u64, exact: bool) {
         return;
     }
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    // The unit is a power of two, 1024^u: shifts and masks, no division
+    // (up to 2^60, so that ten remainders still fit in 64 bits).
     let mut u = 0;
-    let mut div: u128 = 1;
-    while u128::from(bytes) >= div * 1024 && u < UNITS.len() - 1 {
-        div *= 1024;
+    while u < UNITS.len() - 1 && bytes >> (10 * (u + 1)) != 0 {
         u += 1;
     }
-    let b = u128::from(bytes);
-    let (q, r) = (b / div, b % div);
-    // n / div rounded to the nearest integer, ties to even.
-    let round = |n: u128| {
-        let (t, rem) = (n / div, n % div);
-        if rem * 2 > div || (rem * 2 == div && t % 2 == 1) {
-            t + 1
+    let shift = 10 * u;
+    let div = 1u64 << shift;
+    let (q, r) = (bytes >> shift, bytes & (div - 1));
+    // `q + frac / div` rounded to the nearest integer, ties to even
+    // (`frac < div`).
+    let round = |q: u64, frac: u64| {
+        if frac * 2 > div || (frac * 2 == div && q % 2 == 1) {
+            q + 1
         } else {
-            t
+            q
         }
     };
-    // (Every figure here is below 2^64: q and t are at most 1024 * 10.)
     if u == 0 || r == 0 {
-        push_dec(out, q as u64);
+        push_dec(out, q);
     } else if q < 10 {
-        let t = round(b * 10) as u64;
+        // Tenths: bytes * 10 / div, as q * 10 plus the tenths of r.
+        let r10 = r * 10;
+        let t = round(q * 10 + (r10 >> shift), r10 & (div - 1));
         push_dec(out, t / 10);
         out.push(b'.');
         push_dec(out, t % 10);
     } else {
-        push_dec(out, round(b) as u64);
+        push_dec(out, round(q, r));
     }
     out.push(b' ');
     out.extend_from_slice(UNITS[u].as_bytes());
