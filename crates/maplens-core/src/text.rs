@@ -100,22 +100,26 @@ pub fn escape_into(raw: &[u8], out: &mut String) {
 }
 
 /// [`escape_into`] for a byte buffer (a table row built as bytes): the
-/// same escaped form, always UTF-8, appended to `out`.
+/// same escaped form, always UTF-8, appended to `out`. True when `raw`
+/// was printable ASCII and went in as it is (one column a byte).
 ///
 /// ```
 /// let mut out = b"x ".to_vec();
-/// maplens_core::text::escape_into_bytes(b"/tmp/a\nb caf\xe9", &mut out);
+/// assert!(!maplens_core::text::escape_into_bytes(b"/tmp/a\nb caf\xe9", &mut out));
 /// assert_eq!(out, br"x /tmp/a\012b caf\xe9");
+/// assert!(maplens_core::text::escape_into_bytes(b"/usr/lib/libc.so.6", &mut out));
 /// ```
-pub fn escape_into_bytes(raw: &[u8], out: &mut Vec<u8>) {
+pub fn escape_into_bytes(raw: &[u8], out: &mut Vec<u8>) -> bool {
     let plain = plain_ascii_prefix(raw);
     let (head, rest) = raw.split_at(plain);
     out.extend_from_slice(head);
-    if !rest.is_empty() {
-        let mut s = String::with_capacity(rest.len() + 8);
-        escape_rest(rest, &mut s);
-        out.extend_from_slice(s.as_bytes());
+    if rest.is_empty() {
+        return true;
     }
+    let mut s = String::with_capacity(rest.len() + 8);
+    escape_rest(rest, &mut s);
+    out.extend_from_slice(s.as_bytes());
+    false
 }
 
 /// The body of [`escape_into`], character by character.

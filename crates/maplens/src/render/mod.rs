@@ -115,7 +115,9 @@ pub struct Cells {
     /// the printer's own words), kept as bytes so that no cell is
     /// validated again on its way to the output.
     text: Vec<u8>,
-    ends: Vec<usize>,
+    /// Where each cell ends in `text`, and the columns it takes (known
+    /// as it is written: ASCII takes one a byte).
+    ends: Vec<(usize, usize)>,
 }
 
 impl Cells {
@@ -124,74 +126,95 @@ impl Cells {
         self.ends.clear();
     }
 
+    /// Ends a cell that began at `start`: `ascii` when it is all ASCII.
+    fn end(&mut self, start: usize, ascii: bool) {
+        let cell = &self.text[start..];
+        let w = if ascii { cell.len() } else { width_of(cell) };
+        self.ends.push((self.text.len(), w));
+    }
+
     /// A text cell (the printer's words or the target's): escaped.
     pub fn text(&mut self, s: &str) {
-        maplens_core::text::escape_into_bytes(s.as_bytes(), &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let plain = maplens_core::text::escape_into_bytes(s.as_bytes(), &mut self.text);
+        self.end(start, plain);
     }
 
     /// A text cell of two parts, as one (no `format!` on the way).
     pub fn text2(&mut self, a: &str, b: &str) {
-        maplens_core::text::escape_into_bytes(a.as_bytes(), &mut self.text);
-        maplens_core::text::escape_into_bytes(b.as_bytes(), &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let pa = maplens_core::text::escape_into_bytes(a.as_bytes(), &mut self.text);
+        let pb = maplens_core::text::escape_into_bytes(b.as_bytes(), &mut self.text);
+        self.end(start, pa && pb);
     }
 
     /// A cell of bytes from the target (a path, a name): escaped.
     pub fn bytes(&mut self, b: &[u8]) {
-        maplens_core::text::escape_into_bytes(b, &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let plain = maplens_core::text::escape_into_bytes(b, &mut self.text);
+        self.end(start, plain);
     }
 
     /// A size cell: [`human`] units, or exact bytes.
     pub fn size(&mut self, bytes: u64, exact: bool) {
+        let start = self.text.len();
         human_into(&mut self.text, bytes, exact);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A hexadecimal cell, zero-padded to `width` digits.
     pub fn hex(&mut self, v: u64, width: usize) {
+        let start = self.text.len();
         push_hex(&mut self.text, v, width);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A device cell, as maps prints it: `MAJOR:MINOR` in hex, two digits
     /// at least each.
     pub fn dev(&mut self, major: u32, minor: u32) {
+        let start = self.text.len();
         push_hex(&mut self.text, u64::from(major), 2);
         self.text.push(b':');
         push_hex(&mut self.text, u64::from(minor), 2);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A decimal cell.
     pub fn dec(&mut self, v: u64) {
+        let start = self.text.len();
         push_dec(&mut self.text, v);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A cell of the printer's own ASCII words or figures, as they are
     /// (`-`, `rw-p`; never the target's text).
     pub fn ascii(&mut self, b: &[u8]) {
         debug_assert!(b.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\\'));
+        let start = self.text.len();
         self.text.extend_from_slice(b);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A cell of figures the printer formats itself (numbers, hex, units;
     /// never the target's text).
     pub fn fmt(&mut self, a: std::fmt::Arguments<'_>) {
+        let start = self.text.len();
         let _ = std::io::Write::write_fmt(&mut self.text, a);
-        self.ends.push(self.text.len());
+        self.end(start, false);
+    }
+
+    /// Each cell with the columns it takes.
+    fn cells(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(e, w)| {
+            let c = &self.text[start..e];
+            start = e;
+            (c, w)
+        })
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&e| {
-            let c = &self.text[start..e];
-            start = e;
-            c
-        })
+        self.cells().map(|(c, _)| c)
     }
 }
 
@@ -245,17 +268,17 @@ pub fn stream_table(
     for i in 0..n {
         cells.clear();
         fill(i, &mut cells, true);
-        for (k, c) in cells.iter().take(cols).enumerate() {
-            width[k] = width[k].max(width_of(c));
+        for (k, (_, w)) in cells.cells().take(cols).enumerate() {
+            width[k] = width[k].max(w);
         }
     }
     // Rows go into one buffer, written out a block at a time.
     const BLOCK: usize = 1 << 16;
     let mut out: Vec<u8> = Vec::with_capacity(BLOCK + 4096);
-    let put = |out: &mut Vec<u8>, cells: &mut dyn Iterator<Item = &[u8]>| {
+    let put = |out: &mut Vec<u8>, cells: &mut dyn Iterator<Item = (&[u8], usize)>| {
         let start = out.len();
-        for (k, c) in cells.take(cols).enumerate() {
-            let pad = width[k].saturating_sub(width_of(c));
+        for (k, (c, w)) in cells.take(cols).enumerate() {
+            let pad = width[k].saturating_sub(w);
             if k > 0 {
                 out.extend_from_slice(b"  ");
             }
@@ -273,11 +296,14 @@ pub fn stream_table(
         out.truncate(start + t);
         out.push(b'\n');
     };
-    put(&mut out, &mut header.iter().map(|h| h.as_bytes()));
+    put(
+        &mut out,
+        &mut header.iter().map(|h| (h.as_bytes(), display_width(h))),
+    );
     for i in 0..n {
         cells.clear();
         fill(i, &mut cells, false);
-        put(&mut out, &mut cells.iter());
+        put(&mut out, &mut cells.cells());
         if out.len() >= BLOCK {
             w.write_all(&out)?;
             out.clear();
