@@ -765,3 +765,74 @@ pub fn find_by_name(proc_root: &Path, name: &str) -> Result<u32, SourceError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{classify, report};
+
+    const SMAPS: &[u8] = b"7f0000000000-7f0000001000 rw-p 00000000 00:00 0\nRss: 4 kB\nPss: 4 kB\n";
+    const ROLLUP: &[u8] =
+        b"00400000-7fff00000000 ---p 00000000 00:00 0 [rollup]\nRss: 8 kB\nPss: 6 kB\n";
+
+    /// A `/proc/PID`-like directory holding these files.
+    fn dir_of(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("maplens-source-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        for (f, text) in files {
+            std::fs::write(d.join(f), text).expect("write");
+        }
+        d
+    }
+
+    #[test]
+    fn the_rollup_is_read_beside_regions_only_when_asked() {
+        let both = dir_of("both", &[("smaps", SMAPS), ("smaps_rollup", ROLLUP)]);
+        let only = dir_of("only", &[("smaps_rollup", ROLLUP)]);
+        let without = Options {
+            rollup: false,
+            ..Options::default()
+        };
+        // Beside regions: read only when asked, and never in the report.
+        let s = load_dir(&both, None, false, &without).expect("both");
+        assert_eq!((s.regions.len(), s.rollup.is_some()), (1, false));
+        let s = load_dir(&both, None, false, &Options::default()).expect("both");
+        assert!(s.rollup.is_some());
+        let r = report(&s, &classify(&s));
+        assert_eq!(r.totals.rollup, None);
+        assert_eq!(r.totals.usage.rss, Some(4096));
+        // Without regions the rollup is all there is, asked or not.
+        let s = load_dir(&only, None, false, &without).expect("rollup only");
+        assert!(s.regions.is_empty() && s.rollup.is_some());
+        let r = report(&s, &classify(&s));
+        assert_eq!(r.totals.rollup.as_ref().and_then(|u| u.rss), Some(8192));
+        assert_eq!(r.totals.usage.pss, Some(6144));
+        for d in [both, only] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    #[test]
+    fn thread_names_are_read_only_when_asked() {
+        let d = dir_of("threads", &[("smaps", SMAPS)]);
+        let t = d.join("task/42");
+        std::fs::create_dir_all(&t).expect("task dir");
+        std::fs::write(t.join("comm"), b"worker\n").expect("comm");
+        std::fs::write(t.join("syscall"), b"-1 0x7f0000000800 0x7f00\n").expect("syscall");
+        let mut opts = Options {
+            threads: true,
+            ..Options::default()
+        };
+        let s = load_dir(&d, None, false, &opts).expect("load");
+        assert_eq!(s.process.threads[0].comm.as_deref(), Some("worker"));
+        opts.thread_names = false;
+        let s = load_dir(&d, None, false, &opts).expect("load");
+        let th = &s.process.threads[0];
+        assert_eq!(
+            (th.tid, th.comm.as_deref(), th.sp),
+            (42, None, Some(0x7f00_0000_0800))
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
