@@ -80,8 +80,50 @@ pub fn write_json_fragment<W: ?Sized + std::io::Write>(
     w.write_all(rest.as_bytes())
 }
 
+/// The length of the longest prefix of `raw` that is printable ASCII and
+/// no backslash: bytes shown as themselves, found a byte at a time (most
+/// text is all such bytes, and needs no decoding).
+fn plain_ascii_prefix(raw: &[u8]) -> usize {
+    raw.iter()
+        .position(|&b| !(0x20..0x7f).contains(&b) || b == b'\\')
+        .unwrap_or(raw.len())
+}
+
 /// Appends the escaped form of `raw` (see the [module docs](self)) to `out`.
 pub fn escape_into(raw: &[u8], out: &mut String) {
+    let plain = plain_ascii_prefix(raw);
+    let (head, rest) = raw.split_at(plain);
+    // ASCII (so always UTF-8), and no UTF-8 sequence starts before
+    // `plain` and ends after it.
+    out.push_str(std::str::from_utf8(head).unwrap_or_default());
+    escape_rest(rest, out);
+}
+
+/// [`escape_into`] for a byte buffer (a table row built as bytes): the
+/// same escaped form, always UTF-8, appended to `out`. True when `raw`
+/// was printable ASCII and went in as it is (one column a byte).
+///
+/// ```
+/// let mut out = b"x ".to_vec();
+/// assert!(!maplens_core::text::escape_into_bytes(b"/tmp/a\nb caf\xe9", &mut out));
+/// assert_eq!(out, br"x /tmp/a\012b caf\xe9");
+/// assert!(maplens_core::text::escape_into_bytes(b"/usr/lib/libc.so.6", &mut out));
+/// ```
+pub fn escape_into_bytes(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    let plain = plain_ascii_prefix(raw);
+    let (head, rest) = raw.split_at(plain);
+    out.extend_from_slice(head);
+    if rest.is_empty() {
+        return true;
+    }
+    let mut s = String::with_capacity(rest.len() + 8);
+    escape_rest(rest, &mut s);
+    out.extend_from_slice(s.as_bytes());
+    false
+}
+
+/// The body of [`escape_into`], character by character.
+fn escape_rest(raw: &[u8], out: &mut String) {
     for chunk in raw.utf8_chunks() {
         let valid = chunk.valid();
         // Most text needs nothing: copy up to the first character that does.

@@ -103,7 +103,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (snap, Some(series))
         }
         None => {
-            let snap = args.target.load(true, true)?;
+            let snap = args.target.load(true, false)?;
             let series = match &args.recording {
                 Some(word) => {
                     let r = recording_ref(word)?

@@ -146,7 +146,14 @@ impl Filter {
 /// Runs `maps`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let filter = Filter::new(args)?;
-    let snap = args.target.load(true, false)?;
+    // The threads' stack pointers tell thread stacks apart; their names
+    // are not shown here, and the rollup adds nothing to the regions.
+    let snap = args.target.load_with(&maplens_core::source::Options {
+        threads: true,
+        thread_names: false,
+        rollup: false,
+        ..args.target.options()
+    })?;
     let cl = classify(&snap);
     let rows: Vec<usize> = (0..snap.regions.len())
         .filter(|&i| filter.keep(&snap.regions[i], &cl.classes[i]))

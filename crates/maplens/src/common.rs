@@ -40,17 +40,22 @@ impl TargetArgs {
     }
 
     /// Loads the target's snapshot; `threads` also reads per-thread files,
-    /// `rollup` smaps_rollup beside smaps.
+    /// `rollup` smaps_rollup beside smaps (without it, smaps_rollup is read
+    /// only when there are no regions: see `source::Options::rollup`).
     pub fn load(&self, threads: bool, rollup: bool) -> anyhow::Result<Snapshot> {
+        let mut opts = self.options();
+        opts.threads = threads;
+        opts.rollup = rollup;
+        self.load_with(&opts)
+    }
+
+    /// Loads the target's snapshot with these source options.
+    pub fn load_with(&self, opts: &source::Options) -> anyhow::Result<Snapshot> {
         let word = self
             .target
             .as_deref()
             .context("no target given: name a PID, `self`, a process name or a file")?;
-        let target = Target::parse_os(word);
-        let mut opts = self.options();
-        opts.threads = threads;
-        opts.rollup = rollup;
-        Ok(source::load(&target, &opts)?)
+        Ok(source::load(&Target::parse_os(word), opts)?)
     }
 }
 

@@ -7,9 +7,9 @@ use std::process::Command;
 use maplens_testkid::Kid;
 use serde_json::Value;
 
-fn report_json(pid: u32) -> Value {
+fn report_json(target: &str) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_maplens"))
-        .args(["report", &pid.to_string(), "--format", "json"])
+        .args(["report", target, "--format", "json"])
         .output()
         .expect("run maplens");
     assert!(
@@ -45,7 +45,10 @@ fn live_report_attributes_threads_arenas_and_adds_up() {
     .expect("spawn kid");
     // Frozen: smaps, smaps_rollup and task/*/syscall are stable now.
     kid.stop().expect("stop kid");
-    let r = report_json(kid.pid);
+    let r = report_json(&kid.pid.to_string());
+    // The live report reads smaps only; the kernel's own totals, read as
+    // a rollup-only input, must agree with its sum.
+    let rolled = report_json(&format!("/proc/{}/smaps_rollup", kid.pid));
     kid.cont().expect("cont");
 
     assert_eq!(u(&r["schema_version"]), 1);
@@ -60,7 +63,10 @@ fn live_report_attributes_threads_arenas_and_adds_up() {
         let sum: u64 = cats.iter().map(|c| u(&c["usage"][key])).sum();
         assert_eq!(sum, u(&t[key]), "Σ categories {key} != total");
     }
-    let rollup = &r["totals"]["rollup"];
+    assert_eq!(r["totals"]["rollup"], Value::Null, "a report with regions");
+    assert_eq!(rolled["format"], "smaps_rollup");
+    let rollup = &rolled["totals"]["rollup"];
+    assert_eq!(rollup, &rolled["totals"]["usage"]);
     for key in ["rss", "uss", "swap", "dirty", "thp"] {
         assert_eq!(
             u(&t[key]),

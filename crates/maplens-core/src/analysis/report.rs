@@ -143,8 +143,10 @@ pub struct Gap {
 pub struct Totals {
     /// Σ over every region (VSZ is `usage.size`).
     pub usage: Usage,
-    /// The kernel's `smaps_rollup`, when read (may differ a little from
-    /// the sum when the process changed between the two reads).
+    /// The kernel's `smaps_rollup`, for an input that has it and no regions
+    /// (then `usage` is the same figures). Beside regions it is left out:
+    /// the sum over the regions already says it, and a live report reads
+    /// each file once, so live and saved inputs give the same report.
     pub rollup: Option<Usage>,
     /// `vm.max_map_count`, the most regions a process may have, from the
     /// snapshot's system facts (a live target or a bundle).
@@ -418,24 +420,33 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
     let regions = &s.regions;
     let mut notes = Vec::new();
 
+    // Every region is in one category: the totals are the categories'
+    // sum (each region's smaps is read once).
+    let mut by_cat: BTreeMap<Category, (Usage, usize)> = BTreeMap::new();
+    for (r, c) in regions.iter().zip(&cl.classes) {
+        let e = by_cat.entry(c.category).or_default();
+        e.0.add(r);
+        e.1 += usize::from(c.heuristic);
+    }
+
     // Totals.
-    let usage = Usage::of(regions);
-    let rollup = s.rollup.as_ref().map(|m| {
+    let mut usage = Usage::default();
+    for (u, _) in by_cat.values() {
+        usage.merge(u);
+    }
+    // The rollup only stands in for missing regions (see `Totals::rollup`).
+    let rollup = s.rollup.as_ref().filter(|_| regions.is_empty()).map(|m| {
         let mut u = Usage::default();
         u.add_smaps(m);
         u
     });
-    let totals_usage = if regions.is_empty() {
-        if let Some(r) = &rollup {
-            notes.push(
-                "smaps_rollup only: whole-process totals without regions; read smaps for the \
-                 breakdown"
-                    .to_owned(),
-            );
-            r.clone()
-        } else {
-            usage
-        }
+    let totals_usage = if let Some(r) = &rollup {
+        notes.push(
+            "smaps_rollup only: whole-process totals without regions; read smaps for the \
+             breakdown"
+                .to_owned(),
+        );
+        r.clone()
     } else {
         usage
     };
@@ -444,25 +455,8 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
             "maps only: sizes are address space; residency (RSS, PSS, …) is unknown".to_owned(),
         );
     }
-    if let (Some(r), false) = (&rollup, regions.is_empty())
-        && r.rss != totals_usage.rss
-        && totals_usage.rss.is_some()
-    {
-        notes.push(format!(
-            "smaps_rollup Rss ({} kB) differs from the sum over smaps ({} kB): the process \
-             changed between the two reads",
-            r.rss.unwrap_or(0) / 1024,
-            totals_usage.rss.unwrap_or(0) / 1024
-        ));
-    }
 
     // Categories.
-    let mut by_cat: BTreeMap<Category, (Usage, usize)> = BTreeMap::new();
-    for (r, c) in regions.iter().zip(&cl.classes) {
-        let e = by_cat.entry(c.category).or_default();
-        e.0.add(r);
-        e.1 += usize::from(c.heuristic);
-    }
     let mut categories: Vec<CategoryRow> = by_cat
         .into_iter()
         .map(|(category, (usage, h))| CategoryRow {
@@ -560,7 +554,7 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
         .classes
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.alternative.as_ref().map(|a| (i, a)))
+        .filter_map(|(i, c)| c.alternative.as_deref().map(|a| (i, a)))
         .collect();
     if let Some(&(i, a)) = ambiguous.first() {
         notes.push(format!(

@@ -143,9 +143,14 @@ pub struct Options {
     pub smaps: bool,
     /// Read per-thread `comm` and `syscall`.
     pub threads: bool,
-    /// Also read `smaps_rollup` beside `smaps` (the report prints it; a
-    /// region listing does not need it, and it costs the kernel a second
-    /// walk of the address space).
+    /// With `threads`, also read each thread's `comm` (its name). The
+    /// classification needs only `syscall` (the stack pointer); a command
+    /// that shows no thread names can skip one file a thread.
+    pub thread_names: bool,
+    /// Also read `smaps_rollup` beside `smaps`. Without it, `smaps_rollup`
+    /// is read only when there is neither smaps nor maps (a rollup-only
+    /// capture): beside regions it adds nothing their sum does not give,
+    /// and it costs the kernel a second walk of the address space.
     pub rollup: bool,
     /// Where `/sys` is, for the system facts of a live target
     /// ([`SystemInfo`]).
@@ -159,6 +164,7 @@ impl Default for Options {
             mode: Mode::Lenient,
             smaps: true,
             threads: false,
+            thread_names: true,
             rollup: true,
             sys_root: PathBuf::from("/sys"),
         }
@@ -608,6 +614,12 @@ fn load_dir_once(
         (got, side)
     });
     let mut got_regions = got_regions?;
+    // Without regions the rollup is all there is (read it now, if it was
+    // not read beside smaps).
+    let rollup = match rollup {
+        None if opts.smaps && !got_regions => Some(read_opt(dir, "smaps_rollup", false)),
+        r => r,
+    };
     match rollup {
         Some(Ok(Some(text))) if !text.is_empty() => {
             let mut r = Snapshot::default();
@@ -683,7 +695,7 @@ fn read_process(
         info.pid = info.status("Pid").and_then(|p| p.parse().ok());
     }
     if opts.threads {
-        info.threads = read_threads(dir, live);
+        info.threads = read_threads(dir, live, opts.thread_names);
     }
     Ok(info)
 }
@@ -711,7 +723,7 @@ pub fn syscall_sp(text: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(sp).ok()?, 16).ok()
 }
 
-fn read_threads(dir: &Path, live: bool) -> Vec<ThreadInfo> {
+fn read_threads(dir: &Path, live: bool, names: bool) -> Vec<ThreadInfo> {
     let Ok(rd) = std::fs::read_dir(dir.join("task")) else {
         return Vec::new();
     };
@@ -722,7 +734,9 @@ fn read_threads(dir: &Path, live: bool) -> Vec<ThreadInfo> {
     tids.into_iter()
         .map(|tid| {
             let t = dir.join("task").join(tid.to_string());
-            let comm = read_file(&t.join("comm")).ok().map(|b| lossy_line(&b));
+            let comm = names
+                .then(|| read_file(&t.join("comm")).ok().map(|b| lossy_line(&b)))
+                .flatten();
             let mut syscall = read_file(&t.join("syscall")).ok();
             // A running thread has no stable stack pointer; ask again.
             let mut tries = 0;
@@ -783,5 +797,76 @@ pub fn find_by_name(proc_root: &Path, name: &str) -> Result<u32, SourceError> {
             name: name.to_owned(),
             matches,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{classify, report};
+
+    const SMAPS: &[u8] = b"7f0000000000-7f0000001000 rw-p 00000000 00:00 0\nRss: 4 kB\nPss: 4 kB\n";
+    const ROLLUP: &[u8] =
+        b"00400000-7fff00000000 ---p 00000000 00:00 0 [rollup]\nRss: 8 kB\nPss: 6 kB\n";
+
+    /// A `/proc/PID`-like directory holding these files.
+    fn dir_of(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("maplens-source-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        for (f, text) in files {
+            std::fs::write(d.join(f), text).expect("write");
+        }
+        d
+    }
+
+    #[test]
+    fn the_rollup_is_read_beside_regions_only_when_asked() {
+        let both = dir_of("both", &[("smaps", SMAPS), ("smaps_rollup", ROLLUP)]);
+        let only = dir_of("only", &[("smaps_rollup", ROLLUP)]);
+        let without = Options {
+            rollup: false,
+            ..Options::default()
+        };
+        // Beside regions: read only when asked, and never in the report.
+        let s = load_dir(&both, None, false, &without).expect("both");
+        assert_eq!((s.regions.len(), s.rollup.is_some()), (1, false));
+        let s = load_dir(&both, None, false, &Options::default()).expect("both");
+        assert!(s.rollup.is_some());
+        let r = report(&s, &classify(&s));
+        assert_eq!(r.totals.rollup, None);
+        assert_eq!(r.totals.usage.rss, Some(4096));
+        // Without regions the rollup is all there is, asked or not.
+        let s = load_dir(&only, None, false, &without).expect("rollup only");
+        assert!(s.regions.is_empty() && s.rollup.is_some());
+        let r = report(&s, &classify(&s));
+        assert_eq!(r.totals.rollup.as_ref().and_then(|u| u.rss), Some(8192));
+        assert_eq!(r.totals.usage.pss, Some(6144));
+        for d in [both, only] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    #[test]
+    fn thread_names_are_read_only_when_asked() {
+        let d = dir_of("threads", &[("smaps", SMAPS)]);
+        let t = d.join("task/42");
+        std::fs::create_dir_all(&t).expect("task dir");
+        std::fs::write(t.join("comm"), b"worker\n").expect("comm");
+        std::fs::write(t.join("syscall"), b"-1 0x7f0000000800 0x7f00\n").expect("syscall");
+        let mut opts = Options {
+            threads: true,
+            ..Options::default()
+        };
+        let s = load_dir(&d, None, false, &opts).expect("load");
+        assert_eq!(s.process.threads[0].comm.as_deref(), Some("worker"));
+        opts.thread_names = false;
+        let s = load_dir(&d, None, false, &opts).expect("load");
+        let th = &s.process.threads[0];
+        assert_eq!(
+            (th.tid, th.comm.as_deref(), th.sp),
+            (42, None, Some(0x7f00_0000_0800))
+        );
+        let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -283,7 +283,7 @@ fn table(
         let c = &cl.classes[i];
         if measuring {
             for _ in 0..2 {
-                cells.fmt(format_args!(""));
+                cells.ascii(b"");
             }
         } else {
             cells.hex(r.start, wd);
@@ -292,10 +292,10 @@ fn table(
         cells.size(r.size(), exact);
         if measuring {
             for _ in 0..3 {
-                cells.fmt(format_args!(""));
+                cells.ascii(b"");
             }
         } else {
-            cells.fmt(format_args!("{}", r.perms));
+            cells.ascii(&r.perms.as_bytes());
             cells.hex(r.offset, 8);
             cells.dev(r.dev.major, r.dev.minor);
         }
@@ -304,7 +304,7 @@ fn table(
             for f in [Field::Rss, Field::Pss, Field::Swap] {
                 match r.kb(f) {
                     Some(v) => cells.size(v.saturating_mul(1024), exact),
-                    None => cells.fmt(format_args!("-")),
+                    None => cells.ascii(b"-"),
                 }
             }
         }

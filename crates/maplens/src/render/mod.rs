@@ -111,8 +111,13 @@ pub fn plain_table<T: AsRef<[u8]>>(header: &[&str], numeric: &[bool], rows: &[Ve
 /// `maps`' time and memory). Every text cell is escaped on the way in.
 #[derive(Default)]
 pub struct Cells {
-    text: String,
-    ends: Vec<usize>,
+    /// The cells one after another: always UTF-8 (escaped text, digits,
+    /// the printer's own words), kept as bytes so that no cell is
+    /// validated again on its way to the output.
+    text: Vec<u8>,
+    /// Where each cell ends in `text`, and the columns it takes (known
+    /// as it is written: ASCII takes one a byte).
+    ends: Vec<(usize, usize)>,
 }
 
 impl Cells {
@@ -121,67 +126,121 @@ impl Cells {
         self.ends.clear();
     }
 
+    /// Ends a cell that began at `start`: `ascii` when it is all ASCII.
+    fn end(&mut self, start: usize, ascii: bool) {
+        let cell = &self.text[start..];
+        let w = if ascii { cell.len() } else { width_of(cell) };
+        self.ends.push((self.text.len(), w));
+    }
+
     /// A text cell (the printer's words or the target's): escaped.
     pub fn text(&mut self, s: &str) {
-        maplens_core::text::escape_into(s.as_bytes(), &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let plain = maplens_core::text::escape_into_bytes(s.as_bytes(), &mut self.text);
+        self.end(start, plain);
     }
 
     /// A text cell of two parts, as one (no `format!` on the way).
     pub fn text2(&mut self, a: &str, b: &str) {
-        maplens_core::text::escape_into(a.as_bytes(), &mut self.text);
-        maplens_core::text::escape_into(b.as_bytes(), &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let pa = maplens_core::text::escape_into_bytes(a.as_bytes(), &mut self.text);
+        let pb = maplens_core::text::escape_into_bytes(b.as_bytes(), &mut self.text);
+        self.end(start, pa && pb);
     }
 
     /// A cell of bytes from the target (a path, a name): escaped.
     pub fn bytes(&mut self, b: &[u8]) {
-        maplens_core::text::escape_into(b, &mut self.text);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let plain = maplens_core::text::escape_into_bytes(b, &mut self.text);
+        self.end(start, plain);
     }
 
     /// A size cell: [`human`] units, or exact bytes.
     pub fn size(&mut self, bytes: u64, exact: bool) {
+        let start = self.text.len();
         human_into(&mut self.text, bytes, exact);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A hexadecimal cell, zero-padded to `width` digits.
     pub fn hex(&mut self, v: u64, width: usize) {
+        let start = self.text.len();
         push_hex(&mut self.text, v, width);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A device cell, as maps prints it: `MAJOR:MINOR` in hex, two digits
     /// at least each.
     pub fn dev(&mut self, major: u32, minor: u32) {
+        let start = self.text.len();
         push_hex(&mut self.text, u64::from(major), 2);
-        self.text.push(':');
+        self.text.push(b':');
         push_hex(&mut self.text, u64::from(minor), 2);
-        self.ends.push(self.text.len());
+        self.end(start, true);
     }
 
     /// A decimal cell.
     pub fn dec(&mut self, v: u64) {
+        let start = self.text.len();
         push_dec(&mut self.text, v);
-        self.ends.push(self.text.len());
+        self.end(start, true);
+    }
+
+    /// A cell of the printer's own ASCII words or figures, as they are
+    /// (`-`, `rw-p`; never the target's text).
+    pub fn ascii(&mut self, b: &[u8]) {
+        debug_assert!(b.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\\'));
+        let start = self.text.len();
+        self.text.extend_from_slice(b);
+        self.end(start, true);
     }
 
     /// A cell of figures the printer formats itself (numbers, hex, units;
     /// never the target's text).
     pub fn fmt(&mut self, a: std::fmt::Arguments<'_>) {
-        let _ = std::fmt::Write::write_fmt(&mut self.text, a);
-        self.ends.push(self.text.len());
+        let start = self.text.len();
+        let _ = std::io::Write::write_fmt(&mut self.text, a);
+        self.end(start, false);
     }
 
-    fn iter(&self) -> impl Iterator<Item = &str> {
+    /// Each cell with the columns it takes.
+    fn cells(&self) -> impl Iterator<Item = (&[u8], usize)> {
         let mut start = 0;
-        self.ends.iter().map(move |&e| {
+        self.ends.iter().map(move |&(e, w)| {
             let c = &self.text[start..e];
             start = e;
-            c
+            (c, w)
         })
     }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.cells().map(|(c, _)| c)
+    }
+}
+
+/// The columns UTF-8 text takes, one a character, as
+/// [`display_width`] counts them: the bytes that start a character.
+fn width_of(utf8: &[u8]) -> usize {
+    utf8.iter().filter(|&&b| (b as i8) >= -0x40).count()
+}
+
+/// The length of `line` without its trailing whitespace (as
+/// `str::trim_end` has it; `line` is UTF-8).
+fn trimmed_len(line: &[u8]) -> usize {
+    let mut n = line.len();
+    while n > 0 {
+        let b = line[n - 1];
+        if b < 0x80 {
+            if !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+                break;
+            }
+            n -= 1;
+        } else {
+            // A character of several bytes: decode the tail once.
+            return std::str::from_utf8(&line[..n]).map_or(n, |s| s.trim_end().len());
+        }
+    }
+    n
 }
 
 /// Writes an aligned table (as [`plain_table`]) of `n` rows without keeping
@@ -209,41 +268,48 @@ pub fn stream_table(
     for i in 0..n {
         cells.clear();
         fill(i, &mut cells, true);
-        for (k, c) in cells.iter().take(cols).enumerate() {
-            width[k] = width[k].max(display_width(c));
+        for (k, (_, w)) in cells.cells().take(cols).enumerate() {
+            width[k] = width[k].max(w);
         }
     }
-    let mut line = String::new();
-    let put = |line: &mut String, cells: &mut dyn Iterator<Item = &str>| {
-        line.clear();
-        for (k, c) in cells.take(cols).enumerate() {
-            let pad = width[k].saturating_sub(display_width(c));
+    // Rows go into one buffer, written out a block at a time.
+    const BLOCK: usize = 1 << 16;
+    let mut out: Vec<u8> = Vec::with_capacity(BLOCK + 4096);
+    let put = |out: &mut Vec<u8>, cells: &mut dyn Iterator<Item = (&[u8], usize)>| {
+        let start = out.len();
+        for (k, (c, w)) in cells.take(cols).enumerate() {
+            let pad = width[k].saturating_sub(w);
             if k > 0 {
-                line.push_str("  ");
+                out.extend_from_slice(b"  ");
             }
             if numeric.get(k).copied().unwrap_or(false) {
-                line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(c);
+                out.resize(out.len() + pad, b' ');
+                out.extend_from_slice(c);
             } else {
-                line.push_str(c);
+                out.extend_from_slice(c);
                 if k + 1 < cols {
-                    line.extend(std::iter::repeat_n(' ', pad));
+                    out.resize(out.len() + pad, b' ');
                 }
             }
         }
-        let t = line.trim_end().len();
-        line.truncate(t);
-        line.push('\n');
+        let t = trimmed_len(&out[start..]);
+        out.truncate(start + t);
+        out.push(b'\n');
     };
-    put(&mut line, &mut header.iter().copied());
-    w.write_all(line.as_bytes())?;
+    put(
+        &mut out,
+        &mut header.iter().map(|h| (h.as_bytes(), display_width(h))),
+    );
     for i in 0..n {
         cells.clear();
         fill(i, &mut cells, false);
-        put(&mut line, &mut cells.iter());
-        w.write_all(line.as_bytes())?;
+        put(&mut out, &mut cells.cells());
+        if out.len() >= BLOCK {
+            w.write_all(&out)?;
+            out.clear();
+        }
     }
-    Ok(())
+    w.write_all(&out)
 }
 
 /// Whether an output error is only a closed pipe (`maplens … | head`),
@@ -371,13 +437,14 @@ pub fn json_text(v: &impl serde::Serialize) -> anyhow::Result<String> {
 /// One decimal below 10 units, none above, rounded half to even, in
 /// integers (no float formatting: `maps` calls this for every cell).
 pub fn human(bytes: u64, exact: bool) -> String {
-    let mut s = String::new();
+    let mut s = Vec::new();
     human_into(&mut s, bytes, exact);
-    s
+    // Digits, a point, a space and a unit: ASCII.
+    String::from_utf8(s).unwrap_or_default()
 }
 
 /// Appends `v` in decimal.
-fn push_dec(out: &mut String, v: u64) {
+fn push_dec(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = v;
@@ -389,11 +456,11 @@ fn push_dec(out: &mut String, v: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends `v` in lower-case hexadecimal, zero-padded to `width` digits.
-fn push_hex(out: &mut String, v: u64, width: usize) {
+fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
     let mut buf = [b'0'; 32];
     let digits = (64 - v.leading_zeros() as usize).div_ceil(4).max(1);
     let n = digits.max(width.min(32));
@@ -401,46 +468,48 @@ fn push_hex(out: &mut String, v: u64, width: usize) {
         let d = ((v >> (4 * k)) & 0xf) as u8;
         buf[n - 1 - k] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
     }
-    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// [`human`], appended to `out` (no allocation of its own).
-pub fn human_into(out: &mut String, bytes: u64, exact: bool) {
+pub fn human_into(out: &mut Vec<u8>, bytes: u64, exact: bool) {
     if exact {
         push_dec(out, bytes);
         return;
     }
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    // The unit is a power of two, 1024^u: shifts and masks, no division
+    // (up to 2^60, so that ten remainders still fit in 64 bits).
     let mut u = 0;
-    let mut div: u128 = 1;
-    while u128::from(bytes) >= div * 1024 && u < UNITS.len() - 1 {
-        div *= 1024;
+    while u < UNITS.len() - 1 && bytes >> (10 * (u + 1)) != 0 {
         u += 1;
     }
-    let b = u128::from(bytes);
-    let (q, r) = (b / div, b % div);
-    // n / div rounded to the nearest integer, ties to even.
-    let round = |n: u128| {
-        let (t, rem) = (n / div, n % div);
-        if rem * 2 > div || (rem * 2 == div && t % 2 == 1) {
-            t + 1
+    let shift = 10 * u;
+    let div = 1u64 << shift;
+    let (q, r) = (bytes >> shift, bytes & (div - 1));
+    // `q + frac / div` rounded to the nearest integer, ties to even
+    // (`frac < div`).
+    let round = |q: u64, frac: u64| {
+        if frac * 2 > div || (frac * 2 == div && q % 2 == 1) {
+            q + 1
         } else {
-            t
+            q
         }
     };
-    // (Every figure here is below 2^64: q and t are at most 1024 * 10.)
     if u == 0 || r == 0 {
-        push_dec(out, q as u64);
+        push_dec(out, q);
     } else if q < 10 {
-        let t = round(b * 10) as u64;
+        // Tenths: bytes * 10 / div, as q * 10 plus the tenths of r.
+        let r10 = r * 10;
+        let t = round(q * 10 + (r10 >> shift), r10 & (div - 1));
         push_dec(out, t / 10);
-        out.push('.');
+        out.push(b'.');
         push_dec(out, t % 10);
     } else {
-        push_dec(out, round(b) as u64);
+        push_dec(out, round(q, r));
     }
-    out.push(' ');
-    out.push_str(UNITS[u]);
+    out.push(b' ');
+    out.extend_from_slice(UNITS[u].as_bytes());
 }
 
 /// A count and a noun, singular or plural: `1 region`, `2 regions`.
@@ -591,7 +660,7 @@ mod tests {
         c.hex(u64::MAX, 12);
         c.dec(0);
         c.dec(u64::MAX);
-        let v: Vec<&str> = c.iter().collect();
+        let v: Vec<&str> = c.iter().map(|b| std::str::from_utf8(b).unwrap()).collect();
         assert_eq!(
             v,
             [

@@ -220,17 +220,6 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
         );
     }
     s.push('\n');
-    if let Some(r) = &rep.totals.rollup
-        && t.regions > 0
-    {
-        let _ = writeln!(
-            s,
-            "smaps_rollup: RSS {}  PSS {}  Swap {}",
-            o(r.rss),
-            o(r.pss),
-            o(r.swap)
-        );
-    }
 
     // Categories.
     s.push_str("\nBy category\n");

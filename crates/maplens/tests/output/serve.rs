@@ -325,7 +325,9 @@ fn expected_from_report(pid: u32) -> Vec<(String, f64)> {
     );
     let j: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let n = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let r = &j["totals"]["rollup"];
+    // The sum over smaps: the child's pages are all its own, so no Pss is
+    // rounded away per region and it equals the exporter's smaps_rollup.
+    let r = &j["totals"]["usage"];
     let mut v = vec![
         ("pss".to_owned(), n(&r["pss"])),
         ("uss".to_owned(), n(&r["uss"])),

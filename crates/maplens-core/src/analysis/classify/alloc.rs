@@ -67,7 +67,7 @@ pub(super) fn glibc_arena(
         // with the next mapping's guard above: both readings are kept.
         if stack::stack_shaped(r, prev) {
             let tail = next.filter(|n| n.perms.none()).map_or(0, Region::size);
-            c.alternative = Some(Alternative {
+            c.alternative = Some(Box::new(Alternative {
                 category: Category::ThreadStack,
                 note: "a thread's stack (guard page below it)".into(),
                 rule: "stack-above-guard",
@@ -76,7 +76,7 @@ pub(super) fn glibc_arena(
                 } else {
                     Confidence::Even
                 },
-            });
+            }));
         }
         return Some(c);
     }

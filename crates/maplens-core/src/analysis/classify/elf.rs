@@ -62,7 +62,10 @@ pub(super) const BSS_MIN_BOUND: u64 = 64 << 10;
 /// Every region that is part of an ELF object, with its object and
 /// class, by the region's start address.
 pub(super) struct ObjectIndex<'a> {
-    members: HashMap<u64, (usize, Class)>,
+    /// `(start, object, class)`, sorted by start, one per start: looked
+    /// up twice for every region, where a binary search over the few
+    /// hundred members is cheaper than hashing.
+    members: Vec<(u64, usize, Class)>,
     _regions: std::marker::PhantomData<&'a [Region]>,
 }
 
@@ -74,21 +77,30 @@ pub(super) fn file_key(r: &Region) -> Option<FileKey<'_>> {
 
 /// The region is a segment of one of the objects.
 pub(super) fn is_object(r: &Region, index: &ObjectIndex<'_>) -> bool {
-    index.members.contains_key(&r.start)
+    index.member(r).is_some()
 }
 
 /// The object a region is part of.
 pub(super) fn object_of(r: &Region, index: &ObjectIndex<'_>) -> Option<usize> {
-    index.members.get(&r.start).map(|m| m.0)
+    index.member(r).map(|m| m.0)
+}
+
+impl ObjectIndex<'_> {
+    /// The object and class of the member that starts where `r` does.
+    fn member(&self, r: &Region) -> Option<(usize, &Class)> {
+        let i = self.members.binary_search_by_key(&r.start, |m| m.0).ok()?;
+        let m = &self.members[i];
+        Some((m.1, &m.2))
+    }
 }
 
 /// What a region of an object is: its segment, bss, gap, or remapped
 /// text. Call it where [`is_object`] holds.
 pub(super) fn member_class(r: &Region, index: &ObjectIndex<'_>) -> Class {
-    match index.members.get(&r.start) {
+    match index.member(r) {
         Some((o, c)) => {
             let mut c = c.clone();
-            c.object = Some(*o);
+            c.object = Some(o);
             c
         }
         None => class(
@@ -154,14 +166,19 @@ pub(super) fn find_objects(s: &Snapshot, page: u64) -> (ObjectIndex<'_>, Vec<Obj
     }
     found.extend(by_layout(regions, &taken));
     found.sort_by_key(|f| f.first);
-    let mut members = HashMap::new();
+    let mut members = Vec::new();
     let mut objects = Vec::with_capacity(found.len());
     for (o, f) in found.into_iter().enumerate() {
         for (j, c) in f.members {
-            members.insert(regions[j].start, (o, c));
+            members.push((regions[j].start, o, c));
         }
         objects.push(f.object);
     }
+    // One member a start, the last one given (as a map's `insert` keeps
+    // it): reversed, a stable sort puts it first among its equals.
+    members.reverse();
+    members.sort_by_key(|m| m.0);
+    members.dedup_by_key(|m| m.0);
     (
         ObjectIndex {
             members,

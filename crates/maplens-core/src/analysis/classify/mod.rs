@@ -183,8 +183,9 @@ pub struct Class {
     pub object: Option<usize>,
     /// The thread whose stack this is (or whose stack this guards).
     pub thread: Option<u32>,
-    /// The other reading of a shape that fits two rules offline.
-    pub alternative: Option<Alternative>,
+    /// The other reading of a shape that fits two rules offline (boxed:
+    /// few regions have one, and every region's class carries the field).
+    pub alternative: Option<Box<Alternative>>,
 }
 
 /// The second reading of an ambiguous shape, and how sure the first one is.

@@ -146,12 +146,12 @@ pub(super) fn above_guard(r: &Region, prev: Option<&Region>, arena: u64) -> Opti
             ),
             true,
         );
-        c.alternative = Some(Alternative {
+        c.alternative = Some(Box::new(Alternative {
             category: Category::ThreadStack,
             note: stack_note.into(),
             rule: "stack-above-guard",
             confidence: Confidence::Likely,
-        });
+        }));
         return Some(c);
     }
     Some(class(
