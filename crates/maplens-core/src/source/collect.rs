@@ -319,7 +319,7 @@ fn cmdline_words(b: &[u8]) -> Vec<String> {
 /// Whether a `stat` line's state is zombie or dead, or the process is a
 /// kernel thread (flag `PF_KTHREAD`, 0x00200000, field 9): either way it
 /// has no address space to read.
-fn stat_says_no_memory(stat: &[u8]) -> bool {
+pub(crate) fn stat_says_no_memory(stat: &[u8]) -> bool {
     let Some(close) = stat.iter().rposition(|&b| b == b')') else {
         return false;
     };

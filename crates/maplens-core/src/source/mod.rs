@@ -227,7 +227,7 @@ pub enum SourceError {
     /// The directory holds neither maps nor smaps.
     #[error("{0}: holds no maps, smaps or smaps_rollup file")]
     EmptyDir(PathBuf),
-    /// A live process's smaps and smaps_rollup disagreed three readings
+    /// A live process gave an empty smaps beside a full rollup or maps three readings
     /// in a row: it keeps replacing its address space (exec) as it is read.
     #[error(
         "{0}: the address space changed while it was read, three times (the process \
@@ -532,9 +532,10 @@ fn nonempty(name: &str, snap: Snapshot) -> Result<Snapshot, SourceError> {
 /// running process (exited, permission).
 ///
 /// A live process that execs while it is read can hand out an empty smaps
-/// (its old address space already gone) beside a full smaps_rollup (read a
-/// moment later, of the new one): that reading is taken again, up to three
-/// times, rather than passed off as a rollup-only target. If the process
+/// (its old address space already gone) beside a full smaps_rollup or maps
+/// (read a moment later, of the new one): that reading is taken again, up
+/// to three times, rather than passed off as a rollup-only or maps-only
+/// target. If the process
 /// still shows no regions, the rollup of another moment is dropped and the
 /// answer is what it is for a process without an address space.
 pub fn load_dir(
@@ -543,7 +544,21 @@ pub fn load_dir(
     live: bool,
     opts: &Options,
 ) -> Result<Snapshot, SourceError> {
-    let torn = |s: &Snapshot| live && opts.smaps && s.regions.is_empty() && s.rollup.is_some();
+    // Torn: smaps came out empty while the process still had memory a
+    // moment later (its rollup, or its maps, which the read fell back to).
+    // A kernel without smaps has no smaps file: that fallback is not torn.
+    // Or both came out empty from a process that is neither a kernel
+    // thread nor a zombie (caught between two address spaces).
+    let torn = |s: &Snapshot| {
+        live && opts.smaps
+            && ((s.regions.is_empty() && s.rollup.is_some())
+                || (!s.regions.is_empty()
+                    && s.format == Some(crate::parse::Format::Maps)
+                    && dir.join("smaps").exists())
+                || (s.regions.is_empty()
+                    && std::fs::read(dir.join("stat"))
+                        .is_ok_and(|st| !collect::stat_says_no_memory(&st))))
+    };
     let mut snap = load_dir_once(dir, pid, live, opts)?;
     for _ in 0..2 {
         if !torn(&snap) {
