@@ -64,13 +64,18 @@ fn bounded(args: &[&str], during: impl FnOnce(u32)) -> Result<Vec<u8>, String> {
 #[test]
 fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
     let _l = lock();
-    // Other modules' tests spawn `sleep` too (faults.rs): they would count
-    // in this test's group of `sleep` processes. (Always taken after the
-    // serve lock; no test takes them the other way round.)
-    let _s = crate::offline::serial();
     let dir = tempfile::tempdir().expect("tempdir");
+    // The children are `sleep` under a name of their own: other tests leave
+    // `sleep`s of theirs running (tui.rs's panes, faults.rs), which would
+    // count in this test's group.
+    let sleeper = dir.path().join("churnkid");
+    let real_sleep = ["/usr/bin/sleep", "/bin/sleep"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("sleep");
+    std::os::unix::fs::symlink(real_sleep, &sleeper).expect("symlink sleep");
     let serve = Serve::start(
-        "unmatched = \"other\"\n[[group]]\nname = \"churn\"\ncomm = [\"sleep\"]\n\
+        "unmatched = \"other\"\n[[group]]\nname = \"churn\"\ncomm = [\"churnkid\"]\n\
          [collect]\ninterval_seconds = 0.1\nfull_interval_seconds = 0.1\n",
         dir.path(),
     );
@@ -187,7 +192,7 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
         let mut alive = Vec::new();
         for wave in 0..CHILDREN / WAVE {
             for i in 0..WAVE {
-                let child = Command::new("sleep")
+                let child = Command::new(&sleeper)
                     .arg(format!("0.{:02}", 1 + (wave * 7 + i * 13) % 29))
                     .stdin(Stdio::null())
                     .spawn()
@@ -227,6 +232,10 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
     assert!(
         runs.load(Ordering::Relaxed) >= 2,
         "no top or watch run ended"
+    );
+    assert!(
+        seen_churn.load(Ordering::Relaxed) > 0,
+        "serve never exported the group of the children: the test saw nothing"
     );
     assert!(
         fds_after <= fds_before,
