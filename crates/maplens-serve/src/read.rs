@@ -82,12 +82,11 @@ pub struct ProcSample {
 /// and `cgroup`. Errors say why the process has no figures.
 pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSample, Reason> {
     let dir = proc_root.join(pid.to_string());
+    // Which files a reading reads (smaps, rollup, threads) is the
+    // collector's business: only the place and the parsing mode are ours.
     let opts = source::Options {
         proc_root: proc_root.to_owned(),
         mode: Mode::Lenient,
-        smaps: true,
-        threads: depth == Depth::Full,
-        rollup: true,
         ..source::Options::default()
     };
     // The exporter exports no per-process limits: skip their reads.

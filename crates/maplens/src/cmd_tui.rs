@@ -50,11 +50,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let (snap, reload): (_, Option<maplens_tui::Reload>) = match pid {
         Some(pid) => {
-            let opts = source::Options {
-                threads: true,
-                rollup: true,
-                ..args.target.options()
-            };
+            // The collector decides what a full reading reads (smaps and
+            // the threads, as the report).
+            let opts = args.target.options();
             let policy = Policy {
                 always_full: true,
                 ..Policy::default()
