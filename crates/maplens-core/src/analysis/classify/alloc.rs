@@ -10,7 +10,7 @@ pub(super) fn brk_heap() -> Class {
         Category::Heap,
         "the heap: memory malloc gets with brk()",
         "path-heap",
-        "named [heap]".into(),
+        "named [heap]",
         false,
     )
 }
@@ -128,7 +128,7 @@ pub(super) fn orphan_tails(regions: &[Region], classes: &mut [Class]) {
                 Category::Reservation,
                 "reserved address space with no access (costs no memory until made accessible)",
                 "prot-none",
-                "unnamed ---p; the rw-p below it is a stack, not an arena".into(),
+                "unnamed ---p; the rw-p below it is a stack, not an arena",
                 false,
             );
         }

@@ -253,7 +253,7 @@ fn exact(regions: &[Region], i: usize, e: &ElfObject, page: u64, taken: &[bool])
                 Category::LinkerGap,
                 "gap between segments of a library, no access (costs no memory)",
                 "elf-headers-gap",
-                "between two PT_LOAD segments (program headers)".into(),
+                "between two PT_LOAD segments (program headers)",
                 false,
             ),
             None => continue,
@@ -475,7 +475,7 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
                     Category::LinkerGap,
                     "gap between segments of a library (costs no memory)",
                     "elf-gap-anon",
-                    "---p between two ELF segments".into(),
+                    "---p between two ELF segments",
                     true,
                 ),
             ));
@@ -530,8 +530,7 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
                         "zero-initialised data (.bss) of the object before it",
                         "elf-bss",
                         "anonymous rw right after the last writable segment of an ELF file, no \
-                         longer than the object's file mappings"
-                            .into(),
+                         longer than the object's file mappings",
                         true,
                     ),
                 ));
@@ -547,11 +546,12 @@ fn fillers(regions: &[Region], run: &Run, claimed: &[bool]) -> Vec<(usize, Class
 }
 
 fn remapped_text_class(evidence: &str) -> Class {
+    let evidence = evidence.to_owned();
     class(
         Category::Code,
         "code of the object, remapped onto anonymous memory (huge pages)",
         "elf-text-anon",
-        evidence.into(),
+        evidence,
         true,
     )
 }
@@ -561,7 +561,7 @@ fn named_bss_class() -> Class {
         Category::Bss,
         "zero-initialised data (.bss) of the object (named by Android's linker)",
         "elf-bss-named",
-        "[anon:.bss] among or after the segments of an ELF file".into(),
+        "[anon:.bss] among or after the segments of an ELF file",
         false,
     )
 }
@@ -620,7 +620,7 @@ fn page_compat_class() -> Class {
         Category::LinkerGap,
         "padding of a 4 KiB-aligned library on 16 KiB pages ([page size compat]; costs no memory)",
         "android-page-size-compat",
-        "named [page size compat], among the segments of one file".into(),
+        "named [page size compat], among the segments of one file",
         false,
     )
 }
@@ -642,7 +642,7 @@ fn segment_class(
             Category::LinkerGap,
             "gap the linker leaves between a library's code and data so they never share a page (costs no memory)",
             "elf-gap",
-            "---p segment of an ELF file".into(),
+            "---p segment of an ELF file",
             false,
         );
     }
@@ -651,7 +651,7 @@ fn segment_class(
             Category::Code,
             "code of the program or a shared library",
             "elf-text",
-            "executable segment of a file".into(),
+            "executable segment of a file",
             false,
         );
     }
@@ -660,7 +660,7 @@ fn segment_class(
             Category::WritableData,
             "initialised data (.data) of the program or a library; written pages become private",
             "elf-data",
-            "writable segment of an ELF file".into(),
+            "writable segment of an ELF file",
             false,
         );
     }
@@ -698,7 +698,7 @@ fn segment_class(
             Category::Relro,
             "relocated data made read-only after start-up (RELRO: GOT, vtables)",
             "elf-relro",
-            "second read-only segment after the code, last of the object".into(),
+            "second read-only segment after the code, last of the object",
             true,
         );
     }
@@ -706,7 +706,7 @@ fn segment_class(
         Category::ReadOnlyData,
         "read-only data of the program or a library (ELF headers, .rodata)",
         "elf-rodata",
-        "read-only segment of an ELF file".into(),
+        "read-only segment of an ELF file",
         false,
     )
 }

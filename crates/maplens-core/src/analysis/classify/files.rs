@@ -30,7 +30,7 @@ pub(super) fn special(r: &Region, kind: PathKind<'_>, hugetlb: bool, page: u64) 
                     String::from_utf8_lossy(name)
                 ),
                 "memfd-hugetlb",
-                "memfd with VmFlags ht or a huge KernelPageSize".into(),
+                "memfd with VmFlags ht or a huge KernelPageSize",
                 false,
             )
         }
@@ -39,21 +39,21 @@ pub(super) fn special(r: &Region, kind: PathKind<'_>, hugetlb: bool, page: u64) 
             Category::SharedMemory,
             format!("System V shared memory, key 0x{key:08x} (see ipcs -m)"),
             "path-sysv",
-            "named /SYSV… (deleted)".into(),
+            "named /SYSV… (deleted)",
             false,
         ),
         PathKind::DevZero => class(
             Category::SharedMemory,
             "shared anonymous memory (mmap MAP_SHARED|MAP_ANONYMOUS)",
             "path-dev-zero-deleted",
-            "named /dev/zero (deleted)".into(),
+            "named /dev/zero (deleted)",
             false,
         ),
         PathKind::AnonHugepage => class(
             Category::Hugetlb,
             "anonymous memory on huge pages (MAP_HUGETLB)",
             "path-anon-hugepage",
-            "named /anon_hugepage (deleted)".into(),
+            "named /anon_hugepage (deleted)",
             false,
         ),
         PathKind::AnonInode(name) => class(
@@ -63,7 +63,7 @@ pub(super) fn special(r: &Region, kind: PathKind<'_>, hugetlb: bool, page: u64) 
                 String::from_utf8_lossy(name)
             ),
             "path-anon-inode",
-            "named anon_inode:…".into(),
+            "named anon_inode:…",
             false,
         ),
         PathKind::OtherSpecial(_) | PathKind::Other => class(
@@ -86,7 +86,7 @@ fn memfd(r: &Region, name: &[u8]) -> Class {
             Category::SharedMemory,
             format!("memfd \"{name}\": an in-memory file (memfd_create)"),
             "path-memfd",
-            "named /memfd:…, mapped shared (s)".into(),
+            "named /memfd:…, mapped shared (s)",
             false,
         )
     } else {
@@ -97,7 +97,7 @@ fn memfd(r: &Region, name: &[u8]) -> Class {
                  this process's own"
             ),
             "path-memfd-private",
-            "named /memfd:…, mapped private (p): not shared".into(),
+            "named /memfd:…, mapped private (p): not shared",
             false,
         )
     }
@@ -113,7 +113,7 @@ pub(super) fn hugetlb(file: bool) -> Class {
             "anonymous huge pages"
         },
         "vmflags-ht",
-        "VmFlags has ht".into(),
+        "VmFlags has ht",
         false,
     )
 }
@@ -125,7 +125,7 @@ pub(super) fn shared_anon(r: &Region) -> Option<Class> {
             Category::SharedMemory,
             "shared anonymous memory",
             "anon-shared",
-            "unnamed and shared".into(),
+            "unnamed and shared",
             false,
         )
     })
@@ -297,7 +297,7 @@ pub(super) fn file_class(r: &Region) -> Class {
                 "a data file mapped shared (read-only)"
             },
             "file-data",
-            "file with no executable segment".into(),
+            "file with no executable segment",
             false,
         )
     } else {
@@ -309,7 +309,7 @@ pub(super) fn file_class(r: &Region) -> Class {
                 "a data file mapped read-only"
             },
             "file-data",
-            "file with no executable segment".into(),
+            "file with no executable segment",
             false,
         )
     }

@@ -176,7 +176,7 @@ pub struct Class {
     /// The rule that decided (stable id).
     pub rule: &'static str,
     /// What the rule saw.
-    pub evidence: String,
+    pub evidence: Cow<'static, str>,
     /// True when the rule infers from layout and can be wrong.
     pub heuristic: bool,
     /// Index into [`Classified::objects`] for ELF segments and their bss.
@@ -293,14 +293,14 @@ fn class(
     category: Category,
     note: impl Into<Cow<'static, str>>,
     rule: &'static str,
-    evidence: String,
+    evidence: impl Into<Cow<'static, str>>,
     heuristic: bool,
 ) -> Class {
     Class {
         category,
         note: note.into(),
         rule,
-        evidence,
+        evidence: evidence.into(),
         heuristic,
         object: None,
         thread: None,
@@ -365,64 +365,11 @@ pub fn classify(s: &Snapshot) -> Classified {
     let rt = runtime::detect(regions, &objects);
     let sps = stack::StackPointers::of(s);
 
-    let mut classes: Vec<Class> = Vec::with_capacity(regions.len());
-    for (i, r) in regions.iter().enumerate() {
-        let hugetlb = r
-            .smaps
-            .as_ref()
-            .and_then(|m| m.flags())
-            .is_some_and(|f| f.has("ht"));
-        let kind = r.kind();
-        let mut c = match kind {
-            // Segments, bss, gaps and remapped text of ELF objects.
-            _ if elf::is_object(r, &exec_files) => elf::member_class(r, &exec_files),
-            PathKind::Heap => alloc::brk_heap(),
-            PathKind::Stack => stack::main_stack(),
-            PathKind::ThreadStack(tid) => stack::named_thread_stack(tid),
-            k if k.is_kernel_provided() => kernel::kernel_provided(r, k),
-            PathKind::Rollup => class(
-                Category::AnonMmap,
-                "the smaps_rollup totals pseudo-region",
-                "path-rollup",
-                "named [rollup]".into(),
-                false,
-            ),
-            PathKind::AnonNamed(name) => names::anon_named(r, name),
-            PathKind::File if hugetlb => files::hugetlb(true),
-            PathKind::File => files::file_class(r),
-            PathKind::Anonymous if hugetlb => files::hugetlb(false),
-            PathKind::Anonymous => anon_class(r, i, regions, arena),
-            k => files::special(r, k, hugetlb, page).unwrap_or_else(|| {
-                class(
-                    Category::AnonMmap,
-                    "unrecognised",
-                    "fallback",
-                    String::new(),
-                    true,
-                )
-            }),
-        };
-        if r.perms.write()
-            && r.perms.exec()
-            && !matches!(
-                c.category,
-                Category::Heap | Category::MainStack | Category::ThreadStack | Category::Hugetlb
-            )
-        {
-            c = class(
-                Category::WritableExec,
-                "writable and executable: JIT-compiled code, or a program built for an old ABI",
-                "perms-wx",
-                format!("permissions {}", r.perms),
-                false,
-            );
-        }
-        stack::by_stack_pointer(&mut c, r, &sps);
-        if let Some(o) = elf::object_of(r, &exec_files) {
-            c.object = Some(o);
-        }
-        classes.push(c);
-    }
+    let region_class =
+        |(i, r): (usize, &Region)| region_class(i, r, regions, &exec_files, &sps, arena, page);
+    // Collected into a list of the exact size: its pages, not the
+    // instructions, are most of this loop's time.
+    let mut classes: Vec<Class> = regions.iter().enumerate().map(region_class).collect();
 
     // Passes over the whole map, in this order: what a runtime's layout
     // explains, stacks without a stack pointer, guards below stacks, the
@@ -445,6 +392,74 @@ pub fn classify(s: &Snapshot) -> Classified {
     }
 }
 
+/// The class of one region from its own shape and its neighbours, before
+/// the passes over the whole map.
+fn region_class(
+    i: usize,
+    r: &Region,
+    regions: &[Region],
+    exec_files: &elf::ObjectIndex<'_>,
+    sps: &stack::StackPointers,
+    arena: u64,
+    page: u64,
+) -> Class {
+    let hugetlb = r
+        .smaps
+        .as_ref()
+        .and_then(|m| m.flags())
+        .is_some_and(|f| f.has("ht"));
+    let kind = r.kind();
+    let mut c = match kind {
+        // Segments, bss, gaps and remapped text of ELF objects.
+        _ if elf::is_object(r, exec_files) => elf::member_class(r, exec_files),
+        PathKind::Heap => alloc::brk_heap(),
+        PathKind::Stack => stack::main_stack(),
+        PathKind::ThreadStack(tid) => stack::named_thread_stack(tid),
+        k if k.is_kernel_provided() => kernel::kernel_provided(r, k),
+        PathKind::Rollup => class(
+            Category::AnonMmap,
+            "the smaps_rollup totals pseudo-region",
+            "path-rollup",
+            "named [rollup]",
+            false,
+        ),
+        PathKind::AnonNamed(name) => names::anon_named(r, name),
+        PathKind::File if hugetlb => files::hugetlb(true),
+        PathKind::File => files::file_class(r),
+        PathKind::Anonymous if hugetlb => files::hugetlb(false),
+        PathKind::Anonymous => anon_class(r, i, regions, arena),
+        k => files::special(r, k, hugetlb, page).unwrap_or_else(|| {
+            class(
+                Category::AnonMmap,
+                "unrecognised",
+                "fallback",
+                String::new(),
+                true,
+            )
+        }),
+    };
+    if r.perms.write()
+        && r.perms.exec()
+        && !matches!(
+            c.category,
+            Category::Heap | Category::MainStack | Category::ThreadStack | Category::Hugetlb
+        )
+    {
+        c = class(
+            Category::WritableExec,
+            "writable and executable: JIT-compiled code, or a program built for an old ABI",
+            "perms-wx",
+            format!("permissions {}", r.perms),
+            false,
+        );
+    }
+    stack::by_stack_pointer(&mut c, r, sps);
+    if let Some(o) = elf::object_of(r, exec_files) {
+        c.object = Some(o);
+    }
+    c
+}
+
 /// Unnamed private anonymous memory, rule by rule: the first that matches
 /// decides.
 fn anon_class(r: &Region, i: usize, regions: &[Region], arena: u64) -> Class {
@@ -462,7 +477,7 @@ fn anon_class(r: &Region, i: usize, regions: &[Region], arena: u64) -> Class {
             Category::Reservation,
             "reserved address space with no access (costs no memory until made accessible)",
             "prot-none",
-            "unnamed ---p".into(),
+            "unnamed ---p",
             false,
         );
     }
@@ -471,7 +486,7 @@ fn anon_class(r: &Region, i: usize, regions: &[Region], arena: u64) -> Class {
             Category::AnonMmap,
             "anonymous memory: mmap, or malloc of large blocks",
             "anon",
-            "unnamed, private".into(),
+            "unnamed, private",
             false,
         )
     })

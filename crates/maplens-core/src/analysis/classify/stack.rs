@@ -51,7 +51,7 @@ pub(super) fn main_stack() -> Class {
         Category::MainStack,
         "the main thread's stack",
         "path-stack",
-        "named [stack]".into(),
+        "named [stack]",
         false,
     )
 }
@@ -158,7 +158,7 @@ pub(super) fn above_guard(r: &Region, prev: Option<&Region>, arena: u64) -> Opti
         Category::ThreadStack,
         stack_note,
         "stack-above-guard",
-        "anonymous rw directly above a small ---p guard".into(),
+        "anonymous rw directly above a small ---p guard",
         true,
     ))
 }
@@ -204,7 +204,8 @@ pub(super) fn by_stack_pointer(c: &mut Class, r: &Region, sps: &StackPointers) {
             c.evidence = format!(
                 "thread {tid}'s stack pointer (task/{tid}/syscall) is inside; {}",
                 c.evidence
-            );
+            )
+            .into();
             c.heuristic = false;
         }
     }
@@ -225,6 +226,7 @@ pub(super) fn drop_unproven(classes: &mut [Class], sps: &StackPointers) {
         {
             c.alternative = None;
             c.evidence
+                .to_mut()
                 .push_str("; no thread's stack pointer (all known) is inside: not a stack");
         }
         if c.rule == "stack-above-guard" && c.thread.is_none() {
@@ -233,8 +235,7 @@ pub(super) fn drop_unproven(classes: &mut [Class], sps: &StackPointers) {
                 "anonymous memory: mmap, or malloc of large blocks",
                 "anon",
                 "rw above a ---p like a thread stack, but no thread's stack pointer (all known) \
-                 is inside"
-                    .into(),
+                 is inside",
                 false,
             );
         }
@@ -273,7 +274,7 @@ pub(super) fn guards(regions: &[Region], classes: &mut [Class]) {
                     Category::GuardPage,
                     "guard page: no access, catches a stack overflow",
                     "guard-below-stack",
-                    "small ---p directly below a thread stack".into(),
+                    "small ---p directly below a thread stack",
                     true,
                 );
             }

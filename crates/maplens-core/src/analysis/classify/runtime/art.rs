@@ -14,7 +14,7 @@ pub(in super::super) fn art_file(r: &Region) -> Option<Class> {
             Category::ManagedHeap,
             "an ART image: preinitialised Java heap objects mapped from a file",
             "art-image",
-            "file name ends in .art".into(),
+            "file name ends in .art",
             false,
         ));
     }
@@ -23,7 +23,7 @@ pub(in super::super) fn art_file(r: &Region) -> Option<Class> {
             Category::MappedFile,
             "verified dex code (.vdex) ART runs or compiles",
             "art-vdex",
-            "file name ends in .vdex".into(),
+            "file name ends in .vdex",
             false,
         ));
     }

@@ -40,9 +40,8 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 if sp_in_heap {
                     "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40); the stack \
                      pointers inside are of goroutine stacks, which Go allocates from its heap"
-                        .into()
                 } else {
-                    "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40)".into()
+                    "anonymous memory at a Go heap hint address (0x00c0<<32 + n<<40)"
                 },
                 true,
             );

@@ -39,8 +39,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 },
                 "jvm-heap",
                 "anonymous memory below 32 GiB in a JVM (libjvm.so): compressed oops place the \
-                 Java heap there"
-                    .into(),
+                 Java heap there",
                 true,
             );
         }
@@ -76,8 +75,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 },
                 "jvm-class-space",
                 "anonymous memory right after the JVM's CDS archive (classes.jsa), within the 1 GiB \
-                 CompressedClassSpaceSize default"
-                    .into(),
+                 CompressedClassSpaceSize default",
                 true,
             );
         }
@@ -98,8 +96,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 },
                 "jvm-metaspace",
                 "anonymous memory within 64 MiB (a metaspace node) right below the JVM's CDS \
-                 archive"
-                    .into(),
+                 archive",
                 true,
             );
         }
@@ -113,7 +110,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 Category::JitCode,
                 "JVM code cache: JIT-compiled Java methods (a CodeHeap segment)",
                 "jvm-code-cache",
-                "anonymous rwx in a JVM (libjvm.so): HotSpot's code cache is mapped rwx".into(),
+                "anonymous rwx in a JVM (libjvm.so): HotSpot's code cache is mapped rwx",
                 true,
             );
             jit = true;
@@ -122,7 +119,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                 Category::JitCode,
                 "JVM code cache: reserved, not yet committed (costs no memory)",
                 "jvm-code-cache",
-                "---p right after a code cache segment".into(),
+                "---p right after a code cache segment",
                 true,
             );
             jit = false;

@@ -33,8 +33,7 @@ pub(super) fn apply(regions: &[Region], classes: &mut [Class], is_64bit: bool) {
                     Category::ManagedHeap,
                     "the V8 heap cage (pointer compression: 4 GiB reserved, 4 GiB aligned)",
                     "v8-cage",
-                    "anonymous regions covering a 4 GiB-aligned 4 GiB window in a V8 process"
-                        .into(),
+                    "anonymous regions covering a 4 GiB-aligned 4 GiB window in a V8 process",
                     true,
                 );
             }
