@@ -672,7 +672,7 @@ pub fn detail_lines(app: &App, i: usize, theme: Theme) -> Vec<Line<'static>> {
             if let Some(name) = &s.name {
                 v.push(Line::from(format!("  {:<16}{}", "Name", escape(name))));
             }
-            if let Some(flags) = &s.vmflags {
+            if let Some(flags) = s.vmflags() {
                 v.push(Line::from(format!("  {:<16}{}", "VmFlags", t(flags))));
                 for code in flags.split_whitespace() {
                     let meaning = KNOWN_FLAGS

@@ -738,7 +738,9 @@ fn anon_fragmentation(cx: &Cx<'_>) -> Vec<Finding> {
             && !r.perms.shared()
             && cx.cl.classes[i].category == Category::AnonMmap
     };
-    let flags = |r: &Region| r.smaps.as_ref().and_then(|s| s.vmflags.clone());
+    fn flags(r: &Region) -> Option<&str> {
+        r.smaps.as_ref().and_then(|s| s.vmflags())
+    }
     // Runs: [first, last] with each region adjacent to and like the one before.
     let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;

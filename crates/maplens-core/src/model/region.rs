@@ -1,5 +1,7 @@
 //! The owned region record.
 
+use std::sync::Arc;
+
 use crate::parse::{
     DeletedSuffix, Dev, Entry, FIELD_COUNT, Field, FieldValue, KnownValues, PathKind, Pathname,
     Perms, SmapsBlock, VmFlags,
@@ -203,8 +205,9 @@ pub struct Smaps {
     /// Known numeric fields (kB, or bare numbers for `THPeligible` and
     /// `ProtectionKey`).
     pub known: SparseValues,
-    /// `VmFlags` codes as printed, when present.
-    pub vmflags: Option<Box<str>>,
+    /// `VmFlags` codes as printed, when present, parsed once: see
+    /// [`Smaps::vmflags`] and [`Smaps::flags`].
+    vmflags: Option<FlagsText>,
     /// Android `Name:` value.
     pub name: Option<Box<[u8]>>,
     /// Fields with keys maplens does not know, in order: `(key, value)`.
@@ -223,9 +226,60 @@ pub enum ExtraValue {
     Text(String),
 }
 
+/// A `VmFlags` text and its parse. Most regions of a process print one of
+/// a few texts, so one copy of each is shared ([`FlagsTexts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FlagsText {
+    text: Arc<str>,
+    known: u64,
+    unknown: bool,
+}
+
+impl FlagsText {
+    fn new(text: Arc<str>) -> FlagsText {
+        let f = VmFlags::parse(text.as_bytes());
+        FlagsText {
+            known: f.known_bits(),
+            unknown: f.has_unknown(),
+            text,
+        }
+    }
+}
+
+/// The `VmFlags` texts seen so far while building one snapshot, so that
+/// each distinct text is stored and parsed once. Bounded: past
+/// [`FlagsTexts::MAX`] distinct texts (only a forged input has that many)
+/// each further one is kept on its own.
+#[derive(Debug, Default)]
+pub(crate) struct FlagsTexts {
+    seen: std::collections::HashMap<Box<[u8]>, FlagsText>,
+}
+
+impl FlagsTexts {
+    const MAX: usize = 4096;
+
+    fn get(&mut self, raw: &[u8]) -> FlagsText {
+        let raw = raw.trim_ascii();
+        if let Some(f) = self.seen.get(raw) {
+            return f.clone();
+        }
+        let f = FlagsText::new(String::from_utf8_lossy(raw).into());
+        if self.seen.len() < Self::MAX {
+            self.seen.insert(raw.into(), f.clone());
+        }
+        f
+    }
+}
+
 impl Smaps {
     /// Copies a parsed block.
     pub fn from_block(b: &SmapsBlock<'_>) -> Smaps {
+        Smaps::from_block_in(b, &mut FlagsTexts::default())
+    }
+
+    /// Copies a parsed block, sharing its `VmFlags` text with the regions
+    /// before it that printed the same.
+    pub(crate) fn from_block_in(b: &SmapsBlock<'_>, texts: &mut FlagsTexts) -> Smaps {
         let extra = if b.unknown_fields == 0 {
             Vec::new()
         } else {
@@ -243,9 +297,7 @@ impl Smaps {
         };
         Smaps {
             known: SparseValues::new(&b.known),
-            vmflags: b
-                .vmflags
-                .map(|v| String::from_utf8_lossy(v.raw()).trim().into()),
+            vmflags: b.vmflags.map(|v| texts.get(v.raw())),
             name: b.name.map(Into::into),
             extra,
         }
@@ -257,11 +309,28 @@ impl Smaps {
         self.known.get_or_zero(f)
     }
 
-    /// The parsed `VmFlags`.
+    /// The `VmFlags` codes as printed (trimmed), when present.
+    pub fn vmflags(&self) -> Option<&str> {
+        self.vmflags.as_ref().map(|f| &*f.text)
+    }
+
+    /// The parsed `VmFlags` (parsed once, when the region was read).
+    ///
+    /// ```
+    /// use maplens_core::model::Snapshot;
+    /// use maplens_core::parse::Mode;
+    /// let text = b"00400000-00401000 r-xp 00000000 08:01 7 /bin/x\nVmFlags: rd ex mr zz \n";
+    /// let s = Snapshot::from_text("smaps", text, Mode::Strict).unwrap();
+    /// let m = s.regions[0].smaps.as_deref().unwrap();
+    /// assert_eq!(m.vmflags(), Some("rd ex mr zz"));
+    /// let f = m.flags().unwrap();
+    /// assert!(f.has("ex") && !f.has("wr"));
+    /// assert_eq!(f.unknown().collect::<Vec<_>>(), [b"zz"]);
+    /// ```
     pub fn flags(&self) -> Option<VmFlags<'_>> {
         self.vmflags
-            .as_deref()
-            .map(|s| VmFlags::parse(s.as_bytes()))
+            .as_ref()
+            .map(|f| VmFlags::from_parts(f.known, f.unknown, f.text.as_bytes()))
     }
 
     /// USS: `Private_Clean + Private_Dirty` (kB).
@@ -296,6 +365,12 @@ pub struct Region {
 impl Region {
     /// Copies a parsed entry.
     pub fn from_entry(e: &Entry<'_>) -> Region {
+        Region::from_entry_in(e, &mut FlagsTexts::default())
+    }
+
+    /// Copies a parsed entry, sharing its `VmFlags` text with the regions
+    /// before it ([`FlagsTexts`]).
+    pub(crate) fn from_entry_in(e: &Entry<'_>, texts: &mut FlagsTexts) -> Region {
         let h = &e.header;
         Region {
             start: h.start,
@@ -306,7 +381,10 @@ impl Region {
             inode: h.inode,
             path: RegionPath::new(h.path.raw()),
             line: u32::try_from(e.line).unwrap_or(u32::MAX),
-            smaps: e.smaps.as_ref().map(|b| Box::new(Smaps::from_block(b))),
+            smaps: e
+                .smaps
+                .as_ref()
+                .map(|b| Box::new(Smaps::from_block_in(b, texts))),
         }
     }
 

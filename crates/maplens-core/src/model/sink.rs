@@ -6,6 +6,7 @@
 //! text) is never held at once. The result is the same as parsing the
 //! whole text in one go ([`Snapshot::add_text`]), which is built on it.
 
+use super::region::FlagsTexts;
 use super::{Notice, Region, Smaps, Snapshot, TextError};
 use crate::parse::{self, Format, Mode, ParseError};
 
@@ -58,6 +59,8 @@ pub struct TextSink {
     overlong: bool,
     /// Regions that came out of order, in the order they came.
     late: Vec<Region>,
+    /// The `VmFlags` texts seen, each stored once.
+    flags: FlagsTexts,
 }
 
 /// Where in `buf` (which begins at a line start) the last region that is
@@ -116,6 +119,7 @@ impl TextSink {
             keys: None,
             overlong: false,
             late: Vec::new(),
+            flags: FlagsTexts::default(),
         }
     }
 
@@ -267,7 +271,7 @@ impl TextSink {
                     );
                 }
             }
-            let r = Region::from_entry(&e);
+            let r = Region::from_entry_in(&e, &mut self.flags);
             let regions = &mut self.regions;
             let mut replaced = 0;
             while let Some(last) = regions.last() {

@@ -127,6 +127,22 @@ impl<'a> VmFlags<'a> {
         }
     }
 
+    /// Rebuilds a parse from its parts ([`VmFlags::known_bits`],
+    /// [`VmFlags::has_unknown`] and [`VmFlags::raw`] of an earlier parse of
+    /// `raw`), so that a stored text need not be parsed again.
+    pub(crate) const fn from_parts(known: u64, unknown: bool, raw: &'a [u8]) -> Self {
+        VmFlags {
+            known,
+            unknown,
+            raw,
+        }
+    }
+
+    /// True when some code is not in [`KNOWN_FLAGS`].
+    pub const fn has_unknown(&self) -> bool {
+        self.unknown
+    }
+
     /// True when the known code `code` is set.
     pub fn has(&self, code: &str) -> bool {
         flag_index(code.as_bytes()).is_some_and(|i| self.known & (1 << i) != 0)

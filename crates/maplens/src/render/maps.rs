@@ -114,7 +114,7 @@ pub fn region_json<'a>(r: &'a Region, c: &'a Class, cl: &'a Classified) -> Regio
         for (k, val) in &s.extra {
             m.insert(&**k, SmapsValue::Extra(val));
         }
-        if let Some(fl) = &s.vmflags {
+        if let Some(fl) = s.vmflags() {
             m.insert("VmFlags", SmapsValue::Text(std::borrow::Cow::Borrowed(fl)));
         }
         if let Some(n) = &s.name {
