@@ -159,15 +159,7 @@ pub fn read_process(proc_root: &Path, pid: u32, depth: Depth) -> Result<ProcSamp
 /// The report's figures of a fully read snapshot, from the reading's own
 /// classification and report.
 fn full_figures(snap: &Snapshot, cl: &Classified, rep: &Report) -> FullFigures {
-    let outcome = check::evaluate(
-        snap,
-        cl,
-        &CheckOptions {
-            min_severity: Severity::Low,
-            ignore: Vec::new(),
-            system: snap.system.clone(),
-        },
-    );
+    let outcome = check::evaluate(snap, cl, &CheckOptions::for_report(snap));
     FullFigures {
         regions: snap.regions.len() as u64,
         categories: rep

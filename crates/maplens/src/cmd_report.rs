@@ -5,7 +5,7 @@
 
 use maplens_core::analysis::{Classified, Report, classify, report};
 #[cfg(feature = "check")]
-use maplens_core::check::{self, CheckOptions, Severity};
+use maplens_core::check::{self, CheckOptions};
 use maplens_core::model::Snapshot;
 
 use crate::common::{Format, TargetArgs, emit};
@@ -117,21 +117,28 @@ pub fn build(args: &Args) -> anyhow::Result<(Snapshot, Classified, Report, Findi
 
 /// The report of a classified snapshot and the findings of `maplens
 /// check` at severity low and up (`maplens html` prints the same two).
+///
+/// The two read the same classification and not each other, so for a
+/// large map the findings are worked out on a second thread while the
+/// report is built.
 pub fn analyse(snap: &Snapshot, cl: &Classified) -> (Report, Findings) {
-    let rep = report(snap, cl);
     #[cfg(feature = "check")]
-    let findings = check::evaluate(
-        snap,
-        cl,
-        &CheckOptions {
-            min_severity: Severity::Low,
-            ignore: Vec::new(),
-            system: snap.system.clone(),
-        },
-    );
+    let findings = || check::evaluate(snap, cl, &CheckOptions::for_report(snap));
     #[cfg(not(feature = "check"))]
-    let findings = Findings::default();
-    (rep, findings)
+    let findings = Findings::default;
+    if snap.regions.len() < 8192 {
+        return (report(snap, cl), findings());
+    }
+    std::thread::scope(|s| {
+        let side = std::thread::Builder::new().spawn_scoped(s, findings);
+        let rep = report(snap, cl);
+        let found = match side {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had (RLIMIT_NPROC): work them out here.
+            Err(_) => findings(),
+        };
+        (rep, found)
+    })
 }
 
 /// Runs the report.

@@ -241,6 +241,19 @@ pub struct CheckOptions {
     pub system: Option<SystemInfo>,
 }
 
+impl CheckOptions {
+    /// What the process report shows beside its figures (and the exporter
+    /// counts): every rule, severity low and up, with the system facts
+    /// the snapshot holds.
+    pub fn for_report(snap: &Snapshot) -> CheckOptions {
+        CheckOptions {
+            min_severity: Severity::Low,
+            ignore: Vec::new(),
+            system: snap.system.clone(),
+        }
+    }
+}
+
 impl Default for CheckOptions {
     /// Everything from `info` up, no rule ignored, no system facts.
     fn default() -> Self {
