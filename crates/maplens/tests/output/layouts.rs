@@ -342,13 +342,18 @@ const THREADS_JAVA: &str = r#"
 public class Threads {
     public static void main(String[] a) throws Exception {
         int n = Integer.parseInt(a[0]);
+        // Ready once every worker runs: HotSpot names a thread's task (its
+        // comm) as the thread starts, after start() has returned.
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(n);
         for (int i = 0; i < n; i++) {
             Thread t = new Thread(() -> {
+                running.countDown();
                 try { Thread.sleep(1000000); } catch (Exception e) { }
             }, "worker-" + i);
             t.setDaemon(true);
             t.start();
         }
+        running.await();
         System.out.println("ready");
         System.out.flush();
         Thread.sleep(1000000);
