@@ -227,13 +227,22 @@ pub enum SourceError {
     /// The directory holds neither maps nor smaps.
     #[error("{0}: holds no maps, smaps or smaps_rollup file")]
     EmptyDir(PathBuf),
-    /// A live process gave an empty smaps beside a full rollup or maps three readings
-    /// in a row: it keeps replacing its address space (exec) as it is read.
+    /// A live process gave an empty smaps beside a full rollup or maps, or
+    /// exec'd between the first and the last file read, three readings in
+    /// a row: it keeps replacing its address space as it is read.
     #[error(
         "{0}: the address space changed while it was read, three times (the process \
          keeps exec-ing or is exiting); read it again"
     )]
     Unsteady(PathBuf),
+    /// The process exited while it was read and a new process took its
+    /// PID (its start time in `stat` changed): what was read may be of
+    /// either.
+    #[error(
+        "{0}: the process exited while it was read and its PID now belongs to another \
+         process (a new start time); nothing of it is shown"
+    )]
+    Reused(PathBuf),
     /// A maps / smaps / smaps_rollup file (or standard input) held no
     /// region: it is some other kind of file.
     #[error(
@@ -559,17 +568,19 @@ pub fn load_dir(
                     && std::fs::read(dir.join("stat"))
                         .is_ok_and(|st| !collect::stat_says_no_memory(&st))))
     };
-    let mut snap = load_dir_once(dir, pid, live, opts)?;
-    for _ in 0..2 {
-        if !torn(&snap) {
-            return Ok(snap);
+    // An exec between the first and the last file read is Unsteady from
+    // load_dir_once: read again too.
+    let once = || match load_dir_once(dir, pid, live, opts) {
+        Err(SourceError::Unsteady(_)) => Ok(None),
+        r => r.map(Some),
+    };
+    for _ in 0..3 {
+        match once()? {
+            Some(snap) if !torn(&snap) => return Ok(snap),
+            _ => {}
         }
-        snap = load_dir_once(dir, pid, live, opts)?;
     }
-    if torn(&snap) {
-        return Err(SourceError::Unsteady(dir.to_owned()));
-    }
-    Ok(snap)
+    Err(SourceError::Unsteady(dir.to_owned()))
 }
 
 fn load_dir_once(
@@ -584,6 +595,9 @@ fn load_dir_once(
             exited: false,
         });
     }
+    // Which process this is: a PID is reused once its process is gone,
+    // and every file is read by its path.
+    let born = live.then(|| identity(dir)).flatten();
     let origin = dir.display().to_string();
     let mut snap = Snapshot {
         origin: origin.clone(),
@@ -666,6 +680,23 @@ fn load_dir_once(
             exited: true,
         });
     }
+    if let Some(born) = born {
+        match identity(dir) {
+            Some(now) if now == born => {}
+            Some(now) if now.start_time == born.start_time => {
+                // The same process exec'd: the files read may be of two
+                // images (load_dir reads it again).
+                return Err(SourceError::Unsteady(dir.to_owned()));
+            }
+            Some(_) => return Err(SourceError::Reused(dir.to_owned())),
+            None => {
+                return Err(SourceError::NoProcess {
+                    path: dir.to_owned(),
+                    exited: true,
+                });
+            }
+        }
+    }
     if live && snap.regions.is_empty() && snap.rollup.is_none() {
         snap.notices.push(Notice::Other {
             message: format!(
@@ -675,6 +706,31 @@ fn load_dir_once(
         });
     }
     Ok(snap)
+}
+
+/// Which process, and which program image of it, `dir` is: from its
+/// `stat`, the start time (a new process at the PID has a new one) and
+/// where its code and stack begin and end (an exec moves them, with
+/// address-space randomisation; 0 for a reader the kernel does not let
+/// see them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Identity {
+    start_time: u64,
+    image: [u64; 3],
+}
+
+fn identity(dir: &Path) -> Option<Identity> {
+    let stat = std::fs::read(dir.join("stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    // Word 0 is field 3 (state): starttime is field 22, startcode,
+    // endcode and startstack 26-28.
+    let w: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let field = |n: usize| w.get(n - 3)?.parse::<u64>().ok();
+    Some(Identity {
+        start_time: field(22)?,
+        image: [field(26)?, field(27)?, field(28)?],
+    })
 }
 
 pub(crate) fn lossy_line(b: &[u8]) -> String {

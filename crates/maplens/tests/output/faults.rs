@@ -423,3 +423,142 @@ fn short_reads_change_nothing() {
         assert_eq!(norm(&out.stdout), norm(&from_file.stdout), "{args:?}");
     }
 }
+
+/// The driver of [`a_reused_pid_is_never_mixed_with_its_new_owner`], run as
+/// PID 1 of a new PID namespace: it puts process A at PID 500, starts
+/// maplens on 500, and after a few hundred microseconds kills A and
+/// starts B at the same PID (by `ns_last_pid`), 300 times. It prints one
+/// JSON line per run: maplens's exit code, stdout and stderr.
+const REUSE_DRIVER: &str = r#"
+import json, os, subprocess, sys, time
+bin, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+P = 500
+def at_p(exe):
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(P - 1))
+    return subprocess.Popen([exe, "1000"])
+for i in range(300):
+    first = at_p(a)
+    if first.pid != P:
+        first.kill(); first.wait(); continue
+    time.sleep(0.002)
+    m = subprocess.Popen([bin, str(P), "--format", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep((i % 40) * 0.0001)
+    first.kill(); first.wait()
+    second = at_p(b)
+    out, err = m.communicate(timeout=60)
+    print(json.dumps({"second": second.pid == P, "code": m.returncode,
+                      "out": out.decode("utf-8", "replace"),
+                      "err": err.decode("utf-8", "replace")}), flush=True)
+    second.kill(); second.wait()
+"#;
+
+/// A PID reused between two reads of one command: process A exits while
+/// maplens reads it and B takes its PID. Each report is then wholly of A,
+/// wholly of B (read after the swap, or before B's exec, as the copy of
+/// the driver it was for a moment), or one line saying the PID changed
+/// hands or the process went away: never A's regions under B's name, nor
+/// one image's regions under the next one's name. (Both are copies of `sleep`, named `reuse-aaaa`
+/// and `reuse-bbbb`, so a region's path tells whose it is.)
+#[test]
+fn a_reused_pid_is_never_mixed_with_its_new_owner() {
+    let _g = serial();
+    if !have_python() {
+        return;
+    }
+    let can = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can {
+        // Needs CAP_SYS_ADMIN for the namespace: skipped as a plain user.
+        assert!(std::env::var_os("CI").is_none(), "unshare --pid failed");
+        eprintln!("skipped: unshare --pid unavailable");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sleep = which_sleep();
+    let (a, b) = (dir.path().join("reuse-aaaa"), dir.path().join("reuse-bbbb"));
+    std::fs::copy(&sleep, &a).unwrap();
+    std::fs::copy(&sleep, &b).unwrap();
+    let driver = dir.path().join("driver.py");
+    std::fs::write(&driver, REUSE_DRIVER).unwrap();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "python3"])
+        .arg(&driver)
+        .arg(env!("CARGO_BIN_EXE_maplens"))
+        .args([&a, &b])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut of_a, mut of_b, mut forked, mut reused, mut gone) = (0, 0, 0, 0, 0);
+    for line in stdout.lines() {
+        let run: Value = serde_json::from_str(line).expect("driver line");
+        let err = run["err"].as_str().unwrap();
+        assert!(!err.contains("panicked"), "{err}");
+        if run["code"] != 0 {
+            assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+            assert!(err.contains("/proc/500"), "names the process: {err}");
+            if err.contains("another process") {
+                reused += 1;
+            } else {
+                gone += 1;
+            }
+            continue;
+        }
+        let doc: Value = serde_json::from_str(run["out"].as_str().unwrap()).expect("report");
+        let comm = doc["comm"].as_str().unwrap_or_default().to_owned();
+        let paths: Vec<&str> = doc["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["path"].as_str())
+            .filter(|p| p.contains("reuse-"))
+            .collect();
+        report_adds_up(&doc);
+        let whose = match comm.as_str() {
+            "reuse-aaaa" => "reuse-aaaa",
+            "reuse-bbbb" => "reuse-bbbb",
+            // B between its fork and its exec: the driver's copy, whole.
+            "python3" => {
+                assert!(paths.is_empty(), "python3 with {paths:?}");
+                forked += 1;
+                continue;
+            }
+            other => panic!("a report of neither process: comm {other:?}"),
+        };
+        assert!(
+            !paths.is_empty() && paths.iter().all(|p| p.ends_with(whose)),
+            "a report that mixes two processes: comm {comm}, objects {paths:?}"
+        );
+        if whose.ends_with("aaaa") {
+            of_a += 1;
+        } else {
+            of_b += 1;
+        }
+    }
+    let runs = of_a + of_b + forked + reused + gone;
+    assert!(runs >= 200, "only {runs} runs put a process at PID 500");
+    eprintln!(
+        "PID reuse: {runs} runs; {of_a} wholly of the first process, {of_b} wholly of the \
+         second, {forked} of the second before its exec, {reused} refused as reused, {gone} \
+         as gone"
+    );
+}
+
+/// The `sleep` binary itself (not a symlink), to copy under a new name.
+fn which_sleep() -> std::path::PathBuf {
+    ["/usr/bin/sleep", "/bin/sleep"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .expect("sleep")
+        .canonicalize()
+        .unwrap()
+}
