@@ -25,7 +25,7 @@ pub struct Args {
     /// A capture bundle (`cap.tar`, `cap.tar:PID` for one process, `-` for
     /// standard input) or a copied /proc tree; the live system when absent.
     #[arg(value_name = "BUNDLE")]
-    pub target: Option<String>,
+    pub target: Option<std::ffi::OsString>,
     /// Only files whose path matches this regex.
     #[arg(long, value_name = "REGEX")]
     pub path: Option<String>,

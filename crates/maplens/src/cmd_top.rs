@@ -49,7 +49,7 @@ pub struct Args {
     /// A capture bundle (`cap.tar`, `cap.tar:PID` for one process, `-` for
     /// standard input) or a copied /proc tree; the live system when absent.
     #[arg(value_name = "BUNDLE")]
-    pub target: Option<String>,
+    pub target: Option<std::ffi::OsString>,
     /// Sort by this column (largest first; pid, user and command ascending).
     #[arg(long, short = 's', value_enum, default_value_t)]
     pub sort: SortKey,

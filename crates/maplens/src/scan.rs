@@ -100,7 +100,7 @@ impl Source {
     /// From the positional BUNDLE and `--proc-root`; a `FILE:PID` bundle
     /// target adds its PID to `pids`.
     pub fn new(
-        target: Option<&str>,
+        target: Option<&std::ffi::OsStr>,
         proc_root: Option<&PathBuf>,
         pids: &mut Vec<u32>,
     ) -> anyhow::Result<Source> {
@@ -112,7 +112,8 @@ impl Source {
         if proc_root.is_some() {
             bail!("give either a BUNDLE or --proc-root, not both");
         }
-        let bundle = match Target::parse(word) {
+        // A file name is any bytes: a bundle's too.
+        let bundle = match Target::parse_os(word) {
             Target::Bundle { path, pid } => {
                 let b = Bundle::open(&path)?;
                 if let Some(pid) = pid {
@@ -155,7 +156,8 @@ impl Source {
             }
             Target::Pid(p) => {
                 bail!(
-                    "'{word}': `maplens top` takes a capture bundle; for one process give --pid {p}"
+                    "'{}': `maplens top` takes a capture bundle; for one process give --pid {p}",
+                    word.to_string_lossy()
                 )
             }
             Target::File(p) if p.exists() => {

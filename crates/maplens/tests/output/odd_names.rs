@@ -280,3 +280,51 @@ fn names_that_differ_in_stray_bytes_stay_apart() {
         .count();
     assert_eq!(n, 2, "two objects, not one: {doc}");
 }
+
+/// A capture bundle is a file, and a file name is any bytes: `top` and
+/// `libs` read one named with invalid UTF-8 and a control byte (they
+/// refused such a name as an argument before), and `top` lists the
+/// process it holds.
+#[test]
+fn top_and_libs_read_a_bundle_of_any_file_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut name = dir.path().as_os_str().as_bytes().to_vec();
+    name.extend_from_slice(b"/cap\xff\x1b.tar");
+    let bundle = OsString::from_vec(name);
+    let me = std::process::id().to_string();
+    let out = run(&[
+        "capture".into(),
+        me.clone().into(),
+        "-o".into(),
+        bundle.clone(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for cmd in ["top", "libs"] {
+        let out = run(&[
+            cmd.into(),
+            bundle.clone(),
+            "--format".into(),
+            "csv".into(),
+            "--no-progress".into(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(hazards(&out.stdout).is_empty() && hazards(&out.stderr).is_empty());
+        if cmd == "top" {
+            let csv = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                csv.lines().any(|l| l.starts_with(&format!("{me},"))),
+                "top lists the captured process: {csv}"
+            );
+        } else {
+            assert!(out.stdout.len() > 100, "libs lists the process's libraries");
+        }
+    }
+}
