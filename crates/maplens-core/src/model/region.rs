@@ -253,19 +253,38 @@ impl FlagsText {
 #[derive(Debug, Default)]
 pub(crate) struct FlagsTexts {
     seen: std::collections::HashMap<Box<[u8]>, FlagsText>,
+    /// The texts asked for lately: most processes print a handful, and
+    /// comparing a few costs less than hashing one.
+    recent: Vec<(Box<[u8]>, FlagsText)>,
+    /// The slot of `recent` the next new text takes.
+    next: usize,
 }
 
 impl FlagsTexts {
     const MAX: usize = 4096;
 
     fn get(&mut self, raw: &[u8]) -> FlagsText {
+        const RECENT: usize = 8;
         let raw = raw.trim_ascii();
-        if let Some(f) = self.seen.get(raw) {
+        if let Some((_, f)) = self.recent.iter().find(|(t, _)| **t == *raw) {
             return f.clone();
         }
-        let f = FlagsText::new(String::from_utf8_lossy(raw).into());
-        if self.seen.len() < Self::MAX {
-            self.seen.insert(raw.into(), f.clone());
+        let f = match self.seen.get(raw) {
+            Some(f) => f.clone(),
+            None => {
+                let f = FlagsText::new(String::from_utf8_lossy(raw).into());
+                if self.seen.len() < Self::MAX {
+                    self.seen.insert(raw.into(), f.clone());
+                }
+                f
+            }
+        };
+        let entry = (raw.into(), f.clone());
+        if self.recent.len() < RECENT {
+            self.recent.push(entry);
+        } else {
+            self.recent[self.next] = entry;
+            self.next = (self.next + 1) % RECENT;
         }
         f
     }
