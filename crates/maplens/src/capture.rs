@@ -190,15 +190,18 @@ pub fn write(args: &Plan) -> anyhow::Result<()> {
     }
     if !args.quiet {
         eprintln!(
-            "maplens: captured {} process(es){}{}",
-            captured.len(),
+            "maplens: captured {}{}{}",
+            crate::render::count(captured.len() as u64, "process", "processes"),
             if skipped.is_empty() {
                 String::new()
             } else {
                 format!("; skipped {}: {}", skipped.len(), list(&skipped))
             },
             if kernel_threads > 0 {
-                format!("; {kernel_threads} kernel thread(s) left out")
+                format!(
+                    "; {} left out",
+                    crate::render::count(kernel_threads as u64, "kernel thread", "kernel threads")
+                )
             } else {
                 String::new()
             }

@@ -567,10 +567,14 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
         .collect();
     if let Some(&(i, a)) = ambiguous.first() {
         notes.push(format!(
-            "{} region(s) fit two readings offline, e.g. {:x}-{:x}: {} ({}), or {} ({}); the \
+            "{} two readings offline, e.g. {:x}-{:x}: {} ({}), or {} ({}); the \
              first is counted. A live process's stack pointers decide; `maplens maps --explain` \
              shows both",
-            ambiguous.len(),
+            if ambiguous.len() == 1 {
+                "1 region fits".to_owned()
+            } else {
+                format!("{} regions fit", ambiguous.len())
+            },
             regions[i].start,
             regions[i].end,
             cl.classes[i].category.id(),
