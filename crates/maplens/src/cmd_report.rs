@@ -126,19 +126,10 @@ pub fn analyse(snap: &Snapshot, cl: &Classified) -> (Report, Findings) {
     let findings = || check::evaluate(snap, cl, &CheckOptions::for_report(snap));
     #[cfg(not(feature = "check"))]
     let findings = Findings::default;
-    if snap.regions.len() < 8192 {
+    if !crate::par::worth_two_threads(snap.regions.len()) {
         return (report(snap, cl), findings());
     }
-    std::thread::scope(|s| {
-        let side = std::thread::Builder::new().spawn_scoped(s, findings);
-        let rep = report(snap, cl);
-        let found = match side {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            // No thread to be had (RLIMIT_NPROC): work them out here.
-            Err(_) => findings(),
-        };
-        (rep, found)
-    })
+    crate::par::on_two_threads(|| report(snap, cl), findings)
 }
 
 /// Runs the report.

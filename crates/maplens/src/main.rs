@@ -28,6 +28,7 @@ mod cmd_tui;
 mod cmd_watch;
 mod cmd_wss;
 mod common;
+mod par;
 mod pattern;
 mod pmap;
 mod progress;

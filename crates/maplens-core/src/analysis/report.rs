@@ -424,19 +424,19 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
     // sum (each region's smaps is read once).
     // (A list by the category's place in the enum, not a map: one add a
     // region, 60,000 times for a big process.)
-    let mut slots: Vec<Option<(Category, Usage, usize)>> = vec![None; CATEGORY_SLOTS];
+    let mut slots: Vec<Option<(Category, Usage, usize)>> = vec![None; Category::ALL.len()];
     for (r, c) in regions.iter().zip(&cl.classes) {
         let e = slots[c.category as usize].get_or_insert_with(|| (c.category, Usage::default(), 0));
         e.1.add(r);
         e.2 += usize::from(c.heuristic);
     }
-    // In the categories' order, as a map by category would have them.
-    let mut by_cat: Vec<(Category, (Usage, usize))> = slots
+    // In the categories' declared order (their `Ord`), as a map by
+    // category had them: the slots are in that order already.
+    let by_cat: Vec<(Category, (Usage, usize))> = slots
         .into_iter()
         .flatten()
         .map(|(c, u, h)| (c, (u, h)))
         .collect();
-    by_cat.sort_by_key(|(c, _)| *c);
 
     // Totals.
     let mut usage = Usage::default();
@@ -609,10 +609,6 @@ pub fn report(s: &Snapshot, cl: &Classified) -> Report {
         notes,
     }
 }
-
-/// Room for every category's `as usize` in the report's tally (a test
-/// checks that each fits).
-const CATEGORY_SLOTS: usize = 64;
 
 fn threads(s: &Snapshot, cl: &Classified, notes: &mut Vec<String>) -> Threads {
     let regions = &s.regions;
@@ -852,17 +848,18 @@ fn allocators(s: &Snapshot, cl: &Classified) -> Allocators {
 mod tests {
     use super::*;
 
-    /// The report tallies regions in a list indexed by `Category as
-    /// usize`: every category must have a slot, and each its own.
+    /// The report tallies regions in a list of `Category::ALL.len()`
+    /// slots indexed by `Category as usize`: every category must have a
+    /// slot of its own, and the slots' order must be the categories' `Ord`.
     #[test]
     fn every_category_has_a_slot_of_its_own() {
-        let mut seen = [false; CATEGORY_SLOTS];
+        let mut seen = vec![None; Category::ALL.len()];
         for &c in Category::ALL {
             let i = c as usize;
-            assert!(i < CATEGORY_SLOTS, "{c:?}");
-            assert!(!seen[i], "{c:?}");
-            seen[i] = true;
+            assert!(i < seen.len(), "{c:?} beyond the slots");
+            assert!(seen[i].replace(c).is_none(), "{c:?} shares a slot");
         }
-        assert_eq!(Category::ALL.len(), Category::WritableExec as usize + 1);
+        let by_slot: Vec<Category> = seen.into_iter().flatten().collect();
+        assert!(by_slot.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -347,10 +347,20 @@ fn cpu_now() -> u64 {
 /// assert_eq!(stat_start_time(b"garbage"), None);
 /// ```
 pub fn stat_start_time(stat: &[u8]) -> Option<u64> {
+    stat_number(stat, 22)
+}
+
+/// Field `n` (1-based, as proc(5) numbers them; 3 or later) of a
+/// `/proc/PID/stat` line, as a number. Fields are counted after the last
+/// `)`, since the name (field 2) may hold spaces and parentheses.
+pub(crate) fn stat_number(stat: &[u8], n: usize) -> Option<u64> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    // Field 3 (state) is the first word after the name; 22 is 19 later.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    // Field 3 (state) is the first word after the name.
+    rest.split_ascii_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
 }
 
 /// Where a process's memory cgroup keeps its limit and usage, from

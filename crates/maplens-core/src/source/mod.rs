@@ -721,12 +721,8 @@ struct Identity {
 
 fn identity(dir: &Path) -> Option<Identity> {
     let stat = std::fs::read(dir.join("stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    // Word 0 is field 3 (state): starttime is field 22, startcode,
-    // endcode and startstack 26-28.
-    let w: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let field = |n: usize| w.get(n - 3)?.parse::<u64>().ok();
+    // starttime is field 22; startcode, endcode and startstack 26-28.
+    let field = |n| collect::stat_number(&stat, n);
     Some(Identity {
         start_time: field(22)?,
         image: [field(26)?, field(27)?, field(28)?],

@@ -276,11 +276,15 @@ pub fn stream_table(
         }
         width
     };
-    let mid = split_point(n);
+    let mid = if crate::par::worth_two_threads(n) {
+        n / 2
+    } else {
+        n
+    };
     let (head, tail) = if mid == n {
         (measure(0..n), Vec::new())
     } else {
-        on_two_threads(|| measure(0..mid), || measure(mid..n))
+        crate::par::on_two_threads(|| measure(0..mid), || measure(mid..n))
     };
     for part in [head, tail] {
         for (k, w) in part.into_iter().enumerate() {
@@ -332,33 +336,6 @@ pub fn stream_table(
         out.clear();
     }
     w.write_all(&out)
-}
-
-/// Rows at or above which a table is measured on two threads.
-const PARALLEL_ROWS: usize = 8192;
-
-/// Where a table of `n` rows is cut in two for [`on_two_threads`]: `n`
-/// itself (no cut) for a small table or a machine of one core.
-fn split_point(n: usize) -> usize {
-    if n >= PARALLEL_ROWS && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1) {
-        n / 2
-    } else {
-        n
-    }
-}
-
-/// `(a(), b())`, `b` on a scoped thread when one can be had.
-fn on_two_threads<A, B: Send>(a: impl FnOnce() -> A, b: impl Fn() -> B + Sync) -> (A, B) {
-    std::thread::scope(|s| {
-        let second = std::thread::Builder::new().spawn_scoped(s, &b);
-        let first = a();
-        let second = match second {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            // No thread to be had (RLIMIT_NPROC): here, then.
-            Err(_) => b(),
-        };
-        (first, second)
-    })
 }
 
 /// Whether an output error is only a closed pipe (`maplens … | head`),
@@ -650,16 +627,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_streamed_table_is_the_same_table() {
-        let rows = [
-            vec!["a\x1b[2J".to_owned(), "4 KiB".to_owned()],
-            vec!["b\nc".to_owned(), "18446744073709551615".to_owned()],
-        ];
+    /// `stream_table` of `rows` (text, then a number) is `plain_table` of them.
+    fn streams_as_plain(header: &[&str], rows: &[Vec<String>]) {
         let mut out = Vec::new();
         stream_table(
             &mut out,
-            &["NAME", "SIZE"],
+            header,
             &[false, true],
             &[],
             rows.len(),
@@ -671,8 +644,29 @@ mod tests {
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            plain_table(&["NAME", "SIZE"], &[false, true], &rows)
+            plain_table(header, &[false, true], rows)
         );
+    }
+
+    /// A table big enough to be measured on two threads comes out as the
+    /// same table: the widest cell is in the second half.
+    #[test]
+    fn a_big_streamed_table_is_the_same_table() {
+        let rows: Vec<Vec<String>> = (0..20_000u64)
+            .map(|i| vec![format!("r{i}"), (i * i * i).to_string()])
+            .collect();
+        let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+        assert!(crate::par::worth_two_threads(rows.len()) || one_core);
+        streams_as_plain(&["NAME", "N"], &rows);
+    }
+
+    #[test]
+    fn a_streamed_table_is_the_same_table() {
+        let rows = [
+            vec!["a\x1b[2J".to_owned(), "4 KiB".to_owned()],
+            vec!["b\nc".to_owned(), "18446744073709551615".to_owned()],
+        ];
+        streams_as_plain(&["NAME", "SIZE"], &rows);
         let mut out = Vec::new();
         stream_csv(&mut out, &["NAME", "SIZE"], rows.len(), |i, c, _| {
             c.text(&rows[i][0]);
