@@ -54,6 +54,12 @@ fn equal_but_shared_pss(want: &str, got: &str, header: &str) -> Result<(), Strin
             a.split_whitespace().collect(),
             b.split_whitespace().collect(),
         );
+        if at == bt {
+            // Only the padding moved: a column widened or narrowed because
+            // a shared library's Pss changed between the two runs (CI saw
+            // the program's own line come out "0 0  0" beside "0 0 0").
+            continue;
+        }
         let footer = a.starts_with(' ')
             && at
                 .iter()
