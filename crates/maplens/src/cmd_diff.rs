@@ -6,6 +6,7 @@
 //! name, or a file, directory or bundle. The comparison is
 //! `maplens_core::analysis::diff`; `render::diff` prints it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -20,9 +21,9 @@ use crate::samples::{live_pid, load_sample};
 pub struct Args {
     /// The "before" side: FILE, bundle, recording[@PICK], baseline, or a
     /// live PID.
-    pub a: String,
+    pub a: OsString,
     /// The "after" side, likewise.
-    pub b: String,
+    pub b: OsString,
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -74,7 +75,7 @@ enum BaselineCommand {
     /// with `maplens diff FILE PID`.
     Save {
         /// PID or process name.
-        target: String,
+        target: OsString,
         /// Where to write the baseline (one JSON line, a one-sample
         /// recording).
         #[arg(short, long, value_name = "FILE")]
@@ -96,8 +97,12 @@ pub fn run_baseline(args: &BaselineArgs) -> anyhow::Result<()> {
         proc_root: proc_root.clone().unwrap_or_else(|| "/proc".into()),
         ..Default::default()
     };
-    let pid = live_pid(target, &opts.proc_root)?
-        .with_context(|| format!("{target}: a baseline is taken of a live PID or process name"))?;
+    let pid = live_pid(target, &opts.proc_root)?.with_context(|| {
+        format!(
+            "{}: a baseline is taken of a live PID or process name",
+            std::path::Path::new(target).display()
+        )
+    })?;
     let policy = Policy {
         always_full: true,
         ..Policy::default()
@@ -105,7 +110,7 @@ pub fn run_baseline(args: &BaselineArgs) -> anyhow::Result<()> {
     let sample = Collector::new(pid, opts, policy).sample()?;
     let mut line = Vec::new();
     maplens_record::jsonl::to_line(&mut line, &sample);
-    std::fs::write(output, &line).with_context(|| format!("{}", output.display()))?;
+    std::fs::write(output, &line).with_context(|| output.display().to_string())?;
     eprintln!(
         "maplens: baseline of pid {pid}: {} regions written to {}",
         sample.regions.len(),

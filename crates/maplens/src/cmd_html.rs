@@ -38,7 +38,7 @@ pub struct Args {
     /// adds the time plot of the series of the target's PID (or the only
     /// series).
     #[arg(long, value_name = "FILE")]
-    pub recording: Option<String>,
+    pub recording: Option<std::ffi::OsString>,
 }
 
 /// The series of `r` to plot: its `:PID`, else the one of `pid`, else its
@@ -85,9 +85,8 @@ fn from_recording(r: &RecordingRef) -> anyhow::Result<(Snapshot, Series)> {
 
 /// Runs `html`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    // A recording is named by a UTF-8 path (`rec.db:PID`); any other word
-    // is a target.
-    let as_recording = match args.target.target.as_deref().and_then(|w| w.to_str()) {
+    // A recording (`rec.db:PID`), or any other target.
+    let as_recording = match args.target.target.as_deref() {
         Some(word) => recording_ref(word)?,
         None => None,
     };
@@ -106,8 +105,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let snap = args.target.load(true, false)?;
             let series = match &args.recording {
                 Some(word) => {
-                    let r = recording_ref(word)?
-                        .with_context(|| format!("{word}: not a maplens recording"))?;
+                    let r = recording_ref(word)?.with_context(|| {
+                        format!(
+                            "{}: not a maplens recording",
+                            std::path::Path::new(word).display()
+                        )
+                    })?;
                     Some(series_for(&r, snap.process.pid)?)
                 }
                 None => None,

@@ -21,7 +21,7 @@ use crate::samples::{live_pid, parse_duration, read_series, recording_ref};
 pub struct Args {
     /// A recording (`rec.db`, `rec.jsonl`, `rec.db:PID`), or a live PID or
     /// process name to watch for `--for`.
-    pub target: String,
+    pub target: std::ffi::OsString,
     /// How long to watch a live target.
     #[arg(long = "for", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub watch_for: Duration,
@@ -73,7 +73,7 @@ fn watch_live(args: &Args) -> anyhow::Result<Series> {
         bail!(
             "{}: neither a recording nor a live process; `leaks` needs samples over time \
              (record with `maplens watch PID --record FILE`)",
-            args.target
+            std::path::Path::new(&args.target).display()
         );
     };
     let policy = Policy {

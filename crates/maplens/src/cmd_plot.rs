@@ -14,7 +14,7 @@ use crate::samples::{read_series, recording_ref};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The recording (`rec.db`, `rec.jsonl`, `rec.db:PID`).
-    pub recording: String,
+    pub recording: std::ffi::OsString,
     /// The chart to write: `.svg` or `.png`.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -28,8 +28,12 @@ pub struct Args {
 
 /// Runs `plot`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let r = recording_ref(&args.recording)?
-        .with_context(|| format!("{}: not a maplens recording", args.recording))?;
+    let r = recording_ref(&args.recording)?.with_context(|| {
+        format!(
+            "{}: not a maplens recording",
+            std::path::Path::new(&args.recording).display()
+        )
+    })?;
     let series = read_series(&r)?;
     if series.len() > 1 {
         let names: Vec<String> = series.iter().map(|s| s.label()).collect();

@@ -5,6 +5,8 @@
 //! file, a directory, a bundle), read once. Also the duration words
 //! (`5s`, `100ms`, `8h`).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,35 +56,47 @@ pub struct RecordingRef {
 }
 
 /// Reads `word` as a recording reference when its file part is a
-/// recording: `FILE`, `FILE@PICK`, `FILE:PID`, `FILE:PID@PICK`.
-pub fn recording_ref(word: &str) -> anyhow::Result<Option<RecordingRef>> {
-    let (rest, pick) = match word.rsplit_once('@') {
-        Some((r, p)) if !Path::new(word).exists() => (r, Some(p)),
-        _ => (word, None),
+/// recording: `FILE`, `FILE@PICK`, `FILE:PID`, `FILE:PID@PICK`. The word is
+/// bytes, as the shell gave it: a file name need not be UTF-8.
+pub fn recording_ref(word: &OsStr) -> anyhow::Result<Option<RecordingRef>> {
+    let bytes = word.as_bytes();
+    let os = OsStr::from_bytes;
+    let (rest, pick) = match bytes.iter().rposition(|&b| b == b'@') {
+        Some(i) if !Path::new(word).exists() => (&bytes[..i], Some(&bytes[i + 1..])),
+        _ => (bytes, None),
     };
-    let (file, pid) = match rest.rsplit_once(':') {
-        Some((f, p))
-            if !Path::new(rest).exists()
-                && !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit()) =>
+    let (file, pid) = match rest.iter().rposition(|&b| b == b':') {
+        Some(i)
+            if !Path::new(os(rest)).exists()
+                && i + 1 < rest.len()
+                && rest[i + 1..].iter().all(u8::is_ascii_digit) =>
         {
-            (f, Some(p.parse().context("PID too large")?))
+            let digits = std::str::from_utf8(&rest[i + 1..]).unwrap_or_default();
+            (&rest[..i], Some(digits.parse().context("PID too large")?))
         }
         _ => (rest, None),
     };
-    let path = Path::new(file);
+    let path = Path::new(os(file));
     if !maplens_record::is_recording(path) {
         if pick.is_some() && path.is_file() {
-            bail!("{file}: not a maplens recording, so '@…' picks nothing in it");
+            bail!(
+                "{}: not a maplens recording, so '@…' picks nothing in it",
+                path.display()
+            );
         }
         return Ok(None);
     }
     let pick = match pick {
-        Some(p) => Some(Pick::parse(p).with_context(|| {
-            format!(
-                "{word}: '@{p}' names no sample; use @first, @last, @N, @-N or @YYYY-MM-DDTHH:MM"
-            )
-        })?),
+        Some(p) => {
+            let text = String::from_utf8_lossy(p);
+            Some(Pick::parse(&text).with_context(|| {
+                format!(
+                    "{}: '@{}' names no sample; use @first, @last, @N, @-N or @YYYY-MM-DDTHH:MM",
+                    word.to_string_lossy(),
+                    text
+                )
+            })?)
+        }
         None => None,
     };
     Ok(Some(RecordingRef {
@@ -151,8 +165,8 @@ pub fn pick_sample(r: &RecordingRef) -> anyhow::Result<Sample> {
 
 /// Resolves a live target word (PID or process name) to a PID; `None` for
 /// anything else.
-pub fn live_pid(word: &str, proc_root: &Path) -> anyhow::Result<Option<u32>> {
-    match Target::parse(word) {
+pub fn live_pid(word: &OsStr, proc_root: &Path) -> anyhow::Result<Option<u32>> {
+    match Target::parse_os(word) {
         Target::Pid(p) => Ok(Some(p)),
         Target::Name(n) => Ok(Some(source::find_by_name(proc_root, &n)?)),
         _ => Ok(None),
@@ -161,7 +175,7 @@ pub fn live_pid(word: &str, proc_root: &Path) -> anyhow::Result<Option<u32>> {
 
 /// One full sample of any side of a `diff`: a recording reference, a live
 /// process, or a file, directory or bundle.
-pub fn load_sample(word: &str, opts: &source::Options) -> anyhow::Result<Sample> {
+pub fn load_sample(word: &OsStr, opts: &source::Options) -> anyhow::Result<Sample> {
     if let Some(r) = recording_ref(word)? {
         return pick_sample(&r);
     }
@@ -172,7 +186,7 @@ pub fn load_sample(word: &str, opts: &source::Options) -> anyhow::Result<Sample>
         };
         return Ok(Collector::new(pid, opts.clone(), policy).sample()?);
     }
-    let snap = source::load(&Target::parse(word), opts)?;
+    let snap = source::load(&Target::parse_os(word), opts)?;
     // (A rollup alone gives a sample of totals only: `full` is false.)
     Ok(Sample::from_snapshot(&snap, 0, true))
 }

@@ -328,3 +328,87 @@ fn top_and_libs_read_a_bundle_of_any_file_name() {
         }
     }
 }
+
+/// `leaks`, `diff`, `plot` and `baseline` take recordings and baselines
+/// whose names are not UTF-8, with the `:PID` and `@PICK` suffixes, and a
+/// message about such a name is one line with nothing raw in it (an
+/// error message is text: a byte that is not UTF-8 shows as U+FFFD there).
+#[test]
+fn recordings_and_baselines_of_any_file_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let named = |tail: &[u8]| {
+        let mut name = dir.path().as_os_str().as_bytes().to_vec();
+        name.extend_from_slice(tail);
+        OsString::from_vec(name)
+    };
+    let rec = named(b"/rec\xff\x1b[2J.jsonl");
+    let base = named(b"/base\xfe\x07.json");
+    let kid = Kid::spawn(&[]).expect("spawn the kid");
+    let pid = kid.pid.to_string();
+    let ok = |args: &[OsString]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            hazards(&out.stdout).is_empty() && hazards(&out.stderr).is_empty(),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let mut watch = os(&["watch", &pid, "--interval", "100ms", "--duration", "350ms"]);
+    watch.extend(["--full".into(), "--record".into(), rec.clone()]);
+    ok(&watch);
+    ok(&[
+        "baseline".into(),
+        "save".into(),
+        pid.clone().into(),
+        "-o".into(),
+        base.clone(),
+    ]);
+    let with = |tail: &str| {
+        let mut w = rec.clone();
+        w.push(tail);
+        w
+    };
+    // The first and last full samples of the kid's series, by PID and pick.
+    let d = ok(&[
+        "diff".into(),
+        with(&format!(":{pid}@first")),
+        with("@last"),
+        "--format".into(),
+        "json".into(),
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&d.stdout).expect("diff json");
+    assert!(doc.is_object(), "{doc}");
+    ok(&["diff".into(), base.clone(), with("@-1")]);
+    let l = run(&[
+        "leaks".into(),
+        with(&format!(":{pid}")),
+        "--format".into(),
+        "json".into(),
+    ]);
+    assert!(
+        matches!(l.status.code(), Some(0 | 1)),
+        "leaks: {}",
+        String::from_utf8_lossy(&l.stderr)
+    );
+    let leaks: serde_json::Value = serde_json::from_slice(&l.stdout).expect("leaks json");
+    assert_eq!(leaks["series"][0]["pid"], kid.pid, "{leaks}");
+    assert!(leaks["series"][0]["full_samples"].as_u64() >= Some(2), "{leaks}");
+    let svg = dir.path().join("plot.svg");
+    ok(&["plot".into(), rec.clone(), "-o".into(), svg.clone().into()]);
+    assert!(std::fs::read(&svg).expect("the plot").starts_with(b"<svg"));
+    // A pick that names nothing: one line, the name escaped.
+    let bad = run(&["diff".into(), with("@nonsense"), with("@last")]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(hazards(&bad.stderr).is_empty(), "{err}");
+    assert!(
+        err.contains("rec\u{fffd}\\x1b[2J.jsonl@nonsense") && err.lines().count() == 1,
+        "{err}"
+    );
+}
