@@ -451,6 +451,13 @@ pub fn scan_files<F: ProcFiles>(
             .user
             .or_else(|| owner.uid.map(|u| users.name(u)))
             .unwrap_or_else(|| "?".into());
+        // Which process this PID is now: every file is read by its path,
+        // and a PID is reused once its process is gone.
+        let born = if live {
+            start_time(files, pid, &mut small)
+        } else {
+            None
+        };
         let mut meta = ProcessMeta {
             pid,
             uid: owner.uid,
@@ -538,6 +545,19 @@ pub fn scan_files<F: ProcFiles>(
             fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
+        if born.is_some() && start_time(files, pid, &mut small) != born {
+            // The process named above exited, and its PID went to another
+            // (or to none) while its memory was read: the row would mix two
+            // processes. The new one is in the next scan. (Its comm is not
+            // read now: it would be the new owner's.)
+            report.unreadable.push(Unreadable {
+                pid,
+                comm: meta.comm,
+                user: Some(meta.user),
+                reason: Reason::Exited,
+            });
+            continue;
+        }
         // A file name ending in ` (deleted)` is decided as `maplens maps`
         // does (by the file, or the capture's record) as the regions are
         // read; a process with none reads nothing more.
@@ -549,6 +569,12 @@ pub fn scan_files<F: ProcFiles>(
     }
     hooks.progress(total, total, 0);
     Ok(report)
+}
+
+/// The process's start time, from `stat`: what tells a PID's owners apart.
+fn start_time<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<u64> {
+    files.read(pid, "stat", small).ok()?;
+    crate::source::collect::stat_start_time(small)
 }
 
 fn read_comm<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<String> {
@@ -753,6 +779,82 @@ mod tests {
         };
         assert_eq!(m.largest_kind(), Some(("file", 9)));
         assert_eq!(Mem::default().largest_kind(), None);
+    }
+
+    /// A live `/proc` of two processes where PID 20 goes to a new owner
+    /// (a new start time in `stat`) once its memory has been read.
+    struct Reused {
+        stat_reads: usize,
+    }
+
+    impl ProcFiles for Reused {
+        fn describe(&self) -> String {
+            "/proc".into()
+        }
+        fn live(&self) -> bool {
+            true
+        }
+        fn pids(&mut self) -> io::Result<Vec<u32>> {
+            Ok(vec![10, 20])
+        }
+        fn owner(&mut self, _pid: u32) -> io::Result<Owner> {
+            Ok(Owner {
+                uid: Some(0),
+                user: Some("root".into()),
+            })
+        }
+        fn read(&mut self, pid: u32, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+            buf.clear();
+            let text: &[u8] = match name {
+                "cmdline" => b"/bin/old\0",
+                "comm" => b"old\n",
+                "stat" => {
+                    self.stat_reads += 1;
+                    let born = if pid == 20 && self.stat_reads > 3 {
+                        900
+                    } else {
+                        100
+                    };
+                    buf.extend_from_slice(
+                        format!("{pid} (old) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {born} 0\n")
+                            .as_bytes(),
+                    );
+                    return Ok(());
+                }
+                _ => b"00400000-00401000 r-xp 00000000 00:00 0 [rollup]\nRss: 4 kB\nPss: 4 kB\n",
+            };
+            buf.extend_from_slice(text);
+            Ok(())
+        }
+        fn exists(&mut self, _pid: u32, _name: &str) -> bool {
+            true
+        }
+        fn meminfo(&mut self) -> Option<MemInfo> {
+            None
+        }
+        fn users(&mut self) -> Users {
+            Users::default()
+        }
+        fn rollup_available(&mut self, _pids: &[u32]) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_pid_reused_while_read_is_no_row_of_either_process() {
+        let mut files = Reused { stat_reads: 0 };
+        let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
+        // PID 10's two readings of stat agree; PID 20's do not.
+        assert_eq!(files.stat_reads, 4);
+        let pids: Vec<u32> = r.rows.iter().map(|row| row.meta.pid).collect();
+        assert_eq!(pids, [10]);
+        assert_eq!(r.rows[0].mem.rss, 4);
+        assert_eq!(r.unreadable.len(), 1, "{:?}", r.unreadable);
+        assert_eq!(
+            (r.unreadable[0].pid, &r.unreadable[0].reason),
+            (20, &Reason::Exited)
+        );
+        assert_eq!(r.totals, r.rows[0].mem);
     }
 
     #[test]
