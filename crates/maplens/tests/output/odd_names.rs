@@ -398,7 +398,10 @@ fn recordings_and_baselines_of_any_file_name() {
     );
     let leaks: serde_json::Value = serde_json::from_slice(&l.stdout).expect("leaks json");
     assert_eq!(leaks["series"][0]["pid"], kid.pid, "{leaks}");
-    assert!(leaks["series"][0]["full_samples"].as_u64() >= Some(2), "{leaks}");
+    assert!(
+        leaks["series"][0]["full_samples"].as_u64() >= Some(2),
+        "{leaks}"
+    );
     let svg = dir.path().join("plot.svg");
     ok(&["plot".into(), rec.clone(), "-o".into(), svg.clone().into()]);
     assert!(std::fs::read(&svg).expect("the plot").starts_with(b"<svg"));
