@@ -308,7 +308,8 @@ fn table(
                 }
             }
         }
-        cells.text(c.category.id());
+        // (A category's id is the printer's own ASCII word.)
+        cells.ascii(c.category.id().as_bytes());
         cells.bytes(&r.path.view().decoded());
         // The last column is never padded: not measured.
         if measuring && !args.explain {

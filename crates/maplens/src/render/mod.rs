@@ -471,28 +471,19 @@ pub fn human(bytes: u64, exact: bool) -> String {
 
 /// Appends `v` in decimal.
 fn push_dec(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `v` in lower-case hexadecimal, zero-padded to `width` digits.
 fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [b'0'; 32];
     let digits = (64 - v.leading_zeros() as usize).div_ceil(4).max(1);
     let n = digits.max(width.min(32));
-    for k in 0..digits {
-        let d = ((v >> (4 * k)) & 0xf) as u8;
-        buf[n - 1 - k] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+    let mut x = v;
+    for slot in buf[n - digits..n].iter_mut().rev() {
+        *slot = DIGITS[(x & 0xf) as usize];
+        x >>= 4;
     }
     out.extend_from_slice(&buf[..n]);
 }
@@ -547,6 +538,27 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_and_decimal_digits() {
+        let hex = |v, w| {
+            let mut out = Vec::new();
+            push_hex(&mut out, v, w);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(hex(0, 0), "0");
+        assert_eq!(hex(0, 8), "00000000");
+        assert_eq!(hex(0x7f3a_0000_1000, 12), "7f3a00001000");
+        assert_eq!(hex(0xab, 2), "ab");
+        assert_eq!(hex(0xabc, 2), "abc");
+        assert_eq!(hex(u64::MAX, 12), "ffffffffffffffff");
+        for v in [0u64, 7, 10, 4096, 1 << 40, u64::MAX] {
+            assert_eq!(hex(v, 0), format!("{v:x}"));
+            let mut out = Vec::new();
+            push_dec(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn human_units() {
