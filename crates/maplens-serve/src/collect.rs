@@ -191,10 +191,9 @@ impl Collector {
                             && (force
                                 || ps.sample.totals.rss.unwrap_or(0) <= cfg.full_max_rss_bytes)
                             && Instant::now() < deadline
+                            && let Ok(full) = read_guarded(proc_root, *pid, Depth::Full)
                         {
-                            if let Ok(full) = read_guarded(proc_root, *pid, Depth::Full) {
-                                r = Ok(full);
-                            }
+                            r = Ok(full);
                         }
                         results
                             .lock()

@@ -444,13 +444,13 @@ fn build(profile_dir: &Path) -> io::Result<()> {
     if let Some(parent) = profile_dir.parent() {
         if parent.join("CACHEDIR.TAG").exists() {
             cmd.arg("--target-dir").arg(parent);
-        } else if let (Some(root), Some(triple)) = (parent.parent(), parent.file_name()) {
-            if root.join("CACHEDIR.TAG").exists() {
-                cmd.arg("--target-dir")
-                    .arg(root)
-                    .arg("--target")
-                    .arg(triple);
-            }
+        } else if let (Some(root), Some(triple)) = (parent.parent(), parent.file_name())
+            && root.join("CACHEDIR.TAG").exists()
+        {
+            cmd.arg("--target-dir")
+                .arg(root)
+                .arg("--target")
+                .arg(triple);
         }
     }
     let out = cmd.stdin(Stdio::null()).output().map_err(|e| {

@@ -67,10 +67,11 @@ impl Target {
         if word == "self" {
             return Target::Pid(std::process::id());
         }
-        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(pid) = word.parse() {
-                return Target::Pid(pid);
-            }
+        if !word.is_empty()
+            && word.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(pid) = word.parse()
+        {
+            return Target::Pid(pid);
         }
         let p = Path::new(word);
         if !p.exists()
