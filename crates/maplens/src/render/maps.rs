@@ -289,20 +289,24 @@ fn table(
             cells.hex(r.start, wd);
             cells.hex(r.end, wd);
         }
-        cells.size(r.size(), exact);
+        // Numbers are measured without writing them.
         if measuring {
+            cells.size_width(r.size(), exact);
             for _ in 0..3 {
                 cells.ascii(b"");
             }
+            cells.dec_width(r.inode);
         } else {
+            cells.size(r.size(), exact);
             cells.ascii(&r.perms.as_bytes());
             cells.hex(r.offset, 8);
             cells.dev(r.dev.major, r.dev.minor);
+            cells.dec(r.inode);
         }
-        cells.dec(r.inode);
         if smaps {
             for f in [Field::Rss, Field::Pss, Field::Swap] {
                 match r.kb(f) {
+                    Some(v) if measuring => cells.size_width(v.saturating_mul(1024), exact),
                     Some(v) => cells.size(v.saturating_mul(1024), exact),
                     None => cells.ascii(b"-"),
                 }

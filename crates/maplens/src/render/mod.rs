@@ -162,6 +162,17 @@ impl Cells {
         self.end(start, true);
     }
 
+    /// The width a [`Cells::size`] cell of `bytes` would take, and no
+    /// text: for a table's measuring pass.
+    pub fn size_width(&mut self, bytes: u64, exact: bool) {
+        self.ends.push((self.text.len(), human_width(bytes, exact)));
+    }
+
+    /// The width a [`Cells::dec`] cell of `v` would take, and no text.
+    pub fn dec_width(&mut self, v: u64) {
+        self.ends.push((self.text.len(), dec_width(v)));
+    }
+
     /// A hexadecimal cell, zero-padded to `width` digits.
     pub fn hex(&mut self, v: u64, width: usize) {
         let start = self.text.len();
@@ -488,12 +499,9 @@ fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
     out.extend_from_slice(&buf[..n]);
 }
 
-/// [`human`], appended to `out` (no allocation of its own).
-pub fn human_into(out: &mut Vec<u8>, bytes: u64, exact: bool) {
-    if exact {
-        push_dec(out, bytes);
-        return;
-    }
+/// A size in [`human`] units, as its parts: the whole number, the tenth
+/// (shown below 10 of a unit, when not zero before rounding) and the unit.
+fn human_parts(bytes: u64) -> (u64, Option<u64>, &'static str) {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     // The unit is a power of two, 1024^u: shifts and masks, no division
     // (up to 2^60, so that ten remainders still fit in 64 bits).
@@ -514,19 +522,45 @@ pub fn human_into(out: &mut Vec<u8>, bytes: u64, exact: bool) {
         }
     };
     if u == 0 || r == 0 {
-        push_dec(out, q);
+        (q, None, UNITS[u])
     } else if q < 10 {
         // Tenths: bytes * 10 / div, as q * 10 plus the tenths of r.
         let r10 = r * 10;
         let t = round(q * 10 + (r10 >> shift), r10 & (div - 1));
-        push_dec(out, t / 10);
-        out.push(b'.');
-        push_dec(out, t % 10);
+        (t / 10, Some(t % 10), UNITS[u])
     } else {
-        push_dec(out, round(q, r));
+        (round(q, r), None, UNITS[u])
+    }
+}
+
+/// [`human`], appended to `out` (no allocation of its own).
+pub fn human_into(out: &mut Vec<u8>, bytes: u64, exact: bool) {
+    if exact {
+        push_dec(out, bytes);
+        return;
+    }
+    let (whole, tenth, unit) = human_parts(bytes);
+    push_dec(out, whole);
+    if let Some(t) = tenth {
+        out.push(b'.');
+        push_dec(out, t);
     }
     out.push(b' ');
-    out.extend_from_slice(UNITS[u].as_bytes());
+    out.extend_from_slice(unit.as_bytes());
+}
+
+/// The columns [`human_into`] takes, found without writing it.
+fn human_width(bytes: u64, exact: bool) -> usize {
+    if exact {
+        return dec_width(bytes);
+    }
+    let (whole, tenth, unit) = human_parts(bytes);
+    dec_width(whole) + if tenth.is_some() { 2 } else { 0 } + 1 + unit.len()
+}
+
+/// The digits of `v` in decimal.
+fn dec_width(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// A count and a noun, singular or plural: `1 region`, `2 regions`.
@@ -557,6 +591,38 @@ mod tests {
             let mut out = Vec::new();
             push_dec(&mut out, v);
             assert_eq!(out, v.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn widths_are_those_of_the_text() {
+        let mut vals: Vec<u64> = vec![0, 1, 9, 10, 99, 100, 1023, 1024, 1025, u64::MAX];
+        for shift in 0..64 {
+            let p = 1u64 << shift;
+            vals.extend([
+                p - 1,
+                p,
+                p.saturating_add(1),
+                p / 20 * 19,
+                (p / 20).saturating_mul(21),
+            ]);
+            vals.push((p / 2).saturating_mul(3));
+            vals.extend([p.saturating_mul(10) - 1, p.saturating_mul(999) / 100]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(x >> (x % 64));
+        }
+        for v in vals {
+            for exact in [false, true] {
+                let mut out = Vec::new();
+                human_into(&mut out, v, exact);
+                assert_eq!(human_width(v, exact), out.len(), "{v} exact={exact}");
+            }
+            assert_eq!(dec_width(v), v.to_string().len(), "{v}");
         }
     }
 
