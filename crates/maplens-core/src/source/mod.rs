@@ -709,25 +709,47 @@ fn load_dir_once(
     Ok(snap)
 }
 
-/// Which process, and which program image of it, `dir` is: from its
-/// `stat`, the start time (a new process at the PID has a new one) and
+/// Which process, and which program image of it, a `/proc/PID` is: from
+/// its `stat`, the start time (a new process at the PID has a new one) and
 /// where its code and stack begin and end (an exec moves them, with
 /// address-space randomisation; 0 for a reader the kernel does not let
-/// see them).
+/// see them). Read before and after a process's files, it tells whether
+/// they are all of one process and one image.
+///
+/// ```
+/// use maplens_core::source::Identity;
+/// let stat = b"7 (a b) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0 0 4096 8192 140000 0\n";
+/// let id = Identity::of_stat(stat).unwrap();
+/// assert_eq!(id.start_time, 4242);
+/// assert_eq!(id.image, [4096, 8192, 140000]);
+/// assert_eq!(Identity::of_stat(b"garbage"), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Identity {
-    start_time: u64,
-    image: [u64; 3],
+pub struct Identity {
+    /// Field 22, `starttime`, in clock ticks after boot.
+    pub start_time: u64,
+    /// Fields 26-28: `startcode`, `endcode`, `startstack`.
+    pub image: [u64; 3],
+}
+
+impl Identity {
+    /// From the text of `/proc/PID/stat`.
+    pub fn of_stat(stat: &[u8]) -> Option<Identity> {
+        let field = |n| collect::stat_number(stat, n);
+        Some(Identity {
+            start_time: field(22)?,
+            image: [field(26)?, field(27)?, field(28)?],
+        })
+    }
+
+    /// Of the process at `dir` (`/proc/PID`) now; `None` when it is gone.
+    pub fn read(dir: &Path) -> Option<Identity> {
+        Identity::of_stat(&std::fs::read(dir.join("stat")).ok()?)
+    }
 }
 
 fn identity(dir: &Path) -> Option<Identity> {
-    let stat = std::fs::read(dir.join("stat")).ok()?;
-    // starttime is field 22; startcode, endcode and startstack 26-28.
-    let field = |n| collect::stat_number(&stat, n);
-    Some(Identity {
-        start_time: field(22)?,
-        image: [field(26)?, field(27)?, field(28)?],
-    })
+    Identity::read(dir)
 }
 
 pub(crate) fn lossy_line(b: &[u8]) -> String {

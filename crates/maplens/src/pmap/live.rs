@@ -13,6 +13,9 @@ pub struct ProcFacts {
     pub cmdline: Vec<u8>,
     /// `PIDS_ADDR_STACK_START` (field 28 of `stat`).
     pub start_stack: u64,
+    /// Which process and image these facts are of (live only): read
+    /// again after the maps, it tells whether the PID changed hands.
+    pub identity: Option<maplens_core::source::Identity>,
 }
 
 /// Reads the facts of `/proc/PID`; `None` when the process is not there
@@ -24,13 +27,9 @@ pub fn facts(dir: &Path, pid: u32, utf8: bool) -> Option<ProcFacts> {
     }
     let status = std::fs::read(dir.join("status")).ok();
     let raw = std::fs::read(dir.join("cmdline")).ok();
-    Some(facts_from(
-        &stat,
-        status.as_deref(),
-        raw.as_deref(),
-        pid,
-        utf8,
-    ))
+    let mut facts = facts_from(&stat, status.as_deref(), raw.as_deref(), pid, utf8);
+    facts.identity = maplens_core::source::Identity::of_stat(&stat);
+    Some(facts)
 }
 
 /// The facts from the text of `stat`, `status` and `cmdline` (live, or
@@ -75,6 +74,7 @@ pub fn facts_from(
         tgid,
         cmdline: cmdline_cvt(cmdline, comm, state, utf8),
         start_stack,
+        identity: None,
     }
 }
 

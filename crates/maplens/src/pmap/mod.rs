@@ -493,6 +493,20 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
         // procps would print the part it had as if it were all.
         let mut file = Named { file, path: &path };
         render(&mut file, out, style, &ctx, &mut persist)?;
+        // The header came from one reading of the process and the maps
+        // from another: if its PID went to a new process (or the process
+        // exec'd) in between, the output mixes two, and says so. (procps
+        // prints such output as if it were one.)
+        if let Some(before) = facts.identity
+            && maplens_core::source::Identity::read(&dir).is_some_and(|now| now != before)
+        {
+            out.flush()?;
+            warnx(&format!(
+                "/proc/{pid}: the process exited or exec'd while being read, so the header \
+                 and the mappings above may be of two different programs"
+            ));
+            ret |= 1;
+        }
     }
     if missing {
         ret |= 42;

@@ -433,6 +433,8 @@ const REUSE_DRIVER: &str = r#"
 import json, os, subprocess, sys, time
 bin, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
 P = 500
+# The command's arguments, with PID for the process's.
+args = [str(P) if x == "PID" else x for x in sys.argv[4:]]
 def at_p(exe):
     with open("/proc/sys/kernel/ns_last_pid", "w") as f:
         f.write(str(P - 1))
@@ -442,7 +444,7 @@ for i in range(300):
     if first.pid != P:
         first.kill(); first.wait(); continue
     time.sleep(0.002)
-    m = subprocess.Popen([bin, str(P), "--format", "json"],
+    m = subprocess.Popen([bin] + args,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep((i % 40) * 0.0001)
     first.kill(); first.wait()
@@ -463,40 +465,9 @@ for i in range(300):
 /// and `reuse-bbbb`, so a region's path tells whose it is.)
 #[test]
 fn a_reused_pid_is_never_mixed_with_its_new_owner() {
-    let _g = serial();
-    if !have_python() {
+    let Some(stdout) = reuse_runs(&["PID", "--format", "json"]) else {
         return;
-    }
-    let can = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !can {
-        // Needs CAP_SYS_ADMIN for the namespace: skipped as a plain user
-        // (or in a container that forbids new PID namespaces).
-        eprintln!("skipped: unshare --pid unavailable");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sleep = which_sleep();
-    let (a, b) = (dir.path().join("reuse-aaaa"), dir.path().join("reuse-bbbb"));
-    std::fs::copy(&sleep, &a).unwrap();
-    std::fs::copy(&sleep, &b).unwrap();
-    let driver = dir.path().join("driver.py");
-    std::fs::write(&driver, REUSE_DRIVER).unwrap();
-    let out = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "python3"])
-        .arg(&driver)
-        .arg(env!("CARGO_BIN_EXE_maplens"))
-        .args([&a, &b])
-        .output()
-        .expect("unshare");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
     let (mut of_a, mut of_b, mut forked, mut reused, mut gone) = (0, 0, 0, 0, 0);
     for line in stdout.lines() {
         let run: Value = serde_json::from_str(line).expect("driver line");
@@ -550,6 +521,95 @@ fn a_reused_pid_is_never_mixed_with_its_new_owner() {
          second, {forked} of the second before its exec, {reused} refused as reused, {gone} \
          as gone"
     );
+}
+
+/// Runs [`REUSE_DRIVER`] in a new PID namespace with maplens and `args`
+/// (`PID` for the process's): one JSON line a run. `None` (the test is
+/// skipped) without python3 or the namespace.
+fn reuse_runs(args: &[&str]) -> Option<String> {
+    let _g = serial();
+    if !have_python() {
+        return None;
+    }
+    let can = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can {
+        // Needs CAP_SYS_ADMIN for the namespace: skipped as a plain user
+        // (or in a container that forbids new PID namespaces).
+        eprintln!("skipped: unshare --pid unavailable");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sleep = which_sleep();
+    let (a, b) = (dir.path().join("reuse-aaaa"), dir.path().join("reuse-bbbb"));
+    std::fs::copy(&sleep, &a).unwrap();
+    std::fs::copy(&sleep, &b).unwrap();
+    let driver = dir.path().join("driver.py");
+    std::fs::write(&driver, REUSE_DRIVER).unwrap();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "python3"])
+        .arg(&driver)
+        .arg(env!("CARGO_BIN_EXE_maplens"))
+        .args([&a, &b])
+        .args(args)
+        .output()
+        .expect("unshare");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `maplens pmap` prints the header from one reading and the mappings
+/// from another, as procps does, so a PID that changes hands in between
+/// can mix two programs: when its output does, it says so on stderr and
+/// exits 1. (procps prints such output as if it were one process.)
+#[test]
+fn pmap_says_when_a_reused_pid_mixed_its_output() {
+    let Some(stdout) = reuse_runs(&["pmap", "PID"]) else {
+        return;
+    };
+    let (mut clean, mut mixed, mut told) = (0, 0, 0);
+    for line in stdout.lines() {
+        let run: Value = serde_json::from_str(line).expect("driver line");
+        let err = run["err"].as_str().unwrap();
+        assert!(!err.contains("panicked"), "{err}");
+        let out = run["out"].as_str().unwrap();
+        let Some(header) = out.lines().next() else {
+            // Gone before the header: pmap's exit 42, nothing printed.
+            continue;
+        };
+        let named = |s: &str| {
+            ["reuse-aaaa", "reuse-bbbb"]
+                .into_iter()
+                .find(|n| s.contains(n))
+        };
+        let head = named(header).unwrap_or("python3");
+        let maps: Vec<&str> = out.lines().skip(1).filter_map(named).collect();
+        let one_program = maps.iter().all(|m| *m == head) && (head != "python3" || maps.is_empty());
+        let warned = err.contains("may be of two different programs");
+        if warned {
+            assert_eq!(run["code"], 1, "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+            told += 1;
+        }
+        if one_program {
+            clean += 1;
+        } else {
+            assert!(warned, "mixed output without a word: {out}\nstderr: {err}");
+            mixed += 1;
+        }
+    }
+    assert!(
+        clean + mixed >= 200,
+        "only {} runs printed a header",
+        clean + mixed
+    );
+    eprintln!("pmap PID reuse: {clean} of one program, {mixed} mixed and said so, {told} warned");
 }
 
 /// The `sleep` binary itself (not a symlink), to copy under a new name.
