@@ -557,6 +557,15 @@ pub fn load_dir(
     // Torn: smaps came out empty while the process still had memory a
     // moment later (its rollup, or its maps, which the read fell back to).
     // A kernel without smaps has no smaps file: that fallback is not torn.
+    // (Asked of `self`, which is there as long as the reader is: the
+    // process read may be gone by now, and its smaps with it, though its
+    // maps were read.)
+    let kernel_has_smaps = || {
+        dir.parent()
+            .map(|root| root.join("self/smaps"))
+            .filter(|p| p.parent().is_some_and(Path::is_dir))
+            .map_or_else(|| dir.join("smaps").exists(), |p| p.exists())
+    };
     // Or both came out empty from a process that is neither a kernel
     // thread nor a zombie (caught between two address spaces).
     let torn = |s: &Snapshot| {
@@ -564,7 +573,7 @@ pub fn load_dir(
             && ((s.regions.is_empty() && s.rollup.is_some())
                 || (!s.regions.is_empty()
                     && s.format == Some(crate::parse::Format::Maps)
-                    && dir.join("smaps").exists())
+                    && kernel_has_smaps())
                 || (s.regions.is_empty()
                     && std::fs::read(dir.join("stat"))
                         .is_ok_and(|st| !collect::stat_says_no_memory(&st))))

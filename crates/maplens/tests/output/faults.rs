@@ -154,7 +154,18 @@ fn report_adds_up(doc: &Value) {
             .iter()
             .map(|c| c["usage"][key].as_u64().unwrap_or(0))
             .sum();
-        assert_eq!(Some(sum), t[key].as_u64(), "{key}: categories vs totals");
+        assert_eq!(
+            Some(sum),
+            t[key].as_u64(),
+            "{key}: categories vs totals in {}",
+            serde_json::to_string(&doc["notices"]).unwrap_or_default()
+                + " format "
+                + &doc["format"].to_string()
+                + " has_residency "
+                + &doc["has_residency"].to_string()
+                + " comm "
+                + &doc["comm"].to_string()
+        );
     }
     assert!(t["regions"].as_u64().unwrap() > 0);
 }
@@ -484,6 +495,17 @@ fn a_reused_pid_is_never_mixed_with_its_new_owner() {
             continue;
         }
         let doc: Value = serde_json::from_str(run["out"].as_str().unwrap()).expect("report");
+        if doc["totals"]["usage"]["regions"] == 0 {
+            // Killed and not yet reaped: a zombie, whose memory is gone
+            // (the report says so in a note). Consistent, and empty.
+            let notes = doc["notes"].to_string();
+            assert!(
+                notes.contains("no memory regions"),
+                "an empty report: {notes}"
+            );
+            gone += 1;
+            continue;
+        }
         let comm = doc["comm"].as_str().unwrap_or_default().to_owned();
         let paths: Vec<&str> = doc["objects"]
             .as_array()
@@ -621,4 +643,47 @@ fn which_sleep() -> std::path::PathBuf {
         .expect("sleep")
         .canonicalize()
         .unwrap()
+}
+
+/// A zombie (exited, not yet reaped) has no memory: its report says so and
+/// guesses nothing (no width, no page size, no "residency unknown").
+#[test]
+fn a_zombie_is_reported_empty_without_guesses() {
+    if !have_python() {
+        return;
+    }
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys,time\npid=os.fork()\nif pid==0: os._exit(0)\n\
+             print(pid, flush=True)\ntime.sleep(30)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let zombie = line.trim().to_owned();
+    let stat = format!("/proc/{zombie}/stat");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z ")) {
+        assert!(Instant::now() < deadline, "no zombie at {zombie}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_maplens"))
+        .arg(&zombie)
+        .output()
+        .expect("maplens");
+    let _ = parent.kill();
+    let _ = parent.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let head = text.lines().next().unwrap_or_default();
+    assert!(head.ends_with("no memory regions]"), "{head}");
+    assert!(!text.contains("-bit") && !text.contains("residency unknown"), "{text}");
+    assert!(text.contains("a zombie"), "{text}");
 }
