@@ -205,6 +205,17 @@ pub fn lossy(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
+/// A count and a noun, singular or plural: `1 thread`, `2 threads`.
+///
+/// ```
+/// use maplens_core::text::plural;
+/// assert_eq!(plural(1, "line", "lines"), "1 line");
+/// assert_eq!(plural(0, "line", "lines"), "0 lines");
+/// ```
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

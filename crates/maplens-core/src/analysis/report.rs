@@ -695,9 +695,9 @@ fn threads(s: &Snapshot, cl: &Classified, notes: &mut Vec<String>) -> Threads {
         })
     } else if any_sp && !unmatched.is_empty() {
         Some(format!(
-            "{} thread(s) had no readable stack pointer (running when read, or blocked outside \
-             a system call): {}",
-            unmatched.len(),
+            "{} no readable stack pointer (running when read, or blocked outside a system \
+             call): {}",
+            crate::text::plural(unmatched.len(), "thread had", "threads had"),
             unmatched
                 .iter()
                 .map(|(t, _)| t.to_string())

@@ -1,6 +1,7 @@
 //! The rules. Each takes the snapshot, its classification and the system
 //! facts, and returns its findings, or the reason it cannot run.
 
+use crate::text::plural;
 use std::collections::BTreeMap;
 
 use super::{Area, Finding, RegionRef, Rule, Saving, SavingKind, Severity, SystemInfo};
@@ -376,10 +377,6 @@ fn list_regions(mut b: Builder, cx: &Cx<'_>, idx: &[usize], max: usize) -> Build
         b = b.evidence(format!("… and {} more regions", idx.len() - max));
     }
     b
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn is_stack(c: Category) -> bool {

@@ -66,7 +66,8 @@ impl std::fmt::Display for Notice {
             Notice::SkippedLines { file, count, first } => {
                 write!(
                     f,
-                    "{file}: skipped {count} malformed line(s); first: {first}"
+                    "{file}: skipped {}; first: {first}",
+                    crate::text::plural(*count, "malformed line", "malformed lines")
                 )
             }
             Notice::Overlap {
@@ -75,11 +76,16 @@ impl std::fmt::Display for Notice {
                 replaced,
             } => write!(
                 f,
-                "{file}: line {line}: region overlaps {replaced} earlier one(s); the process changed \
-                 while it was read, kept the later one"
+                "{file}: line {line}: region overlaps {}; the process changed \
+                 while it was read, kept the later one",
+                crate::text::plural(*replaced, "earlier one", "earlier ones")
             ),
             Notice::ForeignLines { file, count } => {
-                write!(f, "{file}: ignored {count} line(s) added by another tool")
+                write!(
+                    f,
+                    "{file}: ignored {} added by another tool",
+                    crate::text::plural(*count, "line", "lines")
+                )
             }
             Notice::Other { message } => f.write_str(message),
         }

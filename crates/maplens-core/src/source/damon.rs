@@ -114,8 +114,9 @@ pub fn refusal(sys_root: &Path, is_root: bool) -> Result<(), String> {
             .collect();
         return Err(if running.is_empty() {
             format!(
-                "{n} kdamond(s) exist, not maplens': writing nr_kdamonds would delete their \
-                 configuration, and maplens never touches a kdamond it did not start"
+                "{}, not maplens': writing nr_kdamonds would delete their \
+                 configuration, and maplens never touches a kdamond it did not start",
+                crate::text::plural(n as usize, "kdamond exists", "kdamonds exist")
             )
         } else {
             format!(

@@ -74,7 +74,12 @@ pub fn damon_vaddr(
     match nr.trim().parse::<u32>() {
         Ok(0) => Ok(()),
         Ok(n) => Err(format!(
-            "{n} kdamond(s) already exist: maplens never reconfigures a kdamond it did not start"
+            "{}: maplens never reconfigures a kdamond it did not start",
+            crate::text::plural(
+                n as usize,
+                "kdamond already exists",
+                "kdamonds already exist"
+            )
         )),
         Err(_) => Err(format!("nr_kdamonds reads {:?}", nr.trim())),
     }

@@ -599,7 +599,7 @@
 
   // --- Threads ---
   var th = REP.threads, st = th.stacks;
-  $('threads-note').textContent = (th.count != null ? th.count + ' thread(s); ' : '') +
+  $('threads-note').textContent = (th.count != null ? th.count + (th.count === 1 ? ' thread; ' : ' threads; ') : '') +
     'stacks tied to threads by ' + th.attribution + (th.note ? ' (' + th.note + ')' : '') +
     (th.unmatched.length ? '; no stack found for ' + th.unmatched.map(function (u) {
       return u[0] + (u[1] ? ' ' + u[1] : '');

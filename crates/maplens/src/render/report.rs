@@ -180,15 +180,25 @@ pub fn to_text(rep: &Report, exact: bool, top: usize) -> String {
     if let Some(c) = &rep.comm {
         let _ = write!(s, " ({})", term(c));
     }
-    let _ = writeln!(
-        s,
-        "  [{}, {}-bit, page size {}]",
-        rep.format.unwrap_or("?"),
-        if rep.is_64bit { 64 } else { 32 },
-        h(rep.page_size)
-    );
+    // Without a region (a zombie, a kernel thread, a process caught
+    // exiting) there is nothing to tell the width or page size from, and
+    // no residency to be unknown: the notes say why it is empty.
+    let empty = t.regions == 0 && t.rss.is_none();
+    if empty {
+        let _ = writeln!(s, "  [{}, no memory regions]", rep.format.unwrap_or("?"));
+    } else {
+        let _ = writeln!(
+            s,
+            "  [{}, {}-bit, page size {}]",
+            rep.format.unwrap_or("?"),
+            if rep.is_64bit { 64 } else { 32 },
+            h(rep.page_size)
+        );
+    }
     let _ = write!(s, "VSZ {}", h(t.size));
-    if res || t.rss.is_some() {
+    if empty {
+        s.push('\n');
+    } else if res || t.rss.is_some() {
         for (k, v) in [
             ("RSS", t.rss),
             ("PSS", t.pss),
