@@ -681,9 +681,16 @@ fn a_zombie_is_reported_empty_without_guesses() {
     let _ = parent.kill();
     let _ = parent.wait();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let head = text.lines().next().unwrap_or_default();
     assert!(head.ends_with("no memory regions]"), "{head}");
-    assert!(!text.contains("-bit") && !text.contains("residency unknown"), "{text}");
+    assert!(
+        !text.contains("-bit") && !text.contains("residency unknown"),
+        "{text}"
+    );
     assert!(text.contains("a zombie"), "{text}");
 }
