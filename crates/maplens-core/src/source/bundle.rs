@@ -182,6 +182,24 @@ fn bad(path: &Path, message: impl Into<String>) -> SourceError {
     }
 }
 
+/// An error of the tar reader, in one line: it quotes the bytes of the
+/// header field it could not read, which may hold anything (a control byte
+/// there shows as `?`; the message is escaped again where it is printed).
+fn tar_err(path: &Path, e: &io::Error) -> SourceError {
+    let text: String = e
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || crate::text::is_hazard(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    bad(path, format!("reading the tar: {text}"))
+}
+
 fn io_err(path: &Path, e: io::Error) -> SourceError {
     SourceError::Io {
         path: path.to_owned(),
@@ -378,11 +396,9 @@ impl Bundle {
         let mut dirs: BTreeMap<String, Owner> = BTreeMap::new();
         {
             let mut ar = tar::Archive::new(&mut data);
-            let entries = ar
-                .entries_with_seek()
-                .map_err(|e| bad(path, format!("reading the tar: {e}")))?;
+            let entries = ar.entries_with_seek().map_err(|e| tar_err(path, &e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| bad(path, format!("reading the tar: {e}")))?;
+                let entry = entry.map_err(|e| tar_err(path, &e))?;
                 let raw = entry.path_bytes();
                 let name = String::from_utf8_lossy(&raw).into_owned();
                 let h = entry.header();
