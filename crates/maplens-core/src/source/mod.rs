@@ -607,7 +607,7 @@ fn load_dir_once(
     }
     // Which process this is: a PID is reused once its process is gone,
     // and every file is read by its path.
-    let born = live.then(|| identity(dir)).flatten();
+    let born = live.then(|| Identity::read(dir)).flatten();
     let origin = dir.display().to_string();
     let mut snap = Snapshot {
         origin: origin.clone(),
@@ -691,7 +691,7 @@ fn load_dir_once(
         });
     }
     if let Some(born) = born {
-        match identity(dir) {
+        match Identity::read(dir) {
             Some(now) if now == born => {}
             Some(now) if now.start_time == born.start_time => {
                 // The same process exec'd: the files read may be of two
@@ -755,10 +755,6 @@ impl Identity {
     pub fn read(dir: &Path) -> Option<Identity> {
         Identity::of_stat(&std::fs::read(dir.join("stat")).ok()?)
     }
-}
-
-fn identity(dir: &Path) -> Option<Identity> {
-    Identity::read(dir)
 }
 
 pub(crate) fn lossy_line(b: &[u8]) -> String {

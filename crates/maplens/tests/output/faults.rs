@@ -157,14 +157,10 @@ fn report_adds_up(doc: &Value) {
         assert_eq!(
             Some(sum),
             t[key].as_u64(),
-            "{key}: categories vs totals in {}",
-            serde_json::to_string(&doc["notices"]).unwrap_or_default()
-                + " format "
-                + &doc["format"].to_string()
-                + " has_residency "
-                + &doc["has_residency"].to_string()
-                + " comm "
-                + &doc["comm"].to_string()
+            "{key}: categories vs totals (format {}, comm {}, notes {})",
+            doc["format"],
+            doc["comm"],
+            doc["notes"]
         );
     }
     assert!(t["regions"].as_u64().unwrap() > 0);
