@@ -47,30 +47,50 @@ cargo clippy --workspace --all-targets -- -D warnings
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2
 cargo deny check licenses bans sources
 # Advisories: the RustSec database lives on GitHub. Use the clone named by
-# MAPLENS_ADVISORY_DB, or clone it (20 s at most); without either, say so and
-# go on: a machine that cannot reach GitHub cannot check advisories.
+# MAPLENS_ADVISORY_DB, or clone it (20 s at most); a machine that cannot
+# reach GitHub (CI here) checks against supply-chain/advisory-db, this
+# tree's own crates' advisories as of the date in its SNAPSHOT file
+# (refreshed by scripts/advisory-snapshot.sh).
 db=${MAPLENS_ADVISORY_DB:-}
 if [ -z "$db" ]; then
     db=$(mktemp -d)/advisory-db
-    timeout 20 git clone -q --depth 1 https://github.com/rustsec/advisory-db "$db" \
-        >/dev/null 2>&1 || db=
+    if timeout 20 git clone -q --depth 1 https://github.com/rustsec/advisory-db "$db" \
+        >/dev/null 2>&1; then
+        echo "advisories: the RustSec database of today"
+    else
+        db=supply-chain/advisory-db
+        echo "advisories: GitHub is not reachable; the snapshot of" \
+            "$(head -1 "$db/SNAPSHOT" | cut -d' ' -f3) (supply-chain/advisory-db)"
+        new=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.lock fuzz/Cargo.lock | LC_ALL=C sort -u |
+            LC_ALL=C comm -23 - "$db/CRATES")
+        if [ -n "$new" ]; then
+            echo "supply-chain/advisory-db was taken before these crates came in:" $new >&2
+            echo "refresh it: scripts/advisory-snapshot.sh CLONE-OF-RUSTSEC-ADVISORY-DB" >&2
+            exit 1
+        fi
+    fi
 fi
-if [ -n "$db" ] && [ -d "$db/crates" ]; then
-    command -v cargo-audit >/dev/null 2>&1 || cargo install --locked cargo-audit@0.22.2
-    for lock in Cargo.lock fuzz/Cargo.lock; do
-        cargo audit --db "$db" --no-fetch --stale --file "$lock"
-    done
-    # cargo-deny reads its database from DB-PATH/advisory-db-HASH, the hash
-    # of its default URL (cargo-deny 0.20.2): give it this clone there.
-    dbs=$(mktemp -d)
-    cp -r "$db" "$dbs/advisory-db-3157b0e258782691"
-    sed "s|^\[advisories\]\$|[advisories]\ndb-path = \"$dbs\"|" deny.toml >"$dbs/deny.toml"
-    cargo deny --offline --config "$dbs/deny.toml" check advisories
-    rm -rf "$dbs"
-else
-    echo "advisories: skipped; the RustSec database is not reachable" \
-        "(set MAPLENS_ADVISORY_DB to a clone of github.com/rustsec/advisory-db)"
+command -v cargo-audit >/dev/null 2>&1 || cargo install --locked cargo-audit@0.22.2
+for lock in Cargo.lock fuzz/Cargo.lock; do
+    cargo audit --db "$db" --no-fetch --stale --file "$lock"
+done
+# cargo-deny reads its database from DB-PATH/advisory-db-HASH, the hash of
+# its default URL (cargo-deny 0.20.2), and asks git for its date: give it a
+# copy there, committed at the snapshot's date when it is not a clone.
+dbs=$(mktemp -d)
+cp -r "$db" "$dbs/advisory-db-3157b0e258782691"
+if [ ! -d "$db/.git" ]; then
+    (
+        cd "$dbs/advisory-db-3157b0e258782691"
+        when=$(head -1 SNAPSHOT | cut -d' ' -f3)
+        git init -q && git add -A
+        GIT_AUTHOR_DATE=$when GIT_COMMITTER_DATE=$when \
+            git -c user.name=maplens -c user.email=maplens@localhost commit -qm snapshot
+    )
 fi
+sed "s|^\[advisories\]\$|[advisories]\ndb-path = \"$dbs\"|" deny.toml >"$dbs/deny.toml"
+cargo deny --offline --config "$dbs/deny.toml" check advisories
+rm -rf "$dbs"
 cargo test --workspace
 # Every cargo fuzz target (fuzz/README.md), built with libFuzzer on the
 # stable toolchain (RUSTC_BOOTSTRAP for these builds only) and run for
