@@ -45,10 +45,25 @@ fn live_report_attributes_threads_arenas_and_adds_up() {
     .expect("spawn kid");
     // Frozen: smaps, smaps_rollup and task/*/syscall are stable now.
     kid.stop().expect("stop kid");
-    let r = report_json(&kid.pid.to_string());
     // The live report reads smaps only; the kernel's own totals, read as
-    // a rollup-only input, must agree with its sum.
-    let rolled = report_json(&format!("/proc/{}/smaps_rollup", kid.pid));
+    // a rollup-only input, must agree with its sum. Two reads are two
+    // moments even of a frozen process: a page it shares with another
+    // process (of libc, say) turns private when that process exits or
+    // unmaps it between them, and private pages turn shared when one
+    // starts, moving USS and PSS by a page. So the pair is read again, up
+    // to five times, until no other process moved a shared page between
+    // the two reads; a sum that is wrong is wrong every time.
+    let sharing = |v: &Value| (u(&v["uss"]), u(&v["pss"]));
+    let (mut r, mut rolled) = (Value::Null, Value::Null);
+    for _ in 0..5 {
+        r = report_json(&kid.pid.to_string());
+        rolled = report_json(&format!("/proc/{}/smaps_rollup", kid.pid));
+        let (uss, pss) = sharing(&r["totals"]["usage"]);
+        let (russ, rpss) = sharing(&rolled["totals"]["rollup"]);
+        if uss == russ && pss <= rpss && rpss - pss < 1024 * u(&r["totals"]["usage"]["regions"]) {
+            break;
+        }
+    }
     kid.cont().expect("cont");
 
     assert_eq!(u(&r["schema_version"]), 1);
