@@ -415,6 +415,7 @@ pub fn scan_files<F: ProcFiles>(
     let want_comm = opts.comm || hooks.wants_comm();
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut small = Vec::with_capacity(4096);
+    let mut stat = Vec::with_capacity(1024);
     let total = pids.len();
     for (i, &pid) in pids.iter().enumerate() {
         hooks.progress(i, total, pid);
@@ -452,10 +453,12 @@ pub fn scan_files<F: ProcFiles>(
             .or_else(|| owner.uid.map(|u| users.name(u)))
             .unwrap_or_else(|| "?".into());
         // Which process this PID is now: every file is read by its path,
-        // and a PID is reused once its process is gone.
+        // and a PID is reused once its process is gone. (The text is kept:
+        // it also tells a kernel thread, below.)
         let born = if live {
-            start_time(files, pid, &mut small)
+            start_time(files, pid, &mut stat)
         } else {
+            stat.clear();
             None
         };
         let mut meta = ProcessMeta {
@@ -497,7 +500,11 @@ pub fn scan_files<F: ProcFiles>(
         if meta.command.is_empty() {
             // Kernel threads and zombies have no cmdline (and no memory);
             // a process may also have emptied its own: read it anyway.
-            if let Some(reason) = no_memory(files, pid, &mut small) {
+            // A kernel thread stays one, and a process that became a
+            // zombie since `stat` was read shows no memory below: the
+            // `stat` read above serves.
+            let read = born.is_some().then_some(&stat[..]);
+            if let Some(reason) = no_memory(files, pid, read, &mut small) {
                 fail(files, meta, reason, &mut small, &mut report);
                 continue;
             }
@@ -540,7 +547,7 @@ pub fn scan_files<F: ProcFiles>(
                     Reason::Exited
                 }
             } else {
-                no_memory(files, pid, &mut small).unwrap_or(Reason::Exited)
+                no_memory(files, pid, None, &mut small).unwrap_or(Reason::Exited)
             };
             fail(files, meta, reason, &mut small, &mut report);
             continue;
@@ -582,10 +589,22 @@ fn read_comm<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Opti
     Some(trim_nl(small))
 }
 
-/// Kernel thread or zombie, by `stat`.
-fn no_memory<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<Reason> {
-    files.read(pid, "stat", small).ok()?;
-    let (state, flags) = stat_state_flags(small)?;
+/// Kernel thread or zombie, by `stat`: its text when already `read`, else
+/// read into `small`.
+fn no_memory<F: ProcFiles>(
+    files: &mut F,
+    pid: u32,
+    read: Option<&[u8]>,
+    small: &mut Vec<u8>,
+) -> Option<Reason> {
+    let stat = match read {
+        Some(text) => text,
+        None => {
+            files.read(pid, "stat", small).ok()?;
+            &small[..]
+        }
+    };
+    let (state, flags) = stat_state_flags(stat)?;
     if flags & PF_KTHREAD != 0 {
         Some(Reason::KernelThread)
     } else if state == b'Z' || state == b'X' {
@@ -782,9 +801,11 @@ mod tests {
     }
 
     /// A live `/proc` of two processes where PID 20 goes to a new owner
-    /// (a new start time in `stat`) once its memory has been read.
+    /// (a new start time in `stat`) once its memory has been read; or,
+    /// with `kthreads`, of two kernel threads (no cmdline, `PF_KTHREAD`).
     struct Reused {
         stat_reads: usize,
+        kthreads: bool,
     }
 
     impl ProcFiles for Reused {
@@ -806,6 +827,7 @@ mod tests {
         fn read(&mut self, pid: u32, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
             buf.clear();
             let text: &[u8] = match name {
+                "cmdline" if self.kthreads => b"",
                 "cmdline" => b"/bin/old\0",
                 "comm" => b"old\n",
                 "stat" => {
@@ -815,9 +837,12 @@ mod tests {
                     } else {
                         100
                     };
+                    let flags = if self.kthreads { PF_KTHREAD } else { 0 };
                     buf.extend_from_slice(
-                        format!("{pid} (old) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {born} 0\n")
-                            .as_bytes(),
+                        format!(
+                            "{pid} (old) S 1 1 1 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {born} 0\n"
+                        )
+                        .as_bytes(),
                     );
                     return Ok(());
                 }
@@ -842,7 +867,10 @@ mod tests {
 
     #[test]
     fn a_pid_reused_while_read_is_no_row_of_either_process() {
-        let mut files = Reused { stat_reads: 0 };
+        let mut files = Reused {
+            stat_reads: 0,
+            kthreads: false,
+        };
         let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
         // PID 10's two readings of stat agree; PID 20's do not.
         assert_eq!(files.stat_reads, 4);
@@ -855,6 +883,23 @@ mod tests {
             (20, &Reason::Exited)
         );
         assert_eq!(r.totals, r.rows[0].mem);
+    }
+
+    #[test]
+    fn a_kernel_thread_costs_one_read_of_stat() {
+        let mut files = Reused {
+            stat_reads: 0,
+            kthreads: true,
+        };
+        let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
+        assert!(r.rows.is_empty());
+        let reasons: Vec<_> = r.unreadable.iter().map(|u| (u.pid, &u.reason)).collect();
+        assert_eq!(
+            reasons,
+            [(10, &Reason::KernelThread), (20, &Reason::KernelThread)]
+        );
+        // The read that gave the start time told the kernel thread too.
+        assert_eq!(files.stat_reads, 2);
     }
 
     #[test]
