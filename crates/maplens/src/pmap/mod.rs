@@ -460,7 +460,20 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
     let mut persist = Persist::default();
     let mut shm: Option<u32> = None;
     for &pid in pids {
-        let dir = PathBuf::from(format!("/proc/{pid}"));
+        // Every file of the process is opened through one handle on its
+        // `/proc/PID`: a handle on a process that exits never reaches the
+        // process that takes its PID next (its files fail to open), so the
+        // header and the mappings are of one process.
+        let handle = std::fs::File::open(format!("/proc/{pid}")).ok();
+        let dir = handle.as_ref().map_or_else(
+            || PathBuf::from(format!("/proc/{pid}")),
+            |h| {
+                PathBuf::from(format!(
+                    "/proc/self/fd/{}",
+                    std::os::fd::AsRawFd::as_raw_fd(h)
+                ))
+            },
+        );
         let Some(facts) = live::facts(&dir, pid, utf8) else {
             missing = true;
             continue;
@@ -472,18 +485,38 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
             &facts.cmdline,
         )?;
         let smaps = matches!(style.mode, Mode::Extended | Mode::Detail);
-        let path = format!(
-            "/proc/{}/{}",
-            facts.tgid,
-            if smaps { "smaps" } else { "maps" }
-        );
-        let file = match std::fs::File::open(&path) {
+        let name = if smaps { "smaps" } else { "maps" };
+        // The path named in messages; a thread's own PID reads its
+        // process's, as procps does.
+        let path = format!("/proc/{}/{name}", facts.tgid);
+        let opened = if facts.tgid == pid {
+            std::fs::File::open(dir.join(name))
+        } else {
+            std::fs::File::open(&path)
+        };
+        let file = match opened {
             Ok(f) => f,
-            Err(_) => {
+            Err(e) => {
+                // procps says nothing here; one line says why.
+                let why = match e.raw_os_error() {
+                    Some(2 | 3) => {
+                        "no such process (it exited before its mappings were read)".into()
+                    }
+                    _ => e.to_string(),
+                };
+                out.flush()?;
+                warnx(&format!("{path}: {why}"));
                 ret |= 1;
                 continue;
             }
         };
+        // The open holds on to the address space the process had at that
+        // moment, so every mapping read below is of one program. It is the
+        // one in the header unless the process exec'd (or exited) since:
+        // its image, in `stat`, tells.
+        let image_now = facts
+            .identity
+            .and_then(|_| maplens_core::source::Identity::read(&dir));
         let minor = *shm.get_or_insert_with(|| live::shm_minor().unwrap_or(u32::MAX));
         let ctx = NameCtx {
             start_stack: Some(facts.start_stack),
@@ -494,17 +527,26 @@ fn run_live(pids: &[u32], style: &Style<'_>, utf8: bool, out: &mut dyn Write) ->
         let mut file = Named { file, path: &path };
         render(&mut file, out, style, &ctx, &mut persist)?;
         // The header came from one reading of the process and the maps
-        // from another: if its PID went to a new process (or the process
-        // exec'd) in between, the output mixes two, and says so. (procps
-        // prints such output as if it were one.)
-        if let Some(before) = facts.identity
-            && maplens_core::source::Identity::read(&dir).is_some_and(|now| now != before)
-        {
+        // from another: if it exec'd in between, they are of two programs;
+        // if it exited, its address space was gone or going when smaps was
+        // opened. procps prints both as if nothing happened. (Whether a
+        // process that exits while its mappings are read cut the text short
+        // cannot be told from the text: the kernel ends it cleanly either
+        // way, and in tests the text was nearly always whole, so that is
+        // not warned of.)
+        let warning = match (facts.identity, image_now) {
+            (Some(before), Some(now)) if now.image == [0; 3] && before.image != [0; 3] => {
+                Some("the process exited while being read, so the mappings above may be incomplete")
+            }
+            (Some(before), Some(now)) if now != before => Some(
+                "the process exec'd while being read, so the header and the mappings above may \
+                 be of two different programs",
+            ),
+            _ => None,
+        };
+        if let Some(w) = warning {
             out.flush()?;
-            warnx(&format!(
-                "/proc/{pid}: the process exited or exec'd while being read, so the header \
-                 and the mappings above may be of two different programs"
-            ));
+            warnx(&format!("/proc/{pid}: {w}"));
             ret |= 1;
         }
     }
