@@ -130,7 +130,9 @@ impl std::fmt::Debug for Pathname<'_> {
 /// assert_eq!(&*decode_escapes(b"a\\b"), b"a\\b");
 /// ```
 pub fn decode_escapes(raw: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memmem::find(raw, NL_ESCAPE).is_none() {
+    // Most names hold no backslash at all (and anonymous regions no name):
+    // one byte search settles them, before any substring search is set up.
+    if memchr::memchr(b'\\', raw).is_none() || memchr::memmem::find(raw, NL_ESCAPE).is_none() {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
