@@ -410,7 +410,11 @@ impl Collector for Metrics {
                 None,
                 MetricType::Gauge,
             )?;
-            for reason in ["permission-denied", "zombie", "error"] {
+            // The usual three always (0 included), then any other reason
+            // the collection met, so that none is dropped.
+            const USUAL: [&str; 3] = ["permission-denied", "zombie", "error"];
+            let others = c.unreadable.keys().copied().filter(|r| !USUAL.contains(r));
+            for reason in USUAL.into_iter().chain(others) {
                 let n = c.unreadable.get(reason).copied().unwrap_or(0);
                 gauge(n as f64, me.encode_family(&[("reason", reason)])?)?;
             }

@@ -244,6 +244,9 @@ pub enum Reason {
     PermissionDenied,
     /// It exited between being listed and being read.
     Exited,
+    /// It exec'd (became another program) while being read: its command
+    /// line and its memory may be of two programs. The next scan counts it.
+    Exec,
     /// A kernel thread: it has no user memory.
     KernelThread,
     /// A zombie: exited, not yet reaped; its memory is already freed.
@@ -258,6 +261,7 @@ impl Reason {
         match self {
             Reason::PermissionDenied => "permission-denied",
             Reason::Exited => "exited",
+            Reason::Exec => "exec",
             Reason::KernelThread => "kernel-thread",
             Reason::Zombie => "zombie",
             Reason::Other(_) => "error",
@@ -267,7 +271,10 @@ impl Reason {
     /// True when the process holds memory maplens could not count
     /// (kernel threads, zombies and exited processes hold none).
     pub fn hides_memory(&self) -> bool {
-        matches!(self, Reason::PermissionDenied | Reason::Other(_))
+        matches!(
+            self,
+            Reason::PermissionDenied | Reason::Exec | Reason::Other(_)
+        )
     }
 }
 
@@ -276,6 +283,7 @@ impl std::fmt::Display for Reason {
         match self {
             Reason::PermissionDenied => f.write_str("permission denied"),
             Reason::Exited => f.write_str("exited during the scan"),
+            Reason::Exec => f.write_str("exec'd during the scan (counted in the next)"),
             Reason::KernelThread => f.write_str("kernel thread (no user memory)"),
             Reason::Zombie => f.write_str("zombie (memory already freed)"),
             Reason::Other(m) => f.write_str(m),
@@ -461,6 +469,7 @@ pub fn scan_files<F: ProcFiles>(
             stat.clear();
             None
         };
+        let image = born.and_then(|_| crate::source::Identity::of_stat(&stat));
         let mut meta = ProcessMeta {
             pid,
             uid: owner.uid,
@@ -552,18 +561,35 @@ pub fn scan_files<F: ProcFiles>(
             fail(files, meta, reason, &mut small, &mut report);
             continue;
         }
-        if born.is_some() && start_time(files, pid, &mut small) != born {
-            // The process named above exited, and its PID went to another
-            // (or to none) while its memory was read: the row would mix two
-            // processes. The new one is in the next scan. (Its comm is not
-            // read now: it would be the new owner's.)
-            report.unreadable.push(Unreadable {
-                pid,
-                comm: meta.comm,
-                user: Some(meta.user),
-                reason: Reason::Exited,
-            });
-            continue;
+        if born.is_some() {
+            let now = start_time(files, pid, &mut small);
+            let reason = if now != born {
+                // The process named above exited, and its PID went to
+                // another (or to none) while its memory was read: the row
+                // would mix two processes. The new one is in the next scan.
+                // (Its comm is not read now: it would be the new owner's.)
+                Some(Reason::Exited)
+            } else {
+                // The same process; if its image moved, it exec'd, and the
+                // command line above may be of the program before. (Its
+                // image reads as zeros once it has exited.)
+                match (image, crate::source::Identity::of_stat(&small)) {
+                    (Some(a), Some(b)) if b.image == [0; 3] && a.image != [0; 3] => {
+                        Some(Reason::Exited)
+                    }
+                    (Some(a), Some(b)) if a != b => Some(Reason::Exec),
+                    _ => None,
+                }
+            };
+            if let Some(reason) = reason {
+                report.unreadable.push(Unreadable {
+                    pid,
+                    comm: meta.comm,
+                    user: Some(meta.user),
+                    reason,
+                });
+                continue;
+            }
         }
         // A file name ending in ` (deleted)` is decided as `maplens maps`
         // does (by the file, or the capture's record) as the regions are
@@ -806,6 +832,8 @@ mod tests {
     struct Reused {
         stat_reads: usize,
         kthreads: bool,
+        /// PID 20 execs instead: its start time stays, its image moves.
+        exec: bool,
     }
 
     impl ProcFiles for Reused {
@@ -832,15 +860,15 @@ mod tests {
                 "comm" => b"old\n",
                 "stat" => {
                     self.stat_reads += 1;
-                    let born = if pid == 20 && self.stat_reads > 3 {
-                        900
-                    } else {
-                        100
-                    };
+                    let later = pid == 20 && self.stat_reads > 3;
+                    let born = if later && !self.exec { 900 } else { 100 };
+                    let code = if later && self.exec { 0x5000 } else { 0x4000 };
                     let flags = if self.kthreads { PF_KTHREAD } else { 0 };
                     buf.extend_from_slice(
                         format!(
-                            "{pid} (old) S 1 1 1 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {born} 0\n"
+                            "{pid} (old) S 1 1 1 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {born} \
+                             0 0 0 {code} {} 140000\n",
+                            code + 0x1000
                         )
                         .as_bytes(),
                     );
@@ -870,6 +898,7 @@ mod tests {
         let mut files = Reused {
             stat_reads: 0,
             kthreads: false,
+            exec: false,
         };
         let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
         // PID 10's two readings of stat agree; PID 20's do not.
@@ -886,10 +915,28 @@ mod tests {
     }
 
     #[test]
+    fn a_process_that_execs_while_read_is_no_row_until_the_next_scan() {
+        let mut files = Reused {
+            stat_reads: 0,
+            kthreads: false,
+            exec: true,
+        };
+        let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
+        let pids: Vec<u32> = r.rows.iter().map(|row| row.meta.pid).collect();
+        assert_eq!(pids, [10]);
+        let reasons: Vec<_> = r.unreadable.iter().map(|u| (u.pid, &u.reason)).collect();
+        assert_eq!(reasons, [(20, &Reason::Exec)]);
+        // Its memory is not in the totals, and the footer must say so.
+        assert!(Reason::Exec.hides_memory());
+        assert_eq!(r.totals, r.rows[0].mem);
+    }
+
+    #[test]
     fn a_kernel_thread_costs_one_read_of_stat() {
         let mut files = Reused {
             stat_reads: 0,
             kthreads: true,
+            exec: false,
         };
         let r = scan_files(&mut files, &ScanOptions::default(), &mut NoHooks).expect("scan");
         assert!(r.rows.is_empty());
