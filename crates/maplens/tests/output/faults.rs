@@ -166,6 +166,15 @@ fn report_adds_up(doc: &Value) {
     assert!(t["regions"].as_u64().unwrap() > 0);
 }
 
+/// Runs of a fault test: `default`, or `MAPLENS_FAULT_RUNS` when set
+/// (`bench/faults.sh` runs each 1,000 times).
+fn runs(default: usize) -> usize {
+    std::env::var("MAPLENS_FAULT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn a_process_churning_its_mappings_is_read_a_thousand_times() {
     let _g = serial();
@@ -175,8 +184,9 @@ fn a_process_churning_its_mappings_is_read_a_thousand_times() {
     let kid = Churner::spawn(3000).expect("churning child");
     let pid = kid.pid();
     let limit = Duration::from_secs(30);
-    // Runs of each command; 1,000 in all with the watch samples below.
-    let per = 160;
+    // Runs of each command; 1,000 in all with the watch samples below
+    // (or `MAPLENS_FAULT_RUNS` of each, and as many watch samples).
+    let per = runs(160);
     let mut failures = 0;
     for _ in 0..per {
         let (code, out, _) = run_checked(&[&pid, "--format", "json"], limit);
@@ -207,25 +217,28 @@ fn a_process_churning_its_mappings_is_read_a_thousand_times() {
         let (code, _, _) = run_checked(&["top", "--format", "csv"], limit);
         failures += usize::from(code != 0);
     }
-    // watch: 200 samples of the churner, every one a full reading.
+    // watch: 200 samples of the churner (one every 100 ms for 20 s), or
+    // `per` (every 40 ms), every one a full reading.
+    let (interval, want) = if per == 160 { (100, 200) } else { (40, per) };
+    let duration = format!("{}ms", interval * want);
     let (code, out, err) = run_checked(
         &[
             "watch",
             &pid,
             "--full",
             "--interval",
-            "100ms",
+            &format!("{interval}ms"),
             "--duration",
-            "20s",
+            &duration,
         ],
-        Duration::from_secs(60),
+        Duration::from_millis(3 * (interval * want) as u64 + 30_000),
     );
     assert_eq!(code, 0, "{err}");
     let samples: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON sample"))
         .collect();
-    assert!(samples.len() >= 50, "{} samples", samples.len());
+    assert!(samples.len() >= want / 4, "{} samples", samples.len());
     for s in &samples {
         let cats: u64 = s["categories"]
             .as_array()
@@ -237,6 +250,11 @@ fn a_process_churning_its_mappings_is_read_a_thousand_times() {
     }
     // The process is alive throughout: every read of it must succeed.
     assert_eq!(failures, 0, "reads of a live churning process failed");
+    eprintln!(
+        "churn: {per} each of report, maps, pmap -X and top read whole and adding up, \
+         {} watch samples adding up",
+        samples.len()
+    );
 }
 
 #[test]
@@ -244,7 +262,7 @@ fn processes_killed_mid_read_give_one_line_or_a_result() {
     let _g = serial();
     let limit = Duration::from_secs(30);
     let mut outcomes = [0usize; 2];
-    for i in 0..120u64 {
+    for i in 0..runs(120) as u64 {
         // A child with some threads and regions, killed after a few ms.
         let mut kid = Command::new("sleep").arg("5").spawn().expect("spawn sleep");
         let pid = kid.id().to_string();
@@ -297,8 +315,8 @@ fn a_process_that_keeps_execing_is_read_or_refused_cleanly() {
         .spawn()
         .expect("spawn sh");
     let pid = kid.id().to_string();
-    let mut ok = 0;
-    for _ in 0..100 {
+    let (mut ok, n) = (0, runs(100));
+    for _ in 0..n {
         let (code, out, _) = run_checked(&[&pid, "--format", "json"], Duration::from_secs(30));
         if code == 0 {
             report_adds_up(&serde_json::from_str(&out).expect("report JSON"));
@@ -309,7 +327,7 @@ fn a_process_that_keeps_execing_is_read_or_refused_cleanly() {
     }
     let _ = kid.kill();
     let _ = kid.wait();
-    eprintln!("exec loop: {ok} of 100 reports read whole");
+    eprintln!("exec loop: {ok} of {n} reports read whole (and {n} each of maps, pmap -x)");
 }
 
 /// `hidepid=2` hides other users' processes: maplens, run as `nobody` on a
