@@ -15,8 +15,14 @@ use std::time::{Duration, Instant};
 
 use super::serve::{Serve, fds, get, lock, status_kb, value};
 
-/// Children in all, in waves of `WAVE`.
-const CHILDREN: usize = 500;
+/// Children in all, in waves of `WAVE` (`MAPLENS_FAULT_RUNS` of them when
+/// set: `bench/faults.sh` makes 1,000).
+fn children() -> usize {
+    std::env::var("MAPLENS_FAULT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
 const WAVE: usize = 5;
 /// A command that takes longer than this is taken for a deadlock (each
 /// takes well under a second here when the machine is not loaded).
@@ -190,7 +196,7 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
         // The churn: a wave of `WAVE` children every 40 ms, each living
         // 10 to 290 ms, reaped as they end (about 25 alive at once).
         let mut alive = Vec::new();
-        for wave in 0..CHILDREN / WAVE {
+        for wave in 0..children() / WAVE {
             for i in 0..WAVE {
                 let child = Command::new(&sleeper)
                     .arg(format!("0.{:02}", 1 + (wave * 7 + i * 13) % 29))
@@ -219,10 +225,11 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
     let fds_after = *fds(pid, 10).iter().min().expect("samples");
     let rss_after = status_kb(pid, "VmRSS:");
     eprintln!(
-        "churn: {CHILDREN} children in {churn_took:?} while {} top/watch runs ended; \
+        "short-lived: {} children in {churn_took:?} while {} top/watch runs ended; \
          watch --all descriptors (early, late) {:?}; serve saw the churn group in {} scrapes, made {} collections; fds {fds_before} \
          before, {fds_after} after; RSS {rss_before} kB before, {rss_after} kB after \
          (VmHWM {} kB)",
+        children(),
         runs.load(Ordering::Relaxed),
         watch_fds.lock().expect("lock"),
         seen_churn.load(Ordering::Relaxed),
