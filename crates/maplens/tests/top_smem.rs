@@ -135,11 +135,58 @@ fn copy_proc(kids: &[Kid], dir: &Path) {
     for k in kids {
         let d = proc.join(k.pid.to_string());
         std::fs::create_dir(&d).expect("mkdir pid");
-        for f in ["smaps", "smaps_rollup", "stat", "cmdline", "status", "comm"] {
+        let (smaps, rollup) = consistent_pair(k);
+        std::fs::write(d.join("smaps"), smaps).expect("write copy");
+        std::fs::write(d.join("smaps_rollup"), rollup).expect("write copy");
+        for f in ["stat", "cmdline", "status", "comm"] {
             let b = std::fs::read(k.proc(f)).expect("read proc file");
             std::fs::write(d.join(f), b).expect("write copy");
         }
     }
+}
+
+/// Σ of a field (kB) over every line of `text` that starts with `key`.
+fn field_sum(text: &[u8], key: &str) -> u64 {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|l| l.strip_prefix(key))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A child's smaps and smaps_rollup read at one moment of sharing.
+///
+/// The children are frozen, but their library pages are not theirs alone:
+/// a process elsewhere on the machine (another test, cargo, the shell) that
+/// maps or unmaps libc between the two reads changes every sharer's PSS
+/// and can turn a shared page private. CI once caught rollup PSS 4 kB
+/// below the smaps sum that way. Re-read the pair until the rollup agrees
+/// with the smaps it was copied beside (USS and RSS equal, PSS within the
+/// truncation bound), as the report does on a live process.
+fn consistent_pair(k: &Kid) -> (Vec<u8>, Vec<u8>) {
+    let read = |f: &str| std::fs::read(k.proc(f)).expect("read proc file");
+    for _ in 0..50 {
+        let smaps = read("smaps");
+        let rollup = read("smaps_rollup");
+        let uss = |t: &[u8]| field_sum(t, "Private_Clean:") + field_sum(t, "Private_Dirty:");
+        let regions = String::from_utf8_lossy(&smaps)
+            .lines()
+            .filter(|l| l.starts_with("Size:"))
+            .count() as u64;
+        let (sp, rp) = (field_sum(&smaps, "Pss:"), field_sum(&rollup, "Pss:"));
+        if uss(&smaps) == uss(&rollup)
+            && field_sum(&smaps, "Rss:") == field_sum(&rollup, "Rss:")
+            && rp >= sp
+            && rp < sp + regions.max(1)
+        {
+            return (smaps, rollup);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!(
+        "pid {}: smaps and smaps_rollup never agreed in 50 reads",
+        k.pid
+    );
 }
 
 fn rows_by_pid(doc: &Value) -> HashMap<u64, Value> {
