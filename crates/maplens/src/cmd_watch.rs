@@ -123,11 +123,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut line = Vec::new();
     for k in 1u32.. {
+        // Every process's sample of this tick, on a bounded pool.
+        let mut samples = {
+            let mut live: Vec<&mut Collector> = watched
+                .iter_mut()
+                .filter_map(|w| w.collector.as_mut())
+                .collect();
+            source::collect::sample_all(&mut live, 0).into_iter()
+        };
         for w in &mut watched {
-            let Some(c) = w.collector.as_mut() else {
+            if w.collector.is_none() {
                 continue;
-            };
-            match c.sample() {
+            }
+            let Some(sample) = samples.next() else { break };
+            match sample {
                 Ok(s) => {
                     if let Some(wr) = writer.as_mut() {
                         wr.write(&s)?;

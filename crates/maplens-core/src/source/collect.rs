@@ -115,6 +115,72 @@ impl Default for Policy {
     }
 }
 
+/// One sample of each collector, taken on up to `readers` threads side by
+/// side (0: one per CPU, at most [`crate::system::MAX_READERS`]); the
+/// results in the collectors' order. What `watch --all` takes each tick:
+/// the processes are independent, and each sample's time is most of it
+/// in the kernel.
+///
+/// ```
+/// use maplens_core::source::{Options, collect::{Collector, Policy, sample_all}};
+/// let me = std::process::id();
+/// let mut a = Collector::new(me, Options::default(), Policy::default());
+/// let mut b = Collector::new(me, Options::default(), Policy::default());
+/// let got = sample_all(&mut [&mut a, &mut b], 2);
+/// assert_eq!(got.len(), 2);
+/// assert!(got.iter().all(|s| s.as_ref().is_ok_and(|s| s.pid == Some(me))));
+/// ```
+pub fn sample_all(
+    collectors: &mut [&mut Collector],
+    readers: usize,
+) -> Vec<Result<Sample, SourceError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let max = crate::system::MAX_READERS;
+    let threads = if readers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(max))
+    } else {
+        readers.min(max)
+    }
+    .min(collectors.len());
+    if threads <= 1 {
+        return collectors.iter_mut().map(|c| c.sample()).collect();
+    }
+    type Slot<'a> = Mutex<(&'a mut Collector, Option<Result<Sample, SourceError>>)>;
+    let slots: Vec<Slot<'_>> = collectors
+        .iter_mut()
+        .map(|c| Mutex::new((&mut **c, None)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = slots.get(k) else { break };
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let sample = slot.0.sample();
+            slot.1 = Some(sample);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            // No thread to be had: this one does the work alone.
+            let _ = std::thread::Builder::new()
+                .name("maplens-sample".into())
+                .spawn_scoped(s, work);
+        }
+        work();
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .expect("every collector is sampled")
+        })
+        .collect()
+}
+
 /// Takes samples of one live process.
 #[derive(Debug)]
 pub struct Collector {

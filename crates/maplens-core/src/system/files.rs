@@ -54,6 +54,12 @@ pub trait ProcFiles {
     }
     /// Whether `smaps_rollup` can be read (kernel 4.14+, or captured).
     fn rollup_available(&mut self, pids: &[u32]) -> bool;
+    /// Another handle on the same files for a thread of its own, when the
+    /// source can be read from several threads at once (a `/proc` tree
+    /// can; a bundle, read through one handle, cannot: `None`).
+    fn reader(&self) -> Option<Box<dyn ProcFiles + Send>> {
+        None
+    }
     /// What the ` (deleted)` suffix of a region of `pid` means (`start`-`end`,
     /// mapping file `inode` under the name `raw`, as printed): a file of
     /// that name, or the kernel's mark (see [`crate::source::deleted`]).
@@ -121,6 +127,10 @@ impl ProcFiles for ProcDir {
 
     fn pids(&mut self) -> io::Result<Vec<u32>> {
         crate::source::list_pids(&self.root)
+    }
+
+    fn reader(&self) -> Option<Box<dyn ProcFiles + Send>> {
+        Some(Box::new(ProcDir::new(&self.root)))
     }
 
     fn owner(&mut self, pid: u32) -> io::Result<Owner> {

@@ -166,6 +166,11 @@ pub struct ScanOptions {
     pub comm: bool,
     /// Only these PIDs (all when empty).
     pub pids: Vec<u32>,
+    /// Threads that read processes' memory files side by side: 0 for one
+    /// per CPU (at most [`MAX_READERS`]), 1 for none beside the caller's.
+    /// Only a source that can be read from several threads is
+    /// ([`ProcFiles::reader`]: a `/proc` tree, not a bundle).
+    pub readers: usize,
 }
 
 impl Default for ScanOptions {
@@ -175,6 +180,7 @@ impl Default for ScanOptions {
             detail: Detail::Rollup,
             comm: false,
             pids: Vec::new(),
+            readers: 0,
         }
     }
 }
@@ -421,203 +427,423 @@ pub fn scan_files<F: ProcFiles>(
         ..ScanReport::default()
     };
     let want_comm = opts.comm || hooks.wants_comm();
-    let mut buf = Vec::with_capacity(64 * 1024);
     let mut small = Vec::with_capacity(4096);
     let mut stat = Vec::with_capacity(1024);
     let total = pids.len();
-    for (i, &pid) in pids.iter().enumerate() {
-        hooks.progress(i, total, pid);
-        let owner = match files.owner(pid) {
-            Ok(o) => o,
-            Err(e) => match classify_err(&e) {
-                // Listed, then gone.
-                ReadFail::Gone if opts.pids.is_empty() && live => {
-                    report.unreadable.push(Unreadable {
-                        pid,
-                        comm: None,
-                        user: None,
-                        reason: Reason::Exited,
-                    });
-                    continue;
-                }
-                ReadFail::Gone => {
-                    report.unreadable.push(Unreadable {
-                        pid,
-                        comm: None,
-                        user: None,
-                        reason: Reason::Other(if live {
-                            "no such process".into()
-                        } else {
-                            format!("not in {}", files.describe())
-                        }),
-                    });
-                    continue;
-                }
-                _ => Owner::default(),
-            },
-        };
-        let user = owner
-            .user
-            .or_else(|| owner.uid.map(|u| users.name(u)))
-            .unwrap_or_else(|| "?".into());
-        // Which process this PID is now: every file is read by its path,
-        // and a PID is reused once its process is gone. (The text is kept:
-        // it also tells a kernel thread, below.)
-        let born = if live {
-            start_time(files, pid, &mut stat)
+    // Readers beside this thread, each with its own handle on the files:
+    // the memory file of a process is most of a scan's time (the kernel
+    // walks every page table for it), and the processes are independent.
+    let readers = if opts.readers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS))
+    } else {
+        opts.readers.min(MAX_READERS)
+    };
+    let mut others: Vec<Box<dyn ProcFiles + Send>> = Vec::new();
+    if readers > 1 {
+        others.extend((0..readers).map_while(|_| files.reader()));
+    }
+    // Processes are looked at a batch at a time, in PID order: who they
+    // are (and whether the hooks want them) here, their memory files on
+    // the readers, then their rows here again, in order. A batch bounds
+    // the text held at once (smaps of a whole batch, at worst) and keeps
+    // each process's two `stat` reads close together.
+    let batch = if others.is_empty() {
+        1
+    } else if main_file == "smaps" {
+        4 * others.len()
+    } else {
+        64
+    };
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::with_capacity(batch);
+    let mut i = 0;
+    while i < total || !pending.is_empty() {
+        // Who: owner, start time, command line, the hooks' choice.
+        while i < total && pending.len() < batch {
+            let pid = pids[i];
+            hooks.progress(i, total, pid);
+            i += 1;
+            if let Some(p) = identify(
+                files,
+                pid,
+                opts,
+                live,
+                &users,
+                want_comm,
+                hooks,
+                &mut stat,
+                &mut small,
+                &mut report,
+            ) {
+                pending.push(p);
+            }
+        }
+        // Their memory files.
+        let jobs: Vec<Job> = pending
+            .iter()
+            .map(|p| {
+                let mut buf = spare.pop().unwrap_or_default();
+                buf.clear();
+                (p.meta.pid, p.born.is_some(), buf)
+            })
+            .collect();
+        let fetched = if others.is_empty() || jobs.len() < 2 {
+            jobs.into_iter()
+                .map(|(pid, born, buf)| fetch(files, pid, main_file, live, born, buf))
+                .collect()
         } else {
-            stat.clear();
-            None
+            fetch_on(&mut others, jobs, main_file, live)
         };
-        let image = born.and_then(|_| crate::source::Identity::of_stat(&stat));
-        let mut meta = ProcessMeta {
-            pid,
-            uid: owner.uid,
-            user,
-            comm: None,
-            command: String::new(),
-        };
-        match files.read(pid, "cmdline", &mut small) {
-            Ok(()) => {
-                let args: Vec<String> = small
-                    .split(|&b| b == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                meta.command = args.join(" ");
-            }
-            // Not captured: go on with comm, as for an empty one.
-            Err(e) if !live && e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let reason = match classify_err(&e) {
-                    ReadFail::Gone => Reason::Exited,
-                    // hidepid=1 (invisible=noaccess) refuses even cmdline.
-                    ReadFail::Denied => Reason::PermissionDenied,
-                    ReadFail::Other(m) => Reason::Other(m),
-                };
-                fail(files, meta, reason, &mut small, &mut report);
-                continue;
-            }
+        // Their rows, in PID order.
+        for (p, f) in pending.drain(..).zip(fetched) {
+            row_of(
+                files,
+                p,
+                &f,
+                main_file,
+                rollup_available,
+                live,
+                opts.detail,
+                hooks,
+                &mut small,
+                &mut report,
+            );
+            spare.push(f.buf);
         }
-        if want_comm || meta.command.is_empty() {
-            meta.comm = read_comm(files, pid, &mut small);
-        }
-        if !hooks.want(&meta) {
-            report.filtered_out += 1;
-            continue;
-        }
-        if meta.command.is_empty() {
-            // Kernel threads and zombies have no cmdline (and no memory);
-            // a process may also have emptied its own: read it anyway.
-            // A kernel thread stays one, and a process that became a
-            // zombie since `stat` was read shows no memory below: the
-            // `stat` read above serves.
-            let read = born.is_some().then_some(&stat[..]);
-            if let Some(reason) = no_memory(files, pid, read, &mut small) {
-                fail(files, meta, reason, &mut small, &mut report);
-                continue;
-            }
-        }
-        let mut file = main_file;
-        let mut read = files.read(pid, file, &mut buf);
-        if !live
-            && file == "smaps_rollup"
-            && read
-                .as_ref()
-                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
-        {
-            // A bundle may hold smaps_rollup for some processes only.
-            file = "smaps";
-            read = files.read(pid, file, &mut buf);
-        }
-        if let Err(e) = read {
-            let reason = match classify_err(&e) {
-                ReadFail::Gone if live => Reason::Exited,
-                ReadFail::Gone => Reason::Other(if main_file == "smaps" && rollup_available {
-                    format!("{e} (captured with --light: only smaps_rollup)")
-                } else {
-                    e.to_string()
-                }),
-                ReadFail::Denied => Reason::PermissionDenied,
-                ReadFail::Other(m) => {
-                    Reason::Other(format!("{}/{pid}/{file}: {m}", files.describe()))
-                }
-            };
-            fail(files, meta, reason, &mut small, &mut report);
-            continue;
-        }
-        if buf.is_empty() {
-            // No mm: it exited (or became a zombie) after cmdline was read;
-            // in a bundle, it was captured so.
-            let reason = if live {
-                if files.exists(pid, "stat") {
-                    Reason::Zombie
-                } else {
-                    Reason::Exited
-                }
-            } else {
-                no_memory(files, pid, None, &mut small).unwrap_or(Reason::Exited)
-            };
-            fail(files, meta, reason, &mut small, &mut report);
-            continue;
-        }
-        if born.is_some() {
-            let now = start_time(files, pid, &mut small);
-            let reason = if now != born {
-                // The process named above exited, and its PID went to
-                // another (or to none) while its memory was read: the row
-                // would mix two processes. The new one is in the next scan.
-                // (Its comm is not read now: it would be the new owner's.)
-                Some(Reason::Exited)
-            } else {
-                // The same process; if its image moved, it exec'd, and the
-                // command line above may be of the program before. (Its
-                // image reads as zeros once it has exited.)
-                match (image, crate::source::Identity::of_stat(&small)) {
-                    (Some(a), Some(b)) if b.image == [0; 3] && a.image != [0; 3] => {
-                        Some(Reason::Exited)
-                    }
-                    (Some(a), Some(b)) if a != b => Some(Reason::Exec),
-                    _ => None,
-                }
-            };
-            if let Some(reason) = reason {
-                report.unreadable.push(Unreadable {
-                    pid,
-                    comm: meta.comm,
-                    user: Some(meta.user),
-                    reason,
-                });
-                continue;
-            }
-        }
-        // A file name ending in ` (deleted)` is decided as `maplens maps`
-        // does (by the file, or the capture's record) as the regions are
-        // read; a process with none reads nothing more.
-        let mut check =
-            |start, end, inode, raw: &[u8]| files.deleted_suffix(pid, start, end, inode, raw);
-        let row = build_row(meta, &buf, file, opts.detail, hooks, &mut check);
-        report.totals.add(&row.mem);
-        report.rows.push(row);
     }
     hooks.progress(total, total, 0);
     Ok(report)
 }
 
+/// Readers a scan runs at most ([`ScanOptions::readers`]).
+pub const MAX_READERS: usize = 4;
+
+/// What a reader is asked for: a PID, whether its start time is to be
+/// checked after the read, and the buffer to read into.
+type Job = (u32, bool, Vec<u8>);
+
+/// A process the hooks want, identified; its memory is read next.
+struct Pending {
+    meta: ProcessMeta,
+    /// Start time before the memory file (live only).
+    born: Option<u64>,
+    /// Start time and image before the memory file.
+    image: Option<crate::source::Identity>,
+}
+
+/// A process's memory file, as a reader found it.
+struct Fetched {
+    /// `smaps_rollup` or `smaps` (a bundle may hold only the second).
+    file: &'static str,
+    read: io::Result<()>,
+    buf: Vec<u8>,
+    /// Whether `stat` was still there after an empty read (live).
+    stat_after_empty: bool,
+    /// Start time and identity read again after the memory file, when
+    /// they were read before it.
+    after: Option<(Option<u64>, Option<crate::source::Identity>)>,
+}
+
+/// Who `pid` is, and whether the hooks want it: `None` when it gets no
+/// row (recorded in `report` as unreadable or filtered out).
+#[allow(clippy::too_many_arguments)]
+fn identify<F: ProcFiles + ?Sized>(
+    files: &mut F,
+    pid: u32,
+    opts: &ScanOptions,
+    live: bool,
+    users: &Users,
+    want_comm: bool,
+    hooks: &mut dyn ScanHooks,
+    stat: &mut Vec<u8>,
+    small: &mut Vec<u8>,
+    report: &mut ScanReport,
+) -> Option<Pending> {
+    let owner = match files.owner(pid) {
+        Ok(o) => o,
+        Err(e) => match classify_err(&e) {
+            // Listed, then gone.
+            ReadFail::Gone if opts.pids.is_empty() && live => {
+                report.unreadable.push(Unreadable {
+                    pid,
+                    comm: None,
+                    user: None,
+                    reason: Reason::Exited,
+                });
+                return None;
+            }
+            ReadFail::Gone => {
+                report.unreadable.push(Unreadable {
+                    pid,
+                    comm: None,
+                    user: None,
+                    reason: Reason::Other(if live {
+                        "no such process".into()
+                    } else {
+                        format!("not in {}", files.describe())
+                    }),
+                });
+                return None;
+            }
+            _ => Owner::default(),
+        },
+    };
+    let user = owner
+        .user
+        .or_else(|| owner.uid.map(|u| users.name(u)))
+        .unwrap_or_else(|| "?".into());
+    // Which process this PID is now: every file is read by its path,
+    // and a PID is reused once its process is gone. (The text is kept:
+    // it also tells a kernel thread, below.)
+    let born = if live {
+        start_time(files, pid, stat)
+    } else {
+        stat.clear();
+        None
+    };
+    let image = born.and_then(|_| crate::source::Identity::of_stat(stat));
+    let mut meta = ProcessMeta {
+        pid,
+        uid: owner.uid,
+        user,
+        comm: None,
+        command: String::new(),
+    };
+    match files.read(pid, "cmdline", small) {
+        Ok(()) => {
+            let args: Vec<String> = small
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            meta.command = args.join(" ");
+        }
+        // Not captured: go on with comm, as for an empty one.
+        Err(e) if !live && e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            let reason = match classify_err(&e) {
+                ReadFail::Gone => Reason::Exited,
+                // hidepid=1 (invisible=noaccess) refuses even cmdline.
+                ReadFail::Denied => Reason::PermissionDenied,
+                ReadFail::Other(m) => Reason::Other(m),
+            };
+            fail(files, meta, reason, small, report);
+            return None;
+        }
+    }
+    if want_comm || meta.command.is_empty() {
+        meta.comm = read_comm(files, pid, small);
+    }
+    if !hooks.want(&meta) {
+        report.filtered_out += 1;
+        return None;
+    }
+    if meta.command.is_empty() {
+        // Kernel threads and zombies have no cmdline (and no memory);
+        // a process may also have emptied its own: read it anyway.
+        // A kernel thread stays one, and a process that became a
+        // zombie since `stat` was read shows no memory below: the
+        // `stat` read above serves.
+        let read = born.is_some().then_some(&stat[..]);
+        if let Some(reason) = no_memory(files, pid, read, small) {
+            fail(files, meta, reason, small, report);
+            return None;
+        }
+    }
+    Some(Pending { meta, born, image })
+}
+
+/// Reads the memory file of `pid` into `buf`, and its `stat` again right
+/// after when `born` (read before) is to be checked.
+fn fetch<F: ProcFiles + ?Sized>(
+    files: &mut F,
+    pid: u32,
+    main_file: &'static str,
+    live: bool,
+    born: bool,
+    mut buf: Vec<u8>,
+) -> Fetched {
+    let mut file = main_file;
+    let mut read = files.read(pid, file, &mut buf);
+    if !live
+        && file == "smaps_rollup"
+        && read
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+    {
+        // A bundle may hold smaps_rollup for some processes only.
+        file = "smaps";
+        read = files.read(pid, file, &mut buf);
+    }
+    let mut f = Fetched {
+        file,
+        read,
+        buf,
+        stat_after_empty: false,
+        after: None,
+    };
+    if f.read.is_ok() {
+        if f.buf.is_empty() {
+            f.stat_after_empty = live && files.exists(pid, "stat");
+        } else if born {
+            let mut stat = Vec::with_capacity(1024);
+            let now = start_time(files, pid, &mut stat);
+            f.after = Some((now, crate::source::Identity::of_stat(&stat)));
+        }
+    }
+    f
+}
+
+/// [`fetch`] of every job on the readers, side by side; results in the
+/// jobs' order.
+fn fetch_on(
+    readers: &mut [Box<dyn ProcFiles + Send>],
+    jobs: Vec<Job>,
+    main_file: &'static str,
+    live: bool,
+) -> Vec<Fetched> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let n = jobs.len();
+    let jobs: Vec<Mutex<Option<Job>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let done: Vec<Mutex<Option<Fetched>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = |r: &mut Box<dyn ProcFiles + Send>| {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= n {
+                break;
+            }
+            let job = jobs[k].lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some((pid, born, buf)) = job {
+                let f = fetch(r.as_mut(), pid, main_file, live, born, buf);
+                *done[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let (first, rest) = readers.split_first_mut().expect("readers");
+        for r in rest {
+            // No thread to be had: the first reader does the work alone.
+            let _ = std::thread::Builder::new()
+                .name("maplens-scan".into())
+                .spawn_scoped(s, || work(r));
+        }
+        work(first);
+    });
+    done.into_iter()
+        .map(|d| {
+            d.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every job is taken by a reader")
+        })
+        .collect()
+}
+
+/// The row of a process whose memory file was read (or why it has none).
+#[allow(clippy::too_many_arguments)]
+fn row_of<F: ProcFiles + ?Sized>(
+    files: &mut F,
+    p: Pending,
+    f: &Fetched,
+    main_file: &'static str,
+    rollup_available: bool,
+    live: bool,
+    detail: Detail,
+    hooks: &mut dyn ScanHooks,
+    small: &mut Vec<u8>,
+    report: &mut ScanReport,
+) {
+    let Pending { meta, born, image } = p;
+    let pid = meta.pid;
+    let file = f.file;
+    if let Err(e) = &f.read {
+        let reason = match classify_err(e) {
+            ReadFail::Gone if live => Reason::Exited,
+            ReadFail::Gone => Reason::Other(if main_file == "smaps" && rollup_available {
+                format!("{e} (captured with --light: only smaps_rollup)")
+            } else {
+                e.to_string()
+            }),
+            ReadFail::Denied => Reason::PermissionDenied,
+            ReadFail::Other(m) => Reason::Other(format!("{}/{pid}/{file}: {m}", files.describe())),
+        };
+        fail(files, meta, reason, small, report);
+        return;
+    }
+    if f.buf.is_empty() {
+        // No mm: it exited (or became a zombie) after cmdline was read;
+        // in a bundle, it was captured so.
+        let reason = if live {
+            if f.stat_after_empty {
+                Reason::Zombie
+            } else {
+                Reason::Exited
+            }
+        } else {
+            no_memory(files, pid, None, small).unwrap_or(Reason::Exited)
+        };
+        fail(files, meta, reason, small, report);
+        return;
+    }
+    if born.is_some() {
+        let (now, now_image) = f.after.unwrap_or((None, None));
+        let reason = if now != born {
+            // The process named above exited, and its PID went to
+            // another (or to none) while its memory was read: the row
+            // would mix two processes. The new one is in the next scan.
+            // (Its comm is not read now: it would be the new owner's.)
+            Some(Reason::Exited)
+        } else {
+            // The same process; if its image moved, it exec'd, and the
+            // command line above may be of the program before. (Its
+            // image reads as zeros once it has exited.)
+            match (image, now_image) {
+                (Some(a), Some(b)) if b.image == [0; 3] && a.image != [0; 3] => {
+                    Some(Reason::Exited)
+                }
+                (Some(a), Some(b)) if a != b => Some(Reason::Exec),
+                _ => None,
+            }
+        };
+        if let Some(reason) = reason {
+            report.unreadable.push(Unreadable {
+                pid,
+                comm: meta.comm,
+                user: Some(meta.user),
+                reason,
+            });
+            return;
+        }
+    }
+    // A file name ending in ` (deleted)` is decided as `maplens maps`
+    // does (by the file, or the capture's record) as the regions are
+    // read; a process with none reads nothing more.
+    let mut check =
+        |start, end, inode, raw: &[u8]| files.deleted_suffix(pid, start, end, inode, raw);
+    let row = build_row(meta, &f.buf, file, detail, hooks, &mut check);
+    report.totals.add(&row.mem);
+    report.rows.push(row);
+}
+
 /// The process's start time, from `stat`: what tells a PID's owners apart.
-fn start_time<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<u64> {
+fn start_time<F: ProcFiles + ?Sized>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<u64> {
     files.read(pid, "stat", small).ok()?;
     crate::source::collect::stat_start_time(small)
 }
 
-fn read_comm<F: ProcFiles>(files: &mut F, pid: u32, small: &mut Vec<u8>) -> Option<String> {
+fn read_comm<F: ProcFiles + ?Sized>(
+    files: &mut F,
+    pid: u32,
+    small: &mut Vec<u8>,
+) -> Option<String> {
     files.read(pid, "comm", small).ok()?;
     Some(trim_nl(small))
 }
 
 /// Kernel thread or zombie, by `stat`: its text when already `read`, else
 /// read into `small`.
-fn no_memory<F: ProcFiles>(
+fn no_memory<F: ProcFiles + ?Sized>(
     files: &mut F,
     pid: u32,
     read: Option<&[u8]>,
@@ -640,7 +866,7 @@ fn no_memory<F: ProcFiles>(
     }
 }
 
-fn fail<F: ProcFiles>(
+fn fail<F: ProcFiles + ?Sized>(
     files: &mut F,
     meta: ProcessMeta,
     reason: Reason,

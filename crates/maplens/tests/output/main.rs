@@ -23,6 +23,7 @@ mod offline;
 mod pages;
 mod plot;
 mod readme;
+mod scan_pool;
 mod serve;
 mod serve_abuse;
 mod tui;
