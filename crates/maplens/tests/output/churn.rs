@@ -220,6 +220,19 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
         });
         // The churn: a wave of `WAVE` children every 40 ms, each living
         // 10 to 290 ms, reaped as they end (about 25 alive at once).
+        // Two of the group live through the whole churn, so that a scrape
+        // can always find it: on a loaded machine (CI once: 50 collections
+        // in 29 s) a collection can take longer than the short-lived
+        // children live, and find none of them still there to read.
+        let mut steady: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(&sleeper)
+                    .arg("3600")
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
         let mut alive = Vec::new();
         for wave in 0..children() / WAVE {
             for i in 0..WAVE {
@@ -234,6 +247,16 @@ fn five_hundred_short_lived_processes_hang_nothing_and_leak_nothing() {
             alive.retain_mut(|c| c.try_wait().expect("try_wait").is_none());
         }
         for mut c in alive {
+            c.wait().expect("wait sleep");
+        }
+        // Scraped at least once while the two were there, unless serve
+        // never exports the group (asserted below).
+        let until = Instant::now() + HANG;
+        while seen_churn.load(Ordering::Relaxed) == 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for c in &mut steady {
+            let _ = c.kill();
             c.wait().expect("wait sleep");
         }
         churning.store(false, Ordering::Relaxed);

@@ -146,6 +146,9 @@ impl Browser {
                 Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
                     panic!("chromium did not answer {method} in 60 s")
                 }
+                // A signal to this thread (CI once saw EINTR here): the
+                // frame is still to come, and tungstenite resumes it.
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => panic!("reading from chromium: {e}"),
             };
             let Message::Text(text) = msg else { continue };
