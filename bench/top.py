@@ -2,7 +2,8 @@
 """Benchmark `maplens top` against `cat /proc/*/smaps_rollup` and smem.
 
 Prints, from one run on this machine: the median wall time of each command
-over several runs, the ratios maplens/cat and smem/maplens, and the peak RSS
+over several runs, the ratios maplens/cat and smem/maplens, what the pool of
+readers gains (`-j 1`, one reader, against the default), and the peak RSS
 of maplens (ru_maxrss of the child). Targets (docs/top.md): within 1.3x of
 cat, at least 20x faster than smem, peak RSS under 16 MiB.
 
@@ -69,7 +70,12 @@ def main():
     cat, _ = bench("cat /proc/*/smaps_rollup",
                    "cat /proc/[0-9]*/smaps_rollup", a.runs, shell=True)
     top, peak = bench("maplens top", [a.maplens, "top", "--no-progress"], a.runs)
+    top1, _ = bench("maplens top -j 1", [a.maplens, "top", "-j", "1", "--no-progress"], a.runs)
     bench("maplens top --format json", [a.maplens, "top", "--format", "json"], a.runs)
+    sm, _ = bench("maplens top --smaps", [a.maplens, "top", "--smaps", "--no-progress"],
+                  max(3, a.runs // 4))
+    sm1, _ = bench("maplens top --smaps -j 1",
+                   [a.maplens, "top", "--smaps", "-j", "1", "--no-progress"], max(3, a.runs // 4))
     cats, _ = bench("maplens top --by category",
                     [a.maplens, "top", "--by", "category"], max(3, a.runs // 4))
     bench("maplens libs", [a.maplens, "libs"], max(3, a.runs // 4))
@@ -78,6 +84,7 @@ def main():
         smem, _ = bench("smem", ["smem", "-c", "pid uss pss rss swap"], max(3, a.runs // 5))
     print()
     print(f"maplens top / cat smaps_rollup : {top / cat:5.2f}x   (target <= 1.3x)")
+    print(f"top -j 1 / top (the reader pool): {top1 / top:5.2f}x; with --smaps {sm1 / sm:5.2f}x")
     if smem:
         print(f"smem / maplens top             : {smem / top:5.1f}x   (target >= 20x)")
         print(f"smem / maplens top --by category: {smem / cats:5.1f}x  (full smaps, classified)")

@@ -59,6 +59,11 @@ pub struct Args {
     /// Read processes from this copy of /proc instead of /proc.
     #[arg(long, value_name = "DIR")]
     pub proc_root: Option<PathBuf>,
+    /// Threads that read processes' memory files side by side (0: one per
+    /// CPU, at most 4; 1: gentlest on a busy machine). A bundle is read on
+    /// one.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
     /// Never draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -117,7 +122,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let mut pids = args.pid.clone();
     let source = Source::new(args.target.as_deref(), args.proc_root.as_ref(), &mut pids)?;
-    let report = source.scan(Detail::Smaps, &pids, &mut hooks)?;
+    let report = source.scan(Detail::Smaps, &pids, args.threads, &mut hooks)?;
     let _ = hooks.done;
     let mut rows = std::mem::take(&mut hooks.libs).into_rows();
     match args.sort.as_str() {

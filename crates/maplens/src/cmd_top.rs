@@ -87,6 +87,11 @@ pub struct Args {
     /// Read processes from this copy of /proc instead of /proc.
     #[arg(long, value_name = "DIR")]
     pub proc_root: Option<PathBuf>,
+    /// Threads that read processes' memory files side by side (0: one per
+    /// CPU, at most 4; 1: gentlest on a busy machine). A bundle is read on
+    /// one.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
     /// Never draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -140,7 +145,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         objects: (args.by == Some(By::Object)).then(ObjectTotals::default),
         shm: (args.by == Some(By::Shm)).then(|| ShmTotals::new(source.tmpfs_devices())),
     };
-    let report = source.scan(detail, &pids, &mut hooks)?;
+    let report = source.scan(detail, &pids, args.threads, &mut hooks)?;
     hooks.sel.tick(1, 1);
     let view = View {
         sort: args.sort,

@@ -180,17 +180,20 @@ impl Source {
         }
     }
 
-    /// Scans every process of the source (or those in `pids`).
+    /// Scans every process of the source (or those in `pids`), on up to
+    /// `threads` readers (0: one per CPU; see [`ScanOptions::readers`]).
     pub fn scan(
         &self,
         detail: Detail,
         pids: &[u32],
+        threads: usize,
         hooks: &mut dyn ScanHooks,
     ) -> anyhow::Result<ScanReport> {
         let opts = ScanOptions {
             detail,
             comm: false,
             pids: pids.to_vec(),
+            readers: threads,
             ..ScanOptions::default()
         };
         fn go<F: ProcFiles>(
